@@ -1,0 +1,57 @@
+"""Source tables on disk: a Parquet file per table plus the manifest that describes how it was made.
+
+The manifest (``manifest.json`` beside the tables) records, per table, the SHA-256 of the Parquet file
+and the fraction of the national caseload the table represents. Real extracts get a manifest too (with
+``sample_fraction`` 1.0); the operating point is computed from national volumes, so it must be known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass
+class SourceTable:
+    name: str
+    frame: pd.DataFrame
+    path: Path
+    sha256: str
+    sample_fraction: float
+    manifest: dict[str, Any]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_source(data_dir: Path, table: str) -> SourceTable:
+    """Read one table and check it against its manifest entry (hash and sample fraction)."""
+    path = data_dir / f"{table}.parquet"
+    manifest_path = data_dir / MANIFEST_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"source table {path} does not exist; run 'riskscan data generate' first")
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"manifest {manifest_path} is missing; every source table needs one")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    entry = manifest.get("tables", {}).get(table)
+    if entry is None:
+        raise ValueError(f"manifest {manifest_path} has no entry for table '{table}'")
+    sha = file_sha256(path)
+    if entry.get("sha256") != sha:
+        raise ValueError(f"table {path} does not match its manifest (sha256 {sha[:12]} != {str(entry.get('sha256'))[:12]})")
+    fraction = float(entry["sample_fraction"])
+    if not 0 < fraction <= 1:
+        raise ValueError(f"manifest sample_fraction for '{table}' is {fraction}; expected a value in (0, 1]")
+    return SourceTable(table, pd.read_parquet(path), path, sha, fraction, manifest)

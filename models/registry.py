@@ -1,0 +1,178 @@
+"""All access to MLflow: tracking store, experiments, model logging, registry versions, aliases and tags.
+
+Other packages ask this module and never call the MLflow client themselves, so the rules live in one
+place: models are named ``riskscan-<scan>``, registered versions start as ``status=candidate``, the
+serving model is the alias ``champion`` (never the deprecated stages), and nothing whose signature names
+an audit-only or forbidden column can be registered.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.models import ModelSignature
+from mlflow.models.model import ModelInfo
+from mlflow.types.schema import ColSpec, Schema
+
+from features.register import Column, FeatureRegister, ForbiddenColumnError, default_register
+from models import home
+from models.scorer import ScanModel
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS = "previous"
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+_MLFLOW_TYPES = {"category": "string", "string": "string", "int": "long", "float": "double", "bool": "boolean"}
+
+
+def model_name(scan: str) -> str:
+    return f"riskscan-{scan}"
+
+
+def configure() -> str:
+    """Point MLflow at the project's tracking store; return its URI."""
+    uri = home.tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def client() -> MlflowClient:
+    uri = configure()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(scan: str) -> str:
+    """The experiment of a scan, created on first use with artifacts under the home folder."""
+    configure()
+    name = model_name(scan)
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return str(existing.experiment_id)
+    # A tracking server manages its own artifacts; a database store (SQLite, PostgreSQL) gets them in the
+    # home folder, so nothing lands in a stray ./mlruns.
+    uri = home.tracking_uri()
+    location = None if uri.startswith(("http://", "https://")) else f"{home.artifact_root()}/{name}"
+    return str(mlflow.create_experiment(name, artifact_location=location))
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def signature_for(columns: list[Column]) -> ModelSignature:
+    inputs = Schema(
+        [ColSpec(_MLFLOW_TYPES[c.dtype], c.name, required=not c.nullable) for c in columns]
+    )
+    outputs = Schema([ColSpec("double", "score")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def check_signature(scan: str, signature: ModelSignature | None, register: FeatureRegister | None = None) -> None:
+    """The first lock: refuse a model whose inputs include any column the register does not allow."""
+    if signature is None or signature.inputs is None:
+        raise ForbiddenColumnError("<signature>", None, "without a signature", "a model must declare its inputs")
+    (register or default_register()).check_model_inputs(scan, signature.inputs.input_names())
+
+
+def log_scan_model(model: ScanModel, input_example: pd.DataFrame, name: str = "model") -> ModelInfo:
+    """Log a ScanModel to the active run as a pyfunc that returns probabilities."""
+    signature = signature_for(list(model.features.columns))
+    check_signature(model.scan, signature)
+    example = input_example[model.features.names].head(5).copy()
+    for column in model.features.categorical:
+        example[column.name] = example[column.name].astype(str)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = model.save(Path(tmp) / "scan_model")
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(PYFUNC_CODE),
+            artifacts={"scan_model": str(model_dir)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=_requirements(),
+        )
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    packages = ["lightgbm", "scikit-learn", "skops", "pandas", "numpy", "pandera", "pydantic", "pyyaml", "mlflow"]
+    return [f"{p}=={version(p)}" for p in packages]
+
+
+def register_candidate(scan: str, info: ModelInfo, tags: dict[str, str]) -> ModelVersion:
+    """Register a logged model as a new version of ``riskscan-<scan>``, tagged ``status=candidate``."""
+    check_signature(scan, info.signature)
+    c = client()
+    name = model_name(scan)
+    try:
+        c.get_registered_model(name)
+    except mlflow.exceptions.MlflowException:
+        c.create_registered_model(name, description=f"riskscan {scan}: signals select cases for investigation.")
+    version = mlflow.register_model(info.model_uri, name, tags={**tags, "status": "candidate"})
+    return version
+
+
+def get_version(scan: str, version: int | str) -> ModelVersion:
+    try:
+        return client().get_model_version(model_name(scan), str(version))
+    except mlflow.exceptions.MlflowException:
+        raise LookupError(f"{model_name(scan)} has no version {version}") from None
+
+
+def version_by_alias(scan: str, alias: str) -> ModelVersion | None:
+    try:
+        return client().get_model_version_by_alias(model_name(scan), alias)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def set_alias(scan: str, alias: str, version: int | str) -> None:
+    client().set_registered_model_alias(model_name(scan), alias, str(version))
+
+
+def delete_alias(scan: str, alias: str) -> None:
+    client().delete_registered_model_alias(model_name(scan), alias)
+
+
+def set_version_tag(scan: str, version: int | str, key: str, value: str) -> None:
+    client().set_model_version_tag(model_name(scan), str(version), key, value)
+
+
+def versions(scan: str) -> list[ModelVersion]:
+    found = client().search_model_versions(f"name='{model_name(scan)}'")
+    return sorted(found, key=lambda v: int(v.version))
+
+
+def load_scan_model(scan: str, version: int | str) -> ScanModel:
+    """Download a registered version's ScanModel folder and load it (register checks included)."""
+    mv = get_version(scan, version)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{model_name(scan)}/{mv.version}", dst_path=tmp
+        )
+        return ScanModel.load(Path(local) / "artifacts" / "scan_model")
+
+
+def run_data(run_id: str) -> dict[str, Any]:
+    run = client().get_run(run_id)
+    return {"params": run.data.params, "metrics": run.data.metrics, "tags": run.data.tags}

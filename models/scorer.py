@@ -1,0 +1,139 @@
+"""The scan model: feature pipeline, LightGBM booster and calibration, saved without pickle.
+
+One ``ScanModel`` is what training produces, what the registry stores, what the audit judges and what
+serving loads. It is saved as a folder of safe formats:
+
+* ``preprocessor.skops``: the fitted feature pipeline (skops, which refuses untrusted types on load);
+* ``booster.txt``: LightGBM's native text model;
+* ``model.json``: the feature list, register and spec hashes, calibration, operating threshold.
+
+Scores are calibrated probabilities. Explanations are exact TreeSHAP values from LightGBM's
+``pred_contrib`` on the same booster, in its raw output units: log-odds before calibration. For every
+case ``base_value + sum(contributions) == raw margin``, and the calibrated score is a monotone function
+of that margin, so the explanation ranks and signs always agree with the score.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import skops.io as sio
+from sklearn.compose import ColumnTransformer
+
+from features.pipeline import FeatureSet, feature_set
+from features.register import FeatureRegister, default_register
+
+PREPROCESSOR_FILE = "preprocessor.skops"
+BOOSTER_FILE = "booster.txt"
+META_FILE = "model.json"
+MARGIN_SCALE = "log-odds (raw LightGBM margin, before calibration)"
+# Types skops does not trust by default but that hold no code: fitted encoders store their numpy dtype.
+TRUSTED_TYPES = ["numpy.dtype"]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling on the raw margin: p = 1 / (1 + exp(-(slope * margin + intercept))).
+
+    Platt rather than isotonic: with a few hundred positives it is stable, and being strictly monotone it
+    keeps the order of cases and the meaning of every SHAP contribution.
+    """
+
+    slope: float = 1.0
+    intercept: float = 0.0
+
+    def apply(self, margin: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(self.slope * margin + self.intercept)))
+
+    def margin_for(self, probability: float) -> float:
+        """The raw margin at which the calibrated score equals ``probability``."""
+        logit = float(np.log(probability / (1.0 - probability)))
+        return (logit - self.intercept) / self.slope
+
+
+@dataclass
+class ScanModel:
+    """A trained scan: inputs -> calibrated probability, with exact per-feature explanations."""
+
+    features: FeatureSet
+    preprocessor: ColumnTransformer
+    booster: lgb.Booster
+    calibration: Calibration
+    threshold: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scan(self) -> str:
+        return self.features.scan
+
+    @property
+    def encoded_names(self) -> list[str]:
+        return [str(n) for n in self.preprocessor.get_feature_names_out()]
+
+    def encode(self, frame: pd.DataFrame, *, validate: bool = True, key_column: str | None = None) -> np.ndarray:
+        if validate:
+            self.features.validate(frame, key_column=key_column)
+        return np.asarray(self.preprocessor.transform(frame[self.features.names]), dtype=np.float64)
+
+    def margin(self, frame: pd.DataFrame, *, validate: bool = True) -> np.ndarray:
+        return np.asarray(self.booster.predict(self.encode(frame, validate=validate), raw_score=True))
+
+    def predict_proba(self, frame: pd.DataFrame, *, validate: bool = True) -> np.ndarray:
+        """Calibrated probability of a sanction-worthy finding, one per row."""
+        return self.calibration.apply(self.margin(frame, validate=validate))
+
+    def flags(self, scores: np.ndarray) -> np.ndarray:
+        return scores >= self.threshold
+
+    def explain(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact TreeSHAP contributions (n x features) and base values (n), in log-odds.
+
+        Columns follow ``encoded_names``, one per register feature, so each contribution belongs to one
+        column a person can read.
+        """
+        contributions = np.asarray(self.booster.predict(encoded, pred_contrib=True))
+        return contributions[:, :-1], contributions[:, -1]
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        sio.dump(self.preprocessor, directory / PREPROCESSOR_FILE)
+        self.booster.save_model(str(directory / BOOSTER_FILE))
+        meta = {
+            **self.meta,
+            "scan": self.scan,
+            "features": self.features.names,
+            "register_hash": self.features.register_hash,
+            "calibration": {"slope": self.calibration.slope, "intercept": self.calibration.intercept},
+            "threshold": self.threshold,
+            "margin_scale": MARGIN_SCALE,
+        }
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path, register: FeatureRegister | None = None) -> ScanModel:
+        register = register or default_register()
+        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+        # Rebuilding the feature set re-checks every input against the register on every load: a model
+        # that somehow carries an audit-only or forbidden input cannot be loaded, let alone served.
+        features = feature_set(meta["scan"], meta["features"], register)
+        untrusted = set(sio.get_untrusted_types(file=directory / PREPROCESSOR_FILE)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise ValueError(f"preprocessor contains untrusted types {sorted(untrusted)}; refusing to load it")
+        preprocessor = sio.load(directory / PREPROCESSOR_FILE, trusted=TRUSTED_TYPES)
+        booster = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
+        calibration = Calibration(**meta["calibration"])
+        return cls(
+            features=features,
+            preprocessor=preprocessor,
+            booster=booster,
+            calibration=calibration,
+            threshold=float(meta["threshold"]),
+            meta=meta,
+        )

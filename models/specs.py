@@ -1,0 +1,193 @@
+"""Scan specifications (``models/scans/<id>.yaml``): what a scan is for, what it may use, how it is judged.
+
+A spec is loaded strictly: unknown keys, a feature the register does not allow for the scan (nationality,
+any audit-only or forbidden column), a window that ends before it starts, or a fairness band that does
+not contain 1 are errors. Its content hash is logged with every run so a changed spec is always visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from features.pipeline import FeatureSet, feature_set
+from features.register import FeatureRegister, default_register
+
+SCANS_DIR = Path(__file__).with_name("scans")
+SCAN_IDS = ("vw", "sollicitatie")
+
+
+class SpecError(ValueError):
+    """A scan specification is malformed or asks for something the register forbids."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LabelSpec(_Strict):
+    column: str
+    definition: str
+
+
+class ExcludedFeature(_Strict):
+    name: str
+    reason: str = Field(min_length=10)
+
+
+class ExcludedWindow(_Strict):
+    start: date
+    end: date
+    reason: str = Field(min_length=10)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExcludedWindow:
+        if self.end <= self.start:
+            raise ValueError(f"excluded window ends ({self.end}) before it starts ({self.start})")
+        return self
+
+    def contains(self, dates: pd.Series) -> pd.Series:
+        """Which dates fall in [start, end)."""
+        return (dates >= pd.Timestamp(self.start)) & (dates < pd.Timestamp(self.end))
+
+
+class SplitSpec(_Strict):
+    validation_months: int = Field(ge=1, le=24)
+    test_months: int = Field(ge=1, le=24)
+
+
+class CapacitySpec(_Strict):
+    investigations_per_week: int = Field(gt=0)
+
+
+class ModelSpec(_Strict):
+    max_depth: int = Field(ge=1, le=8, description="bounded: TreeSHAP cost grows with depth squared")
+    num_leaves: int = Field(ge=2, le=256)
+    n_estimators: int = Field(ge=1, le=5000)
+    learning_rate: float = Field(gt=0, le=1)
+    min_child_samples: int = Field(ge=1)
+    early_stopping_rounds: int = Field(ge=1)
+    inverse_probability_weighting: bool = True
+
+    @model_validator(mode="after")
+    def _leaves_fit_depth(self) -> ModelSpec:
+        if self.num_leaves > 2**self.max_depth:
+            raise ValueError(f"num_leaves {self.num_leaves} cannot be reached with max_depth {self.max_depth}")
+        return self
+
+
+class ProxyPolicy(_Strict):
+    association_threshold: float = Field(gt=0, lt=1)
+    auc_threshold: float = Field(gt=0.5, lt=1)
+
+
+class FairnessPolicy(_Strict):
+    groups: tuple[str, ...] = Field(min_length=1)
+    intersections: tuple[tuple[str, ...], ...] = ()
+    gating_metrics: tuple[str, ...]
+    reported_metrics: tuple[str, ...]
+    ratio_band: tuple[float, float] = (0.8, 1.25)
+    min_group_size: int = Field(ge=1)
+    ci_level: float = Field(gt=0.5, lt=1)
+    n_boot: int = Field(ge=20)
+    proxy: ProxyPolicy
+
+    @field_validator("ratio_band")
+    @classmethod
+    def _band_contains_one(cls, band: tuple[float, float]) -> tuple[float, float]:
+        low, high = band
+        if not 0 < low < 1 < high:
+            raise ValueError(f"ratio_band {list(band)} must satisfy 0 < low < 1 < high")
+        return band
+
+
+class ScanSpec(_Strict):
+    id: str
+    name: str
+    table: str
+    purpose: str
+    legal_basis: str
+    population: str
+    label: LabelSpec
+    features: tuple[str, ...] = Field(min_length=1)
+    excluded_features: tuple[ExcludedFeature, ...] = ()
+    excluded_windows: tuple[ExcludedWindow, ...] = ()
+    split: SplitSpec
+    capacity: CapacitySpec
+    random_control_share: float = Field(ge=0, lt=1)
+    model: ModelSpec
+    fairness: FairnessPolicy
+    content_hash: str = ""
+
+    def feature_set(self, register: FeatureRegister | None = None) -> FeatureSet:
+        return feature_set(self.id, self.features, register)
+
+    def excluded_mask(self, dates: pd.Series) -> pd.Series:
+        """Rows whose date falls in any excluded window."""
+        mask = pd.Series(False, index=dates.index)
+        for window in self.excluded_windows:
+            mask |= window.contains(dates)
+        return mask
+
+    def with_features(self, names: list[str]) -> ScanSpec:
+        """A variant with another feature list (for experiments and audits); rechecked by the register."""
+        content = self.model_dump(mode="json", exclude={"content_hash"})
+        content["features"] = names
+        content["excluded_features"] = [e for e in content["excluded_features"] if e["name"] not in names]
+        return parse_spec(content)
+
+
+def _hash(content: dict[str, Any]) -> str:
+    return hashlib.sha256(yaml.safe_dump(content, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def parse_spec(content: Any, register: FeatureRegister | None = None) -> ScanSpec:
+    register = register or default_register()
+    if not isinstance(content, dict):
+        raise SpecError("scan spec must be a mapping")
+    content = {k: v for k, v in content.items() if k != "content_hash"}
+    try:
+        spec = ScanSpec.model_validate({**content, "content_hash": _hash(content)})
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SpecError(f"scan spec '{content.get('id', '?')}' is invalid: {details}") from None
+    problems = []
+    if spec.table not in register.tables or register.tables[spec.table].scan != spec.id:
+        problems.append(f"table '{spec.table}' is not the register's table for scan '{spec.id}'")
+    if spec.label.column != register.label_for_scan(spec.id).name:
+        problems.append(f"label '{spec.label.column}' is not the register's label for scan '{spec.id}'")
+    for group in {*spec.fairness.groups, *(g for pair in spec.fairness.intersections for g in pair)}:
+        if group not in register or register[group].role.value != "audit_only":
+            problems.append(f"fairness group '{group}' is not an audit-only column of the register")
+    overlap = set(spec.features) & {e.name for e in spec.excluded_features}
+    if overlap:
+        problems.append(f"features both used and excluded: {', '.join(sorted(overlap))}")
+    if problems:
+        raise SpecError(f"scan spec '{spec.id}': " + "; ".join(problems))
+    try:
+        spec.feature_set(register)
+    except ValueError as exc:  # ForbiddenColumnError included: the first lock, at the door
+        raise SpecError(f"scan spec '{spec.id}' cannot be used: {exc}") from None
+    return spec
+
+
+def load_spec(scan_or_path: str | Path, register: FeatureRegister | None = None) -> ScanSpec:
+    """Load a spec by scan id (from models/scans/) or by file path."""
+    path = Path(scan_or_path)
+    if not path.suffix:
+        if str(scan_or_path) not in SCAN_IDS:
+            raise SpecError(f"unknown scan '{scan_or_path}'; known scans: {', '.join(SCAN_IDS)}")
+        path = SCANS_DIR / f"{scan_or_path}.yaml"
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"scan spec file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"scan spec {path} is not valid YAML: {exc}") from None
+    return parse_spec(content, register)

@@ -1,0 +1,218 @@
+"""The verbs of ``riskscan``: argument definitions and the handlers that call the packages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features import generator
+from features.pipeline import build_feature_matrix, build_tree_pipeline, route
+from features.register import default_register
+from models import home
+from models.specs import SCAN_IDS, load_spec
+from riskscan.cli import Outcome, Refusal
+
+Configure = Callable[[argparse.ArgumentParser], None]
+
+
+def _table_path(data_dir: Path, table: str) -> Path:
+    return data_dir / f"{table}.parquet"
+
+
+def read_table(table: str, data_dir: Path | None = None) -> pd.DataFrame:
+    path = _table_path(data_dir or home.data_dir(), table)
+    if not path.exists():
+        raise Refusal(f"source table {path} does not exist; run 'riskscan data generate' first")
+    return pd.read_parquet(path)
+
+
+# -- data -----------------------------------------------------------------------------------------------
+
+
+def _configure_data(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="data_verb", required=True, metavar="<action>")
+    gen = sub.add_parser("generate", help="generate the synthetic source tables (see features/DATA_CARD.md)")
+    defaults = generator.GeneratorConfig()
+    gen.add_argument("--start", default=defaults.start, help="first month, YYYY-MM (default %(default)s)")
+    gen.add_argument("--end", default=defaults.end, help="last month, YYYY-MM (default %(default)s)")
+    gen.add_argument("--applications", type=int, default=defaults.n_applications, help="rows of ww_aanvragen")
+    gen.add_argument("--periods", type=int, default=defaults.n_periods, help="rows of ww_sollicitatieperiodes")
+    gen.add_argument("--control-share", type=float, default=defaults.control_share)
+    gen.add_argument("--seed", type=int, default=defaults.seed)
+    gen.add_argument("--out", type=Path, default=None, help="output folder (default RISKSCAN_HOME/data)")
+    gen.add_argument("--with-truth", action="store_true", help="also write the hidden truth (for simulations)")
+    hz = generator.Hazards()
+    gen.add_argument("--proxy-strength", type=float, default=hz.proxy_strength)
+    gen.add_argument("--no-paper-selection-bias", action="store_true")
+    gen.add_argument("--no-feedback-loop", action="store_true")
+    gen.add_argument("--no-covid-censoring", action="store_true")
+    gen.add_argument("--label-noise", type=float, default=hz.label_noise)
+    gen.add_argument("--json", metavar="FILE", type=Path)
+    gen.set_defaults(handler=data_generate)
+
+
+def data_generate(args: argparse.Namespace) -> Outcome:
+    hazards = generator.Hazards(
+        proxy_strength=args.proxy_strength,
+        paper_selection_bias=not args.no_paper_selection_bias,
+        feedback_loop=not args.no_feedback_loop,
+        covid_censoring=not args.no_covid_censoring,
+        label_noise=args.label_noise,
+    )
+    config = generator.GeneratorConfig(
+        start=args.start,
+        end=args.end,
+        n_applications=args.applications,
+        n_periods=args.periods,
+        control_share=args.control_share,
+        seed=args.seed,
+        hazards=hazards,
+    )
+    tables = generator.generate(config)
+    out_dir = args.out or home.data_dir()
+    manifest = generator.write_tables(tables, out_dir, config, with_truth=args.with_truth)
+    summaries = {name: generator.summarize(table) for name, table in tables.items()}
+    lines = [f"wrote {len(tables)} tables to {out_dir} (manifest {manifest.name})"]
+    for name, summary in summaries.items():
+        lines.append(f"  {name}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in summary.items()))
+    return Outcome(lines, {"out_dir": str(out_dir), "tables": summaries})
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# -- features -------------------------------------------------------------------------------------------
+
+
+def _configure_features(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="features_verb", required=True, metavar="<action>")
+    build = sub.add_parser("build", help="validate the source tables and build each scan's feature matrix")
+    build.add_argument("--scan", choices=SCAN_IDS, action="append", help="scan(s) to build (default: all)")
+    build.add_argument("--json", metavar="FILE", type=Path)
+    build.set_defaults(handler=features_build)
+
+
+def features_build(args: argparse.Namespace) -> Outcome:
+    register = default_register()
+    lines: list[str] = []
+    payload: dict[str, Any] = {"register_hash": register.content_hash, "scans": {}}
+    out_dir = home.home() / "features"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for scan in args.scan or SCAN_IDS:
+        spec = load_spec(scan, register)
+        frame = read_table(spec.table)
+        routing = route(frame, scan, register)
+        features = spec.feature_set(register)
+        key = register.tables[spec.table].key
+        matrix = build_feature_matrix(routing.scored, features, build_tree_pipeline(features), key_column=key, fit=True)
+        table = pa.Table.from_pandas(matrix.to_frame(), preserve_index=True)
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"riskscan": json.dumps({
+                "scan": scan, "register_hash": matrix.register_hash, "spec_hash": spec.content_hash,
+            }).encode()}
+        )
+        path = out_dir / f"{scan}.parquet"
+        pq.write_table(table, path)
+        info = {
+            "rows": matrix.shape[0],
+            "features": matrix.shape[1],
+            "routed": len(routing.routed),
+            "routed_to": routing.destination,
+            "register_hash": matrix.register_hash,
+            "path": str(path),
+        }
+        payload["scans"][scan] = info
+        routed = f", {len(routing.routed)} routed to {routing.destination}" if len(routing.routed) else ""
+        lines.append(
+            f"{scan}: feature matrix {matrix.shape[0]} x {matrix.shape[1]}{routed}; "
+            f"register {matrix.register_hash[:12]} -> {path}"
+        )
+    return Outcome(lines, payload)
+
+
+# -- train --------------------------------------------------------------------------------------------
+
+
+def _configure_train(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--spec", type=Path, help="a spec file instead of models/scans/<scan>.yaml")
+    parser.add_argument("--data", type=Path, help="folder with the source tables (default RISKSCAN_HOME/data)")
+    ipw = parser.add_mutually_exclusive_group()
+    ipw.add_argument("--ipw", dest="ipw", action="store_true", default=None,
+                     help="weight investigated cases by 1 / selection probability (spec default)")
+    ipw.add_argument("--no-ipw", dest="ipw", action="store_false")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def train(args: argparse.Namespace) -> Outcome:
+    from features.sources import read_source
+    from training.train import train_scan
+
+    spec = load_spec(args.spec or args.scan)
+    if spec.id != args.scan:
+        raise Refusal(f"spec {args.spec} is for scan '{spec.id}', not '{args.scan}'")
+    source = read_source(args.data or home.data_dir(), spec.table)
+    result = train_scan(spec, source, ipw=args.ipw, seed=args.seed)
+    m, ci = result.metrics, result.control_intervals
+    lines = [
+        f"{spec.id}: registered riskscan-{spec.id} version {result.version} (status=candidate), run {result.run_id}",
+        f"  operating point: flag {result.flag_fraction:.2%} of cases (capacity "
+        f"{spec.capacity.investigations_per_week}/week), threshold {result.threshold:.4f}, IPW {result.ipw}",
+        f"  test (investigated cases, n={int(m['test_n'])}): ROC-AUC {m.get('test_roc_auc', float('nan')):.3f}, "
+        f"PR-AUC {m.get('test_pr_auc', float('nan')):.3f}, Brier {m.get('test_brier', float('nan')):.4f}, "
+        f"precision@op {m.get('test_precision_at_op', float('nan')):.3f}, "
+        f"recall@op {m.get('test_recall_at_op', float('nan')):.3f}",
+        f"  random control sample (n={int(m.get('control_n', 0))}, unbiased): precision at capacity "
+        f"{_ci(ci['precision_at_op'])}, base rate {_ci(ci['base_rate'])}, lift vs random {_ci(ci['lift'])}",
+        f"  logistic baseline: test ROC-AUC {result.baseline_metrics.get('baseline_test_roc_auc', float('nan')):.3f}, "
+        f"control precision@op {result.baseline_metrics.get('baseline_control_precision_at_op', float('nan')):.3f}",
+    ]
+    return Outcome(lines, {"result": result.__dict__})
+
+
+def _ci(interval: dict[str, float]) -> str:
+    return f"{interval['estimate']:.3f} [{interval['low']:.3f}, {interval['high']:.3f}]"
+
+
+# -- demo -----------------------------------------------------------------------------------------------
+
+
+def _configure_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--applications", type=int, default=generator.GeneratorConfig().n_applications)
+    parser.add_argument("--periods", type=int, default=generator.GeneratorConfig().n_periods)
+
+
+def demo(args: argparse.Namespace) -> Outcome:
+    """The whole life cycle on embedded defaults. Grows as the life cycle is built."""
+    from riskscan.cli import main as run
+
+    steps: list[list[str]] = [
+        ["data", "generate", "--applications", str(args.applications), "--periods", str(args.periods)],
+        ["features", "build"],
+        ["train", "--scan", "vw"],
+        ["train", "--scan", "sollicitatie"],
+    ]
+    for step in steps:
+        print(f"\n$ riskscan {' '.join(step)}", flush=True)
+        code = run(step)
+        if code != 0:
+            raise Refusal(f"demo stopped: 'riskscan {' '.join(step)}' exited with {code}")
+    return Outcome(["", "demo finished: data generated, feature matrices built, both scans trained and registered"], {})
+
+
+VERBS: dict[str, tuple[str, Configure, Callable[[argparse.Namespace], Outcome] | None]] = {
+    "data": ("generate or describe the source tables", _configure_data, None),
+    "features": ("build the feature matrices from the register", _configure_features, None),
+    "train": ("train a scan, log the run to MLflow and register a candidate version", _configure_train, train),
+    "demo": ("run the life cycle end to end on embedded defaults", _configure_demo, demo),
+}
