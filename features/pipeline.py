@@ -85,7 +85,9 @@ def feature_set(scan: str, names: Iterable[str], register: FeatureRegister | Non
     if not names:
         raise ValueError(f"feature list for scan '{scan}' is empty")
     register.check_model_inputs(scan, names)
-    return FeatureSet(scan=scan, columns=tuple(register[n] for n in names), register_hash=register.content_hash)
+    return FeatureSet(
+        scan=scan, columns=tuple(register[n] for n in names), register_hash=register.content_hash
+    )
 
 
 def build_tree_pipeline(features: FeatureSet) -> ColumnTransformer:
@@ -126,7 +128,8 @@ def build_linear_pipeline(features: FeatureSet) -> Pipeline:
                 "discrete",
                 OneHotEncoder(
                     categories=[
-                        list(c.allowed_categories) if c.dtype == "category" else [False, True] for c in discrete
+                        list(c.allowed_categories) if c.dtype == "category" else [False, True]
+                        for c in discrete
                     ],
                     handle_unknown="error",
                     sparse_output=False,
@@ -158,7 +161,7 @@ class FeatureMatrix:
     feature_names: list[str]
     register_hash: str
     scan: str
-    keys: pd.Index = field(default_factory=pd.Index)
+    keys: pd.Index = field(default_factory=lambda: pd.Index([]))
 
     @property
     def shape(self) -> tuple[int, ...]:

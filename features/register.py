@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from enum import StrEnum
 from functools import cache
@@ -141,16 +142,13 @@ class Column(BaseModel):
 
     def display_value(self, value: Any) -> str:
         """A value as staff should read it, in Dutch."""
-        if value is None or (isinstance(value, float) and value != value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             return "onbekend"
         if self.dtype == "category":
             return self.allowed_categories.get(str(value), str(value))
         if self.dtype == "bool":
             return "ja" if bool(value) else "nee"
-        if self.dtype == "float":
-            text = f"{float(value):.2f}".rstrip("0").rstrip(".")
-        else:
-            text = str(value)
+        text = f"{float(value):.2f}".rstrip("0").rstrip(".") if self.dtype == "float" else str(value)
         return f"{text} {self.unit}" if self.unit else text
 
 
@@ -217,7 +215,9 @@ class FeatureRegister:
                 detail = column.forbidden_reason or ""
                 if column.role is Role.AUDIT_ONLY:
                     detail = "audit-only attributes exist only to measure groups in audits"
-                raise ForbiddenColumnError(name, column.role.value, f"as a model input (scan '{scan}')", detail)
+                raise ForbiddenColumnError(
+                    name, column.role.value, f"as a model input (scan '{scan}')", detail
+                )
             if scan not in column.scans:
                 raise ForbiddenColumnError(
                     name,
@@ -246,7 +246,9 @@ def parse_register(content: Any) -> FeatureRegister:
     columns: list[Column] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(raw.columns):
-        name = entry.get("name", f"<entry {index + 1}>") if isinstance(entry, dict) else f"<entry {index + 1}>"
+        name = (
+            entry.get("name", f"<entry {index + 1}>") if isinstance(entry, dict) else f"<entry {index + 1}>"
+        )
         if name in seen:
             problems.append(f"duplicate column '{name}' (entries {seen[name] + 1} and {index + 1})")
             continue
@@ -270,9 +272,15 @@ def parse_register(content: Any) -> FeatureRegister:
     names = {c.name: c for c in columns}
     for table_name, table in raw.tables.items():
         for purpose, column_name in (("key", table.key), ("time", table.time)):
-            column = names.get(column_name)
-            if column is None or table_name not in column.tables or column.role is not Role.IDENTIFIER:
-                problems.append(f"table '{table_name}': {purpose} '{column_name}' must be an identifier column of it")
+            key_column = names.get(column_name)
+            if (
+                key_column is None
+                or table_name not in key_column.tables
+                or key_column.role is not Role.IDENTIFIER
+            ):
+                problems.append(
+                    f"table '{table_name}': {purpose} '{column_name}' must be an identifier column of it"
+                )
     if problems:
         raise RegisterError("register is invalid:\n  - " + "\n  - ".join(problems))
     return FeatureRegister(dict(raw.tables), columns, _canonical_hash(content))

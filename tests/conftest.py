@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,9 @@ def small_tables() -> dict[str, generator.GeneratedTable]:
 
 
 @pytest.fixture
-def riskscan_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def riskscan_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty RISKSCAN_HOME, with MLflow and the governance store defaulting inside it."""
     monkeypatch.setenv("RISKSCAN_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("RISKSCAN_DATABASE_URL", raising=False)
-    yield tmp_path
+    return tmp_path
