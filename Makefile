@@ -11,7 +11,7 @@ VENV        := .venv
 RUN         := $(VENV)/bin
 STAMP       := $(VENV)/.synced
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install browser demo test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -35,7 +35,13 @@ lint: install
 typecheck: install
 	$(RUN)/mypy
 
-pytest: install
+# Browser tests drive Debian's chromium (Playwright's own browser download cannot work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+pytest: install browser
 	$(RUN)/pytest
 
 test: lint typecheck pytest

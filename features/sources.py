@@ -50,7 +50,9 @@ def read_source(data_dir: Path, table: str) -> SourceTable:
         raise ValueError(f"manifest {manifest_path} has no entry for table '{table}'")
     sha = file_sha256(path)
     if entry.get("sha256") != sha:
-        raise ValueError(f"table {path} does not match its manifest (sha256 {sha[:12]} != {str(entry.get('sha256'))[:12]})")
+        raise ValueError(
+            f"table {path} does not match its manifest (sha256 {sha[:12]} != {str(entry.get('sha256'))[:12]})"
+        )
     fraction = float(entry["sample_fraction"])
     if not 0 < fraction <= 1:
         raise ValueError(f"manifest sample_fraction for '{table}' is {fraction}; expected a value in (0, 1]")

@@ -21,7 +21,9 @@ class ScanModelPyfunc(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
         self.scan_model = ScanModel.load(Path(context.artifacts["scan_model"]))
 
-    def predict(self, context: PythonModelContext, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
+    def predict(
+        self, context: PythonModelContext, model_input: pd.DataFrame, params: Any = None
+    ) -> np.ndarray:
         return self.scan_model.predict_proba(model_input)
 
 

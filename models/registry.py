@@ -29,7 +29,13 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS = "previous"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
-_MLFLOW_TYPES = {"category": "string", "string": "string", "int": "long", "float": "double", "bool": "boolean"}
+_MLFLOW_TYPES = {
+    "category": "string",
+    "string": "string",
+    "int": "long",
+    "float": "double",
+    "bool": "boolean",
+}
 
 
 def model_name(scan: str) -> str:
@@ -66,11 +72,17 @@ def experiment_id(scan: str) -> str:
 def git_commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
             cwd=Path(__file__).resolve().parent,
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=False,
             cwd=Path(__file__).resolve().parent,
         ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
@@ -79,17 +91,19 @@ def git_commit() -> str:
 
 
 def signature_for(columns: list[Column]) -> ModelSignature:
-    inputs = Schema(
-        [ColSpec(_MLFLOW_TYPES[c.dtype], c.name, required=not c.nullable) for c in columns]
-    )
+    inputs = Schema([ColSpec(_MLFLOW_TYPES[c.dtype], c.name, required=not c.nullable) for c in columns])
     outputs = Schema([ColSpec("double", "score")])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def check_signature(scan: str, signature: ModelSignature | None, register: FeatureRegister | None = None) -> None:
+def check_signature(
+    scan: str, signature: ModelSignature | None, register: FeatureRegister | None = None
+) -> None:
     """The first lock: refuse a model whose inputs include any column the register does not allow."""
     if signature is None or signature.inputs is None:
-        raise ForbiddenColumnError("<signature>", None, "without a signature", "a model must declare its inputs")
+        raise ForbiddenColumnError(
+            "<signature>", None, "without a signature", "a model must declare its inputs"
+        )
     (register or default_register()).check_model_inputs(scan, signature.inputs.input_names())
 
 
@@ -108,14 +122,24 @@ def log_scan_model(model: ScanModel, input_example: pd.DataFrame, name: str = "m
             artifacts={"scan_model": str(model_dir)},
             signature=signature,
             input_example=example,
-            pip_requirements=_requirements(),
+            pip_requirements=requirements(),
         )
 
 
-def _requirements() -> list[str]:
+def requirements() -> list[str]:
     from importlib.metadata import version
 
-    packages = ["lightgbm", "scikit-learn", "skops", "pandas", "numpy", "pandera", "pydantic", "pyyaml", "mlflow"]
+    packages = [
+        "lightgbm",
+        "scikit-learn",
+        "skops",
+        "pandas",
+        "numpy",
+        "pandera",
+        "pydantic",
+        "pyyaml",
+        "mlflow",
+    ]
     return [f"{p}=={version(p)}" for p in packages]
 
 
@@ -127,7 +151,9 @@ def register_candidate(scan: str, info: ModelInfo, tags: dict[str, str]) -> Mode
     try:
         c.get_registered_model(name)
     except mlflow.exceptions.MlflowException:
-        c.create_registered_model(name, description=f"riskscan {scan}: signals select cases for investigation.")
+        c.create_registered_model(
+            name, description=f"riskscan {scan}: signals select cases for investigation."
+        )
     version = mlflow.register_model(info.model_uri, name, tags={**tags, "status": "candidate"})
     return version
 
@@ -176,3 +202,42 @@ def load_scan_model(scan: str, version: int | str) -> ScanModel:
 def run_data(run_id: str) -> dict[str, Any]:
     run = client().get_run(run_id)
     return {"params": run.data.params, "metrics": run.data.metrics, "tags": run.data.tags}
+
+
+def version_signature(scan: str, version: int | str) -> ModelSignature | None:
+    """The signature the registered model was logged with."""
+    return mlflow.models.get_model_info(f"models:/{model_name(scan)}/{version}").signature
+
+
+AUDIT_TAGS = ("audit_sha256", "audit_verdict", "audit_fail_count", "audit_artifact_path", "audited_at")
+
+
+def attach_audit(
+    scan: str, version: int | str, local_dir: Path, report_sha256: str, tags: dict[str, str]
+) -> str:
+    """Log an audit's files to the version's run and tag the version with the report's hash.
+
+    Each audit gets its own folder (named by its hash), so a re-audit never overwrites the evidence an
+    earlier committee decision referred to.
+    """
+    mv = get_version(scan, version)
+    if mv.run_id is None:
+        raise LookupError(f"{model_name(scan)} version {version} has no training run to attach the audit to")
+    path = f"audits/{report_sha256[:16]}"
+    client().log_artifacts(mv.run_id, str(local_dir), artifact_path=path)
+    for key, value in {**tags, "audit_sha256": report_sha256, "audit_artifact_path": path}.items():
+        set_version_tag(scan, version, key, value)
+    return path
+
+
+def download_audit_file(scan: str, version: int | str, name: str, dst: Path) -> Path | None:
+    """Fetch one file of the version's latest audit, or None if it has never been audited."""
+    mv = get_version(scan, version)
+    path = mv.tags.get("audit_artifact_path")
+    if not path:
+        return None
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=mv.run_id, artifact_path=f"{path}/{name}", dst_path=str(dst)
+        )
+    )

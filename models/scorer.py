@@ -76,10 +76,46 @@ class ScanModel:
     def encoded_names(self) -> list[str]:
         return [str(n) for n in self.preprocessor.get_feature_names_out()]
 
-    def encode(self, frame: pd.DataFrame, *, validate: bool = True, key_column: str | None = None) -> np.ndarray:
+    def encode(
+        self, frame: pd.DataFrame, *, validate: bool = True, key_column: str | None = None
+    ) -> np.ndarray:
         if validate:
             self.features.validate(frame, key_column=key_column)
         return np.asarray(self.preprocessor.transform(frame[self.features.names]), dtype=np.float64)
+
+    def encode_records(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """Encode already-validated JSON cases without building a DataFrame.
+
+        Serving scores one case per request; a pandas round trip would cost more than the trees and
+        TreeSHAP together. The codes are read from the *fitted* pipeline's own category lists, so this
+        path cannot disagree with ``encode`` (a test checks both on the same cases).
+        """
+        lookups = self._lookups()
+        out = np.empty((len(records), len(lookups)), dtype=np.float64)
+        for row, record in enumerate(records):
+            for col, (name, mapping) in enumerate(lookups):
+                value = record[name]
+                if mapping is not None:
+                    out[row, col] = mapping[value]
+                else:
+                    out[row, col] = np.nan if value is None else float(value)
+        return out
+
+    def _lookups(self) -> list[tuple[str, dict[Any, float] | None]]:
+        cached = self.meta.get("_lookups")
+        if cached is None:
+            cached = []
+            for _, transformer, columns in self.preprocessor.transformers_:
+                if transformer == "drop":
+                    continue
+                categories = getattr(transformer, "categories_", None)
+                for index, column in enumerate(columns):
+                    mapping = None
+                    if categories is not None:
+                        mapping = {value: float(code) for code, value in enumerate(categories[index])}
+                    cached.append((column, mapping))
+            self.meta["_lookups"] = cached
+        return list(cached)
 
     def margin(self, frame: pd.DataFrame, *, validate: bool = True) -> np.ndarray:
         return np.asarray(self.booster.predict(self.encode(frame, validate=validate), raw_score=True))
@@ -105,7 +141,7 @@ class ScanModel:
         sio.dump(self.preprocessor, directory / PREPROCESSOR_FILE)
         self.booster.save_model(str(directory / BOOSTER_FILE))
         meta = {
-            **self.meta,
+            **{k: v for k, v in self.meta.items() if not k.startswith("_")},
             "scan": self.scan,
             "features": self.features.names,
             "register_hash": self.features.register_hash,
@@ -125,7 +161,9 @@ class ScanModel:
         features = feature_set(meta["scan"], meta["features"], register)
         untrusted = set(sio.get_untrusted_types(file=directory / PREPROCESSOR_FILE)) - set(TRUSTED_TYPES)
         if untrusted:
-            raise ValueError(f"preprocessor contains untrusted types {sorted(untrusted)}; refusing to load it")
+            raise ValueError(
+                f"preprocessor contains untrusted types {sorted(untrusted)}; refusing to load it"
+            )
         preprocessor = sio.load(directory / PREPROCESSOR_FILE, trusted=TRUSTED_TYPES)
         booster = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
         calibration = Calibration(**meta["calibration"])

@@ -78,13 +78,17 @@ class ModelSpec(_Strict):
     @model_validator(mode="after")
     def _leaves_fit_depth(self) -> ModelSpec:
         if self.num_leaves > 2**self.max_depth:
-            raise ValueError(f"num_leaves {self.num_leaves} cannot be reached with max_depth {self.max_depth}")
+            raise ValueError(
+                f"num_leaves {self.num_leaves} cannot be reached with max_depth {self.max_depth}"
+            )
         return self
 
 
 class ProxyPolicy(_Strict):
     association_threshold: float = Field(gt=0, lt=1)
     auc_threshold: float = Field(gt=0.5, lt=1)
+    # Proxies of these attributes fail the audit; associations with the others (age, gender) are reported.
+    gating_attributes: tuple[str, ...] = ("nationaliteit", "migratieachtergrond")
 
 
 class FairnessPolicy(_Strict):

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from features.register import ForbiddenColumnError, RegisterError
-from features.schemas import DataValidationError
-from models.specs import SpecError
 
 
 class Refusal(Exception):
@@ -34,7 +31,10 @@ class Outcome:
 
 
 Handler = Callable[[argparse.Namespace], Outcome]
-_REFUSALS = (Refusal, DataValidationError, SpecError, RegisterError, ForbiddenColumnError, FileNotFoundError)
+# Every refusal in the packages is a ValueError (DataValidationError, SpecError, RegisterError,
+# ForbiddenColumnError, GateRefusal, ...) or a lookup of something that does not exist. They end the verb
+# with one sentence, not a traceback; RISKSCAN_DEBUG=1 shows the traceback for developers.
+_REFUSALS = (Refusal, ValueError, LookupError, FileNotFoundError)
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
@@ -42,14 +42,15 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from riskscan import verbs  # imported here so `riskscan --help` stays fast
+    from riskscan import verbs, verbs_ethics, verbs_serving  # imported here so `riskscan --help` stays fast
 
     parser = argparse.ArgumentParser(
         prog="riskscan",
         description="Risk scans for WW enforcement. A signal selects a case for investigation; it never decides.",
     )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="<verb>")
-    for name, (help_text, configure, handler) in verbs.VERBS.items():
+    every_verb = {**verbs.VERBS, **verbs_ethics.VERBS, **verbs_serving.VERBS}
+    for name, (help_text, configure, handler) in every_verb.items():
         verb_parser = sub.add_parser(name, help=help_text, description=help_text)
         configure(verb_parser)
         if not any(a.dest == "json" for a in verb_parser._actions):
@@ -72,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         outcome = handler(args)
     except _REFUSALS as exc:
+        if os.environ.get("RISKSCAN_DEBUG"):
+            raise
         text = str(exc)
         first, _, rest = text.partition("\n")
         print(f"riskscan {verb}: refused: {first}", file=sys.stderr)

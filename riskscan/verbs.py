@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,15 @@ def _configure_data(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--start", default=defaults.start, help="first month, YYYY-MM (default %(default)s)")
     gen.add_argument("--end", default=defaults.end, help="last month, YYYY-MM (default %(default)s)")
     gen.add_argument("--applications", type=int, default=defaults.n_applications, help="rows of ww_aanvragen")
-    gen.add_argument("--periods", type=int, default=defaults.n_periods, help="rows of ww_sollicitatieperiodes")
+    gen.add_argument(
+        "--periods", type=int, default=defaults.n_periods, help="rows of ww_sollicitatieperiodes"
+    )
     gen.add_argument("--control-share", type=float, default=defaults.control_share)
     gen.add_argument("--seed", type=int, default=defaults.seed)
     gen.add_argument("--out", type=Path, default=None, help="output folder (default RISKSCAN_HOME/data)")
-    gen.add_argument("--with-truth", action="store_true", help="also write the hidden truth (for simulations)")
+    gen.add_argument(
+        "--with-truth", action="store_true", help="also write the hidden truth (for simulations)"
+    )
     hz = generator.Hazards()
     gen.add_argument("--proxy-strength", type=float, default=hz.proxy_strength)
     gen.add_argument("--no-paper-selection-bias", action="store_true")
@@ -114,12 +119,21 @@ def features_build(args: argparse.Namespace) -> Outcome:
         routing = route(frame, scan, register)
         features = spec.feature_set(register)
         key = register.tables[spec.table].key
-        matrix = build_feature_matrix(routing.scored, features, build_tree_pipeline(features), key_column=key, fit=True)
+        matrix = build_feature_matrix(
+            routing.scored, features, build_tree_pipeline(features), key_column=key, fit=True
+        )
         table = pa.Table.from_pandas(matrix.to_frame(), preserve_index=True)
         table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), b"riskscan": json.dumps({
-                "scan": scan, "register_hash": matrix.register_hash, "spec_hash": spec.content_hash,
-            }).encode()}
+            {
+                **(table.schema.metadata or {}),
+                b"riskscan": json.dumps(
+                    {
+                        "scan": scan,
+                        "register_hash": matrix.register_hash,
+                        "spec_hash": spec.content_hash,
+                    }
+                ).encode(),
+            }
         )
         path = out_dir / f"{scan}.parquet"
         pq.write_table(table, path)
@@ -146,10 +160,17 @@ def features_build(args: argparse.Namespace) -> Outcome:
 def _configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan", choices=SCAN_IDS, required=True)
     parser.add_argument("--spec", type=Path, help="a spec file instead of models/scans/<scan>.yaml")
-    parser.add_argument("--data", type=Path, help="folder with the source tables (default RISKSCAN_HOME/data)")
+    parser.add_argument(
+        "--data", type=Path, help="folder with the source tables (default RISKSCAN_HOME/data)"
+    )
     ipw = parser.add_mutually_exclusive_group()
-    ipw.add_argument("--ipw", dest="ipw", action="store_true", default=None,
-                     help="weight investigated cases by 1 / selection probability (spec default)")
+    ipw.add_argument(
+        "--ipw",
+        dest="ipw",
+        action="store_true",
+        default=None,
+        help="weight investigated cases by 1 / selection probability (spec default)",
+    )
     ipw.add_argument("--no-ipw", dest="ipw", action="store_false")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -184,7 +205,181 @@ def _ci(interval: dict[str, float]) -> str:
     return f"{interval['estimate']:.3f} [{interval['low']:.3f}, {interval['high']:.3f}]"
 
 
+# -- audit and the committee ---------------------------------------------------------------------------
+
+
+def _configure_audit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--version", required=True, help="registered model version to audit")
+    parser.add_argument(
+        "--data", type=Path, help="folder with the source tables (default RISKSCAN_HOME/data)"
+    )
+    parser.add_argument(
+        "--allow-other-data",
+        action="store_true",
+        help="audit on data other than the version was trained on (the report says so)",
+    )
+
+
+def audit(args: argparse.Namespace) -> Outcome:
+    from ethics_review.audit import audit_version
+
+    result = audit_version(
+        args.scan, args.version, data_dir=args.data, allow_other_data=args.allow_other_data
+    )
+    s = result.summary
+    lines = [
+        f"{args.scan} version {args.version}: audit verdict {result.verdict} "
+        f"({s['pass']} pass, {s['fail']} fail, {s['insufficient_evidence']} insufficient evidence)",
+        f"  report: {result.local_paths['report.html']}",
+        f"  audit sha256: {result.report_sha256} (tagged on the model version; artifacts under {result.artifact_path})",
+    ]
+    lines += [
+        f"  FAIL {c['name']} [{c['scope']}]: {c['detail']}"
+        for c in result.audit["checks"]
+        if c["verdict"] == "fail"
+    ]
+    return Outcome(
+        lines,
+        {
+            "verdict": result.verdict,
+            "summary": s,
+            "report_sha256": result.report_sha256,
+            "paths": {k: str(v) for k, v in result.local_paths.items()},
+            "checks": result.audit["checks"],
+        },
+        exit_code=0,
+    )
+
+
+def _configure_decide(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--decision", choices=["approve", "reject", "approve-with-conditions"], required=True)
+    parser.add_argument("--by", action="append", required=True, help="committee member (repeat for each)")
+    parser.add_argument("--rationale", required=True)
+    parser.add_argument("--condition", action="append", default=[], help="a condition (repeat)")
+    parser.add_argument("--valid-until", type=_date, help="YYYY-MM-DD; the approval expires after this day")
+    parser.add_argument("--checklist", type=Path, help="YAML file answering the assessment checklist")
+    parser.add_argument(
+        "--answer",
+        action="append",
+        default=[],
+        metavar="KEY=TEXT",
+        help="one checklist answer (repeat); overrides the file",
+    )
+    parser.add_argument("--demo", action="store_true", help="mark the decision clearly as a demo decision")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; expected YYYY-MM-DD") from None
+
+
+def _checklist(args: argparse.Namespace) -> dict[str, str]:
+    import yaml
+
+    answers: dict[str, str] = {}
+    if args.checklist:
+        loaded = yaml.safe_load(args.checklist.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise Refusal(f"checklist {args.checklist} must map each question to an answer")
+        answers.update({str(k): str(v) for k, v in loaded.items()})
+    for item in args.answer:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise Refusal(f"--answer '{item}' must look like KEY=TEXT")
+        answers[key.strip()] = text.strip()
+    return answers
+
+
+def decide(args: argparse.Namespace) -> Outcome:
+    from models.gate import decide as record
+    from models.governance import GovernanceStore
+
+    decision = record(
+        GovernanceStore(),
+        scan=args.scan,
+        version=args.version,
+        decision=args.decision,
+        decided_by=args.by,
+        rationale=args.rationale,
+        checklist=_checklist(args),
+        conditions=args.condition,
+        valid_until=args.valid_until,
+        demo=args.demo,
+    )
+    demo = " [DEMO DECISION]" if args.demo else ""
+    return Outcome(
+        [
+            f"recorded decision {decision.id}{demo}: {args.decision} {args.scan} version {args.version} "
+            f"against audit {decision.audit_sha256[:12]} by {', '.join(args.by)}"
+        ],
+        {"decision": decision.as_dict()},
+    )
+
+
+def _configure_promote(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--by", default=_whoami(), help="who promotes (default: the current user)")
+
+
+def _whoami() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def promote(args: argparse.Namespace) -> Outcome:
+    from models.gate import promote as gate_promote
+    from models.governance import GovernanceStore
+
+    record = gate_promote(GovernanceStore(), scan=args.scan, version=args.version, promoted_by=args.by)
+    previous = (
+        f"; previous champion {record.previous_version} is now 'previous'" if record.previous_version else ""
+    )
+    return Outcome(
+        [
+            f"riskscan-{args.scan} version {args.version} is champion (decision {record.decision_id}, "
+            f"audit {record.audit_sha256[:12]}){previous}"
+        ],
+        {"promotion": record.as_dict()},
+    )
+
+
+def _configure_withdraw(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--reason", required=True)
+    parser.add_argument("--by", default=_whoami())
+
+
+def withdraw(args: argparse.Namespace) -> Outcome:
+    from models.gate import withdraw as gate_withdraw
+    from models.governance import GovernanceStore
+
+    record = gate_withdraw(GovernanceStore(), scan=args.scan, reason=args.reason, withdrawn_by=args.by)
+    which = f"version {record.version}" if record.version else "no champion was set"
+    return Outcome(
+        [
+            f"withdrew riskscan-{args.scan} ({which}): scoring of '{args.scan}' is blocked until a new promotion",
+            f"  reason: {args.reason}",
+        ],
+        {"withdrawal": record.as_dict()},
+    )
+
+
 # -- demo -----------------------------------------------------------------------------------------------
+
+
+def _run_steps(run: Callable[[list[str]], int], steps: list[list[str]]) -> None:
+    for step in steps:
+        print(f"\n$ riskscan {' '.join(step)}", flush=True)
+        code = run(step)
+        if code != 0:
+            raise Refusal(f"demo stopped: 'riskscan {' '.join(step)}' exited with {code}")
 
 
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
@@ -199,20 +394,66 @@ def demo(args: argparse.Namespace) -> Outcome:
     steps: list[list[str]] = [
         ["data", "generate", "--applications", str(args.applications), "--periods", str(args.periods)],
         ["features", "build"],
-        ["train", "--scan", "vw"],
-        ["train", "--scan", "sollicitatie"],
     ]
-    for step in steps:
-        print(f"\n$ riskscan {' '.join(step)}", flush=True)
-        code = run(step)
-        if code != 0:
-            raise Refusal(f"demo stopped: 'riskscan {' '.join(step)}' exited with {code}")
-    return Outcome(["", "demo finished: data generated, feature matrices built, both scans trained and registered"], {})
+    _run_steps(run, steps)
+    checklist = str(Path(__file__).resolve().parent.parent / "ethics_review" / "demo_checklist.yaml")
+    for scan in SCAN_IDS:
+        out = home.home() / "demo" / f"train-{scan}.json"
+        _run_steps(run, [["train", "--scan", scan, "--json", str(out)]])
+        version = json.loads(out.read_text())["result"]["version"]
+        _run_steps(
+            run,
+            [
+                ["audit", "--scan", scan, "--version", version],
+                [
+                    "decide",
+                    "--scan",
+                    scan,
+                    "--version",
+                    version,
+                    "--decision",
+                    "approve",
+                    "--demo",
+                    "--by",
+                    "DEMO committee member A",
+                    "--by",
+                    "DEMO committee member B",
+                    "--rationale",
+                    "DEMO DECISION made by 'make demo' to show the gate; not a real committee review.",
+                    "--checklist",
+                    checklist,
+                ],
+                ["promote", "--scan", scan, "--version", version, "--by", "make demo"],
+            ],
+        )
+    return Outcome(
+        ["", "demo finished: both scans trained, audited, approved (DEMO decision) and promoted"], {}
+    )
 
 
 VERBS: dict[str, tuple[str, Configure, Callable[[argparse.Namespace], Outcome] | None]] = {
-    "data": ("generate or describe the source tables", _configure_data, None),
+    "data": ("generate the synthetic source tables", _configure_data, None),
     "features": ("build the feature matrices from the register", _configure_features, None),
-    "train": ("train a scan, log the run to MLflow and register a candidate version", _configure_train, train),
+    "train": (
+        "train a scan, log the run to MLflow and register a candidate version",
+        _configure_train,
+        train,
+    ),
+    "audit": (
+        "audit a registered model version (fairness, proxies, counterfactuals)",
+        _configure_audit,
+        audit,
+    ),
+    "decide": (
+        "record the data-ethics committee's decision on an audited version",
+        _configure_decide,
+        decide,
+    ),
+    "promote": (
+        "make an approved, audited version the champion (the promotion gate)",
+        _configure_promote,
+        promote,
+    ),
+    "withdraw": ("withdraw a scan's champion and block its scoring", _configure_withdraw, withdraw),
     "demo": ("run the life cycle end to end on embedded defaults", _configure_demo, demo),
 }

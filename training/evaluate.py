@@ -57,7 +57,9 @@ def operating_point_rates(y: np.ndarray, flagged: np.ndarray) -> dict[str, float
     }
 
 
-def score_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, weights: np.ndarray | None = None) -> dict:
+def score_metrics(
+    y: np.ndarray, scores: np.ndarray, threshold: float, weights: np.ndarray | None = None
+) -> dict:
     """Ranking, calibration and operating-point metrics on labelled cases."""
     y = y.astype(int)
     metrics = {

@@ -39,7 +39,9 @@ def calibration_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Pat
     return path
 
 
-def shap_summary_plot(contributions: np.ndarray, encoded: pd.DataFrame, labels: list[str], path: Path) -> Path:
+def shap_summary_plot(
+    contributions: np.ndarray, encoded: pd.DataFrame, labels: list[str], path: Path
+) -> Path:
     """SHAP beeswarm of exact TreeSHAP values (log-odds), with the register's Dutch labels."""
     plt.figure()
     shap.summary_plot(contributions, encoded, feature_names=labels, show=False, max_display=15)

@@ -105,7 +105,9 @@ def selection_weights(frame: pd.DataFrame, enabled: bool) -> np.ndarray:
     return weights / weights.mean()
 
 
-def flag_fraction(population: pd.DataFrame, time_column: str, capacity_per_week: int, sample_fraction: float) -> float:
+def flag_fraction(
+    population: pd.DataFrame, time_column: str, capacity_per_week: int, sample_fraction: float
+) -> float:
     """Share of cases to flag so that signals per week match national capacity.
 
     The data may be a sample of the national caseload (synthetic data, a pilot region), so the weekly
@@ -165,8 +167,12 @@ def fit_scan_model(
     names = [str(n) for n in preprocessor.get_feature_names_out()]
     categorical = [names.index(c.name) for c in features.categorical]
     train_set = lgb.Dataset(
-        x_train, y_train, weight=selection_weights(train, ipw), feature_name=names,
-        categorical_feature=categorical, free_raw_data=False,
+        x_train,
+        y_train,
+        weight=selection_weights(train, ipw),
+        feature_name=names,
+        categorical_feature=categorical,
+        free_raw_data=False,
     )
     valid_set = lgb.Dataset(x_valid, y_valid, weight=selection_weights(validation, ipw), reference=train_set)
     booster = lgb.train(
@@ -178,7 +184,7 @@ def fit_scan_model(
         callbacks=[lgb.early_stopping(spec.model.early_stopping_rounds, verbose=False)],
     )
     booster.free_dataset()
-    margin = booster.predict(x_valid, raw_score=True)
+    margin = np.asarray(booster.predict(x_valid, raw_score=True))
     platt = LogisticRegression(C=1e6, max_iter=1000)
     platt.fit(margin.reshape(-1, 1), y_valid, sample_weight=selection_weights(validation, ipw))
     calibration = Calibration(slope=float(platt.coef_[0, 0]), intercept=float(platt.intercept_[0]))
@@ -194,7 +200,8 @@ def fit_baseline(spec: ScanSpec, split: TemporalSplit, *, ipw: bool) -> Pipeline
         [("features", build_linear_pipeline(features)), ("model", LogisticRegression(C=1.0, max_iter=2000))]
     )
     baseline.fit(
-        train[features.names], train[spec.label.column].to_numpy(dtype=int),
+        train[features.names],
+        train[spec.label.column].to_numpy(dtype=int),
         model__sample_weight=selection_weights(train, ipw),
     )
     return baseline
@@ -227,13 +234,17 @@ def train_scan(
             f"({int(split.train_labelled[label].sum())} in training, "
             f"{int(split.validation_labelled[label].sum())} in validation)"
         )
-    progress(f"[{spec.id}] split {split.boundaries}; labelled train/validation/test = "
-             f"{len(split.train_labelled)}/{len(split.validation_labelled)}/{len(split.test_labelled)}")
+    progress(
+        f"[{spec.id}] split {split.boundaries}; labelled train/validation/test = "
+        f"{len(split.train_labelled)}/{len(split.validation_labelled)}/{len(split.test_labelled)}"
+    )
 
     model, best_iteration = fit_scan_model(spec, split, ipw=ipw, seed=seed, register=register)
     progress(f"[{spec.id}] LightGBM: {best_iteration} trees (depth <= {spec.model.max_depth})")
 
-    fraction = flag_fraction(split.validation, table.time, spec.capacity.investigations_per_week, source.sample_fraction)
+    fraction = flag_fraction(
+        split.validation, table.time, spec.capacity.investigations_per_week, source.sample_fraction
+    )
     validation_scores = model.predict_proba(split.validation, validate=False)
     model.threshold = float(np.quantile(validation_scores, 1.0 - fraction)) if fraction < 1 else 0.0
 
@@ -256,13 +267,18 @@ def train_scan(
     baseline_validation = baseline.predict_proba(split.validation[list(spec.features)])[:, 1]
     baseline_threshold = float(np.quantile(baseline_validation, 1.0 - fraction)) if fraction < 1 else 0.0
     baseline_metrics = _prefixed(
-        "baseline_test", score_metrics(y_test, baseline.predict_proba(test[list(spec.features)])[:, 1], baseline_threshold)
+        "baseline_test",
+        score_metrics(y_test, baseline.predict_proba(test[list(spec.features)])[:, 1], baseline_threshold),
     )
     if len(control):
-        baseline_metrics.update(_prefixed(
-            "baseline_control",
-            score_metrics(y_control, baseline.predict_proba(control[list(spec.features)])[:, 1], baseline_threshold),
-        ))
+        baseline_metrics.update(
+            _prefixed(
+                "baseline_control",
+                score_metrics(
+                    y_control, baseline.predict_proba(control[list(spec.features)])[:, 1], baseline_threshold
+                ),
+            )
+        )
     progress(
         f"[{spec.id}] test ROC-AUC {metrics.get('test_roc_auc', float('nan')):.3f} "
         f"(baseline {baseline_metrics.get('baseline_test_roc_auc', float('nan')):.3f}); "
@@ -271,16 +287,30 @@ def train_scan(
         f"lift {intervals['lift'].estimate:.2f}"
     )
 
-    model.meta.update({
-        "spec_hash": spec.content_hash,
-        "split": split.boundaries,
-        "flag_fraction": fraction,
-        "ipw": ipw,
-        "seed": seed,
-        "data_sha256": source.sha256,
-    })
-    return _log_run(spec, source, split, model, baseline, metrics, baseline_metrics, intervals, ipw, fraction,
-                    all_test_scores, progress)
+    model.meta.update(
+        {
+            "spec_hash": spec.content_hash,
+            "split": split.boundaries,
+            "flag_fraction": fraction,
+            "ipw": ipw,
+            "seed": seed,
+            "data_sha256": source.sha256,
+        }
+    )
+    return _log_run(
+        spec,
+        source,
+        split,
+        model,
+        baseline,
+        metrics,
+        baseline_metrics,
+        intervals,
+        ipw,
+        fraction,
+        all_test_scores,
+        progress,
+    )
 
 
 def _log_run(
@@ -297,7 +327,6 @@ def _log_run(
     all_test_scores: np.ndarray,
     progress: Any,
 ) -> TrainResult:
-    register = default_register()
     label = spec.label.column
     experiment = registry.experiment_id(spec.id)
     tags = {
@@ -309,39 +338,63 @@ def _log_run(
         "ipw": str(ipw).lower(),
     }
     with mlflow.start_run(experiment_id=experiment, run_name=f"train-{spec.id}", tags=tags) as run:
-        mlflow.log_params({
-            **{f"model_{k}": v for k, v in spec.model.model_dump().items()},
-            "capacity_per_week": spec.capacity.investigations_per_week,
-            "flag_fraction": round(fraction, 6),
-            "threshold": round(model.threshold, 6),
-            "ipw": ipw,
-            "n_features": len(spec.features),
-            **{f"split_{k}": v for k, v in split.boundaries.items()},
-            "excluded_windows": "; ".join(f"{w.start}..{w.end}" for w in spec.excluded_windows),
-        })
+        mlflow.log_params(
+            {
+                **{f"model_{k}": v for k, v in spec.model.model_dump().items()},
+                "capacity_per_week": spec.capacity.investigations_per_week,
+                "flag_fraction": round(fraction, 6),
+                "threshold": round(model.threshold, 6),
+                "ipw": ipw,
+                "n_features": len(spec.features),
+                **{f"split_{k}": v for k, v in split.boundaries.items()},
+                "excluded_windows": "; ".join(f"{w.start}..{w.end}" for w in spec.excluded_windows),
+            }
+        )
         mlflow.log_metrics({**metrics, **baseline_metrics})
-        mlflow.log_metrics({
-            f"control_{k}_ci_{side}": getattr(v, side)
-            for k, v in intervals.items() for side in ("low", "high") if np.isfinite(getattr(v, side))
-        })
-        for context, frame in (("training", split.train_labelled), ("validation", split.validation_labelled),
-                               ("testing", split.test_labelled)):
-            dataset = mlflow.data.from_pandas(
+        mlflow.log_metrics(
+            {
+                f"control_{k}_ci_{side}": getattr(v, side)
+                for k, v in intervals.items()
+                for side in ("low", "high")
+                if np.isfinite(getattr(v, side))
+            }
+        )
+        for context, frame in (
+            ("training", split.train_labelled),
+            ("validation", split.validation_labelled),
+            ("testing", split.test_labelled),
+        ):
+            dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
                 frame[[*spec.features, label]].assign(**{label: frame[label].astype(int)}),
-                source=str(source.path), name=f"{spec.table}-{context}", targets=label,
+                source=str(source.path),
+                name=f"{spec.table}-{context}",
+                targets=label,
             )
             mlflow.log_input(dataset, context=context)
 
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            (out / "input_features.json").write_text(json.dumps({
-                "scan": spec.id,
-                "features": [
-                    {"name": c.name, "label": c.label, "dtype": c.dtype, "source": c.source,
-                     "proxy_risk": c.proxy_risk} for c in model.features.columns
-                ],
-                "register_hash": model.features.register_hash,
-            }, indent=2, ensure_ascii=False), encoding="utf-8")
+            (out / "input_features.json").write_text(
+                json.dumps(
+                    {
+                        "scan": spec.id,
+                        "features": [
+                            {
+                                "name": c.name,
+                                "label": c.label,
+                                "dtype": c.dtype,
+                                "source": c.source,
+                                "proxy_risk": c.proxy_risk,
+                            }
+                            for c in model.features.columns
+                        ],
+                        "register_hash": model.features.register_hash,
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                ),
+                encoding="utf-8",
+            )
             (out / "control_intervals.json").write_text(
                 json.dumps({k: v.as_dict() for k, v in intervals.items()}, indent=2), encoding="utf-8"
             )
@@ -350,15 +403,19 @@ def _log_run(
             artifacts = sorted(p.name for p in out.iterdir())
 
         mlflow.sklearn.log_model(
-            baseline, name="baseline", serialization_format="skops", skops_trusted_types=TRUSTED_TYPES,
+            baseline,
+            name="baseline",
+            serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES,
             pyfunc_predict_fn="predict_proba",
-            input_example=split.test_labelled[list(spec.features)].head(3).astype(
-                {c.name: str for c in model.features.categorical}
-            ),
+            signature=registry.signature_for(list(model.features.columns)),
+            pip_requirements=registry.requirements(),
         )
         info = registry.log_scan_model(model, split.test_labelled)
         version = registry.register_candidate(spec.id, info, {**tags, "run_id": run.info.run_id})
-    progress(f"[{spec.id}] registered {registry.model_name(spec.id)} version {version.version} (status=candidate)")
+    progress(
+        f"[{spec.id}] registered {registry.model_name(spec.id)} version {version.version} (status=candidate)"
+    )
     return TrainResult(
         scan=spec.id,
         run_id=run.info.run_id,
@@ -374,25 +431,31 @@ def _log_run(
     )
 
 
-def _training_plots(spec: ScanSpec, split: TemporalSplit, model: ScanModel, all_test_scores: np.ndarray,
-                    out: Path) -> None:
+def _training_plots(
+    spec: ScanSpec, split: TemporalSplit, model: ScanModel, all_test_scores: np.ndarray, out: Path
+) -> None:
     label = spec.label.column
     test = split.test_labelled
     control = test.loc[test["controlesteekproef"]]
     curves = {
-        "all labelled test cases": (test[label].to_numpy(dtype=int), model.predict_proba(test, validate=False)),
+        "all labelled test cases": (
+            test[label].to_numpy(dtype=int),
+            model.predict_proba(test, validate=False),
+        ),
     }
     if len(control):
         curves["random control sample"] = (
-            control[label].to_numpy(dtype=int), model.predict_proba(control, validate=False)
+            control[label].to_numpy(dtype=int),
+            model.predict_proba(control, validate=False),
         )
     plots.calibration_plot(curves, out / "calibration.png")
     sample = split.test.sample(n=min(2000, len(split.test)), random_state=0)
     encoded = model.encode(sample, validate=False)
     contributions, _ = model.explain(encoded)
     labels = [model.features.columns[model.features.names.index(n)].label for n in model.encoded_names]
-    plots.shap_summary_plot(contributions, pd.DataFrame(encoded, columns=model.encoded_names), labels,
-                            out / "shap_summary.png")
+    plots.shap_summary_plot(
+        contributions, pd.DataFrame(encoded, columns=model.encoded_names), labels, out / "shap_summary.png"
+    )
     gain = pd.Series(model.booster.feature_importance("gain"), index=labels)
     plots.importance_plot(gain, out / "feature_importance.png")
     pd.DataFrame({"feature": model.encoded_names, "label": labels, "gain": gain.to_numpy()}).to_csv(

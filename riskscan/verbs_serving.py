@@ -1,0 +1,238 @@
+"""Verbs of the serving stage: serve, score-batch, cases, outcome, token, log verify."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from models.specs import SCAN_IDS
+from riskscan.cli import Outcome, Refusal
+
+Configure = Callable[[argparse.ArgumentParser], None]
+
+
+def _configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--host", default="127.0.0.1")
+
+
+def serve(args: argparse.Namespace) -> Outcome:
+    """Run the BentoML service in the foreground (Ctrl-C stops it)."""
+    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
+    if bentoml is None:
+        raise Refusal("the bentoml command is not installed in this environment")
+    root = Path(__file__).resolve().parent.parent
+    command = [
+        bentoml,
+        "serve",
+        "serving.service:RiskScan",
+        "--port",
+        str(args.port),
+        "--host",
+        args.host,
+        "--working-dir",
+        str(root),
+    ]
+    print(
+        f"serving on http://{args.host}:{args.port} (worklist: http://{args.host}:{args.port}/ui/worklist?scan=vw)",
+        flush=True,
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    code = subprocess.call(command, env=env)
+    return Outcome([f"service stopped (exit {code})"], {"exit_code": code}, exit_code=code)
+
+
+def _configure_batch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument(
+        "--input", type=Path, required=True, help="caseload as Parquet (source-table columns)"
+    )
+    parser.add_argument(
+        "--output", type=Path, required=True, help="scores, signals and explanations (Parquet)"
+    )
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def score_batch(args: argparse.Namespace) -> Outcome:
+    from serving.batch import run_batch
+
+    if not args.input.exists():
+        raise Refusal(f"input file {args.input} does not exist")
+    result = run_batch(args.scan, args.input, args.output, progress=not args.no_progress)
+    seconds = sum(result.seconds.values())
+    lines = [
+        f"{args.scan}: scored {result.scored} of {result.rows} cases with {result.model['name']} version "
+        f"{result.model['version']} in {seconds:.1f} s ({result.routed} routed, not scored)",
+        f"  signals: {result.signals} ({result.controls} random control); {result.capped_by_capacity} above the "
+        "threshold left out by the capacity limit",
+        f"  every scored case is in the decision log; output: {result.output}",
+        "  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items()),
+    ]
+    return Outcome(lines, {"result": {**result.__dict__, "output": str(result.output)}})
+
+
+def _configure_cases(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--model-version")
+    parser.add_argument("--from", dest="start", type=datetime.fromisoformat, help="ISO date or date-time")
+    parser.add_argument("--to", dest="end", type=datetime.fromisoformat, help="ISO date or date-time")
+    parser.add_argument("--signals-only", action="store_true")
+    parser.add_argument("--limit", type=int, default=None)
+
+
+def cases(args: argparse.Namespace) -> Outcome:
+    from serving.store import ServingStore
+
+    rows = ServingStore().cases(
+        scan=args.scan,
+        model_version=args.model_version,
+        start=args.start,
+        end=args.end,
+        signal_only=args.signals_only,
+        limit=args.limit,
+    )
+    by_status: dict[str, int] = {}
+    for row in rows:
+        by_status[row.status] = by_status.get(row.status, 0) + 1
+    lines = [
+        f"{len(rows)} logged case(s) of {args.scan}"
+        + (f" version {args.model_version}" if args.model_version else "")
+        + ": "
+        + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
+    ]
+    lines += [
+        f"  {r.case_id}  score {r.score:.3f}  {'signal' if r.signal else '      '}  {r.status}"
+        for r in rows[:20]
+    ]
+    if len(rows) > 20:
+        lines.append(f"  ... {len(rows) - 20} more (use --json FILE for all)")
+    return Outcome(lines, {"count": len(rows), "cases": [r.as_dict() for r in rows]})
+
+
+def _configure_outcome(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--request-id", required=True)
+    parser.add_argument("--violation", choices=["yes", "no"], required=True)
+    parser.add_argument(
+        "--hoor-en-wederhoor", action="store_true", help="the client was heard before deciding"
+    )
+    parser.add_argument("--sanction")
+    parser.add_argument("--investigator", required=True)
+    parser.add_argument("--notes", default="")
+
+
+def outcome(args: argparse.Namespace) -> Outcome:
+    from serving.store import ServingStore
+
+    record = ServingStore().record_outcome(
+        request_id=args.request_id,
+        violation=args.violation == "yes",
+        sanction=args.sanction,
+        hoor_en_wederhoor=args.hoor_en_wederhoor,
+        investigator=args.investigator,
+        notes=args.notes,
+    )
+    return Outcome(
+        [f"recorded outcome {record.id} for {args.request_id}: {record.status}"],
+        {"outcome": record.as_dict()},
+    )
+
+
+def _configure_token(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="token_verb", required=True, metavar="<action>")
+    create = sub.add_parser("create", help="create an API token (shown once, stored hashed)")
+    create.add_argument("--role", choices=["handhaving", "committee", "retrain", "admin"], required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--json", metavar="FILE", type=Path)
+    create.set_defaults(handler=token_create)
+    listing = sub.add_parser("list", help="list tokens (never their values)")
+    listing.add_argument("--json", metavar="FILE", type=Path)
+    listing.set_defaults(handler=token_list)
+    revoke = sub.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("--id", type=int, required=True)
+    revoke.add_argument("--reason", required=True)
+    revoke.add_argument("--json", metavar="FILE", type=Path)
+    revoke.set_defaults(handler=token_revoke)
+
+
+def token_create(args: argparse.Namespace) -> Outcome:
+    from serving.store import ServingStore
+
+    token, record = ServingStore().create_token(name=args.name, role=args.role)
+    return Outcome(
+        [
+            f"token {record.id} for {record.name} (role {record.role}); shown once, stored only as a hash:",
+            token,
+        ],
+        {"token": token, "record": record.as_dict()},
+    )
+
+
+def token_list(args: argparse.Namespace) -> Outcome:
+    from serving.store import ServingStore
+
+    records = ServingStore().tokens()
+    lines = [f"{len(records)} token(s)"] + [
+        f"  {r.id}  {r.role:<10} {r.name}  {'active' if r.active else 'revoked: ' + str(r.revocation_reason)}"
+        for r in records
+    ]
+    return Outcome(lines, {"tokens": [r.as_dict() for r in records]})
+
+
+def token_revoke(args: argparse.Namespace) -> Outcome:
+    from serving.store import ServingStore
+
+    ServingStore().revoke_token(args.id, args.reason)
+    return Outcome([f"token {args.id} revoked"], {"revoked": args.id})
+
+
+def _configure_log(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="log_verb", required=True, metavar="<action>")
+    verify = sub.add_parser("verify", help="recompute the decision log's hash chain")
+    verify.add_argument("--json", metavar="FILE", type=Path)
+    verify.set_defaults(handler=log_verify)
+
+
+def log_verify(args: argparse.Namespace) -> Outcome:
+    from serving.store import ServingStore
+
+    report = ServingStore().verify_chain()
+    data = report.as_dict()
+    if report.ok:
+        return Outcome(
+            [
+                f"decision log intact: {data.get('rows_checked')} row(s), hash chain verified",
+                f"  head: row {data.get('head_id')}, hash {data.get('head_hash')}",
+                "  keep the head hash outside this database (e.g. in the audit file): only an outside copy can "
+                "show that the newest rows were not deleted",
+            ],
+            data,
+        )
+    return Outcome([f"decision log TAMPERED OR BROKEN: {data}"], data, exit_code=3)
+
+
+VERBS: dict[str, tuple[str, Configure, Callable[[argparse.Namespace], Outcome] | None]] = {
+    "serve": (
+        "run the BentoML service (port 3000): scores, explanations, outcomes, worklist",
+        _configure_serve,
+        serve,
+    ),
+    "score-batch": (
+        "score a caseload with the champion, flag up to capacity, log every case",
+        _configure_batch,
+        score_batch,
+    ),
+    "cases": (
+        "list logged cases of a scan (and version, period) with signal, outcome and status",
+        _configure_cases,
+        cases,
+    ),
+    "outcome": ("record an investigation's outcome against a request id", _configure_outcome, outcome),
+    "token": ("create, list or revoke API tokens", _configure_token, None),
+    "log": ("check the decision log", _configure_log, None),
+}
