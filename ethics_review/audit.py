@@ -91,6 +91,14 @@ def _held_out(spec: ScanSpec, model: ScanModel, frame: pd.DataFrame, time_column
     return test.assign(_excluded=spec.excluded_mask(test[time_column]))
 
 
+def _one_row_per_person(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """One randomly chosen (seeded) row of every person, in the original order."""
+    if not frame["persoon_id"].duplicated().any():
+        return frame
+    chosen = frame.sample(frac=1.0, random_state=seed).drop_duplicates("persoon_id")
+    return frame.loc[frame.index.isin(chosen.index)]
+
+
 def _groups_frame(frame: pd.DataFrame, attributes: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({a: frame[a].astype(str).to_numpy() for a in attributes}, index=frame.index)
 
@@ -197,27 +205,33 @@ def audit_version(
 
     # Group metrics on three scopes.
     progress(f"[audit {scan} v{version}] group metrics with {policy.n_boot} bootstrap draws")
+    # One row per person: several 4-week periods of one person are not independent, and a bootstrap
+    # over rows would give intervals that are too narrow (a handful of people with many periods can look
+    # like a proven disparity). Each person contributes one randomly chosen row; VW has one per person.
+    independent = _one_row_per_person(test, seed=0)
     population = audit_groups(
-        flags.astype(int),
-        flags.astype(int),
-        _groups_frame(test, attributes),
+        flags_by_index.loc[independent.index].to_numpy(dtype=int),
+        flags_by_index.loc[independent.index].to_numpy(dtype=int),
+        _groups_frame(independent, attributes),
         policy=policy,
         reference=references,
         intersections=intersections,
         metrics=("selection_rate",),
     ).to_dict()
+    labelled_people = _one_row_per_person(labelled, seed=0)
     on_labelled = audit_groups(
-        labelled[label].to_numpy(dtype=int),
-        flags_by_index.loc[labelled.index].to_numpy(dtype=int),
-        _groups_frame(labelled, attributes),
+        labelled_people[label].to_numpy(dtype=int),
+        flags_by_index.loc[labelled_people.index].to_numpy(dtype=int),
+        _groups_frame(labelled_people, attributes),
         policy=policy,
         reference=references,
         intersections=intersections,
     ).to_dict()
+    control_people = _one_row_per_person(control, seed=0)
     on_control = audit_groups(
-        control[label].to_numpy(dtype=int),
-        flags_by_index.loc[control.index].to_numpy(dtype=int),
-        _groups_frame(control, attributes),
+        control_people[label].to_numpy(dtype=int),
+        flags_by_index.loc[control_people.index].to_numpy(dtype=int),
+        _groups_frame(control_people, attributes),
         policy=policy,
         reference=references,
         intersections=intersections,
@@ -241,6 +255,7 @@ def audit_version(
         association_threshold=spec.fairness.proxy.association_threshold,
         auc_threshold=spec.fairness.proxy.auc_threshold,
         set_features=list(model.features.names),
+        row_groups=test["persoon_id"].reset_index(drop=True),
     ).to_dict()
     gating = spec.fairness.proxy.gating_attributes
     threshold = spec.fairness.proxy.association_threshold
@@ -365,6 +380,7 @@ def audit_version(
                 "test_start": model.meta["split"]["test_start"],
                 "test_end": model.meta["split"]["test_end"],
                 "scored_cases": len(test),
+                "people_in_group_metrics": len(independent),
                 "labelled_cases": len(labelled),
                 "control_cases": len(control),
                 "routed_cases": len(routing.routed),

@@ -160,6 +160,12 @@ class Policy:
     reference, before a verdict is given: innocents for the false-positive rate, violators for the true and
     false-negative rates, selected cases for precision and false-discovery rate, rows for the selection rate.
     Below it a rate is too noisy to judge whatever the group size.
+
+    ``min_events`` is the fewest *events* (a metric's numerator: selected innocents for the false-positive
+    rate, selected cases for the selection rate, ...) the group and the reference must each have. With two
+    or three events a percentile bootstrap gives intervals that are too narrow (it cannot resample an event
+    it never saw), and would call a disparity proven that an exact binomial interval does not support. The
+    rule of thumb n·p ≥ 5 of the normal approximation sets the default.
     """
 
     ratio_band: tuple[float, float] = (0.8, 1.25)
@@ -168,6 +174,7 @@ class Policy:
     n_boot: int = 200
     gating_metrics: tuple[str, ...] = ("false_positive_rate", "selection_rate")
     min_denominator: int = 30
+    min_events: int = 5
     random_state: int = 0
     ci_method: CiMethod = "multinomial"
 
@@ -215,6 +222,7 @@ class Policy:
             "ratio_band": list(self.ratio_band),
             "min_group_size": self.min_group_size,
             "min_denominator": self.min_denominator,
+            "min_events": self.min_events,
             "ci_level": self.ci_level,
             "n_boot": self.n_boot,
             "ci_method": self.ci_method,
@@ -674,6 +682,18 @@ def _judge(
                 f"{role_en} has only {cases} {what_en}, fewer than the minimum of {policy.min_denominator}",
                 f"{role_nl} heeft maar {cases} {what_nl}, minder dan het minimum van "
                 f"{policy.min_denominator}",
+            )
+    for role_en, role_nl, counts in (
+        ("the group", "de groep", cells),
+        ("the reference group", "de referentiegroep", ref_cells),
+    ):
+        events = int(sum(counts.tolist()[i] for i in METRIC_CELLS[metric][0]))
+        if events < policy.min_events:
+            return "insufficient_evidence", Reason(
+                f"{role_en} has only {events} event(s) for this rate, fewer than the minimum of "
+                f"{policy.min_events}: too few for a reliable interval",
+                f"{role_nl} heeft maar {events} gebeurtenis(sen) voor deze kans, minder dan het minimum van "
+                f"{policy.min_events}: te weinig voor een betrouwbaar interval",
             )
     if ratio_ci is None:
         return "insufficient_evidence", Reason(

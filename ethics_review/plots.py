@@ -48,7 +48,7 @@ def ratio_plot(attribute: str, result: dict[str, Any], metrics: list[str], band:
         for row, name in enumerate(names):
             entry = groups[name]
             ratio = _finite(entry["ratio"].get(metric))
-            low, high = (_finite(v) for v in entry["ratio_ci"].get(metric, [None, None]))
+            low, high = (_finite(v) for v in entry["ratio_ci"].get(metric) or [None, None])
             verdict = entry["verdict"].get(metric, "insufficient_evidence")
             colour = VERDICT_COLOURS.get(verdict, "grey")
             if math.isfinite(ratio):
@@ -81,8 +81,8 @@ def metric_plot(attribute: str, result: dict[str, Any], metric: str) -> str:
     groups = result["groups"]
     names = list(groups)
     values = [_finite(groups[n].get(metric)) for n in names]
-    lows = [_finite(groups[n]["ci"].get(metric, [None, None])[0]) for n in names]
-    highs = [_finite(groups[n]["ci"].get(metric, [None, None])[1]) for n in names]
+    lows = [_finite((groups[n]["ci"].get(metric) or [None, None])[0]) for n in names]
+    highs = [_finite((groups[n]["ci"].get(metric) or [None, None])[1]) for n in names]
     fig, ax = plt.subplots(figsize=(6.5, 0.4 * len(names) + 1.4))
     for row, (value, low, high) in enumerate(zip(values, lows, highs, strict=True)):
         if math.isfinite(value):

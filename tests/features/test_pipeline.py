@@ -110,7 +110,9 @@ def test_floats_in_an_integer_column_are_not_coerced(applications: pd.DataFrame)
     features = load_spec("vw").feature_set()
     frame = route(applications, "vw").scored.head(3).copy()
     frame["weken_gewerkt_36"] = frame["weken_gewerkt_36"].astype(float)
-    with pytest.raises(DataValidationError, match="field 'weken_gewerkt_36' = 3?[0-9]\\.0; expected an integer"):
+    with pytest.raises(
+        DataValidationError, match="field 'weken_gewerkt_36' = 3?[0-9]\\.0; expected an integer"
+    ):
         features.validate(frame, key_column="aanvraag_id")
 
 

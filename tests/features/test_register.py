@@ -57,7 +57,9 @@ def test_each_table_has_key_time_label_and_selection_flags() -> None:
         assert register.label_for_scan(table.scan).name.startswith("maatregel_")
 
 
-@pytest.mark.parametrize("name", [*AUDIT_ONLY, "inlog_buitenland", "aanvraag_id", "maatregel_vw", "onderzocht"])
+@pytest.mark.parametrize(
+    "name", [*AUDIT_ONLY, "inlog_buitenland", "aanvraag_id", "maatregel_vw", "onderzocht"]
+)
 def test_model_inputs_refuse_every_non_feature_role(name: str) -> None:
     with pytest.raises(ForbiddenColumnError, match=f"column '{name}' has register role"):
         default_register().check_model_inputs("vw", ["sector", name])
@@ -80,7 +82,9 @@ def _entry(raw: dict[str, Any], name: str) -> dict[str, Any]:
 def test_unknown_role_is_a_clear_error(raw: dict[str, Any]) -> None:
     broken = copy.deepcopy(raw)
     _entry(broken, "sector")["role"] = "kenmerk"
-    with pytest.raises(RegisterError, match=r"column 'sector': unknown role 'kenmerk' \(expected one of: feature"):
+    with pytest.raises(
+        RegisterError, match=r"column 'sector': unknown role 'kenmerk' \(expected one of: feature"
+    ):
         parse_register(broken)
 
 
@@ -137,7 +141,10 @@ def test_content_hash_changes_with_content(raw: dict[str, Any]) -> None:
 
 def test_display_values_are_dutch() -> None:
     register = default_register()
-    assert register["reden_einde_dienstverband"].display_value("ontslag_staande_voet") == "ontslag op staande voet"
+    assert (
+        register["reden_einde_dienstverband"].display_value("ontslag_staande_voet")
+        == "ontslag op staande voet"
+    )
     assert register["vaststellingsovereenkomst"].display_value(True) == "ja"
     assert register["dagloon"].display_value(123.5) == "123.5 euro"
     assert register["postcode_regio"].display_value("30") == "postcodegebied 30"

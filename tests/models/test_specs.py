@@ -25,7 +25,9 @@ def _raw(scan: str) -> dict[str, Any]:
     return content
 
 
-@pytest.mark.parametrize("column", ["nationaliteit", "geslacht", "wajong", "inlog_buitenland", "maatregel_vw"])
+@pytest.mark.parametrize(
+    "column", ["nationaliteit", "geslacht", "wajong", "inlog_buitenland", "maatregel_vw"]
+)
 def test_spec_listing_a_non_feature_is_refused(column: str) -> None:
     content = _raw("vw")
     content["features"] = [*content["features"], column]

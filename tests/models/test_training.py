@@ -53,7 +53,9 @@ def test_censored_window_is_excluded_from_labels(data_dir: Path) -> None:
     in_window = (dates >= "2020-03-15") & (dates < "2020-09-01")
     assert not in_window.any()
     all_dates = split.train["aanvraagdatum"]
-    assert ((all_dates >= "2020-03-15") & (all_dates < "2020-09-01")).any(), "window rows exist before exclusion"
+    assert ((all_dates >= "2020-03-15") & (all_dates < "2020-09-01")).any(), (
+        "window rows exist before exclusion"
+    )
 
 
 def test_only_investigated_cases_are_labelled(data_dir: Path) -> None:
@@ -84,8 +86,14 @@ def test_run_records_hashes_dataset_and_metrics(trained: tuple[TrainResult, str]
     run = client.get_run(result.run_id)
     for tag in ("register_hash", "spec_hash", "git_commit", "dataset_sha256"):
         assert run.data.tags[tag]
-    for metric in ("test_roc_auc", "test_pr_auc", "test_brier", "control_precision_at_op", "control_lift",
-                   "baseline_test_roc_auc"):
+    for metric in (
+        "test_roc_auc",
+        "test_pr_auc",
+        "test_brier",
+        "control_precision_at_op",
+        "control_lift",
+        "baseline_test_roc_auc",
+    ):
         assert metric in run.data.metrics
     assert {d.dataset.name for d in run.inputs.dataset_inputs} >= {"ww_aanvragen-training"}
     version = client.get_model_version("riskscan-vw", result.version)
@@ -119,7 +127,9 @@ def test_tracking_and_registry_work_on_postgresql(data_dir: Path, tmp_path: Path
         mp.setenv("RISKSCAN_HOME", str(tmp_path))
         mp.setenv("MLFLOW_TRACKING_URI", url)
         result = train_scan(
-            load_spec("sollicitatie"), read_source(data_dir, "ww_sollicitatieperiodes"), progress=lambda _: None
+            load_spec("sollicitatie"),
+            read_source(data_dir, "ww_sollicitatieperiodes"),
+            progress=lambda _: None,
         )
         client = mlflow.MlflowClient(tracking_uri=url, registry_uri=url)
         assert client.get_model_version("riskscan-sollicitatie", result.version).tags["status"] == "candidate"

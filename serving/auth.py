@@ -1,0 +1,65 @@
+"""Bearer-token authentication and role checks, shared by the API and the web pages.
+
+Tokens are created by ``riskscan token create``, shown once, and stored only as SHA-256 hashes. A missing
+or unknown token is 401; a valid token whose role may not do the thing asked is 403.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from serving.runtime import RequestError
+from serving.store import ServingStore, TokenRecord
+
+#: Which roles may use which part of the service. Admin may do everything.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "score": frozenset({"handhaving", "admin"}),
+    "outcome": frozenset({"handhaving", "admin"}),
+    "cases": frozenset({"committee", "retrain", "admin"}),
+    "worklist": frozenset({"handhaving", "admin"}),
+    "audits": frozenset({"committee", "admin"}),
+    "reload": frozenset({"admin"}),
+}
+CACHE_SECONDS = 5.0  # a revoked token stops working within this time
+
+
+class Authenticator:
+    def __init__(self, store: ServingStore) -> None:
+        self.store = store
+        self._cache: dict[str, tuple[float, TokenRecord | None]] = {}
+        self._lock = threading.Lock()
+
+    def _lookup(self, token: str) -> TokenRecord | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(token)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        record = self.store.authenticate(token)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[token] = (now, record)
+        return record
+
+    def token_from_header(self, header: str | None) -> str:
+        if not header:
+            raise RequestError(401, "authentication required: send 'Authorization: Bearer <token>'")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise RequestError(401, "malformed Authorization header: expected 'Bearer <token>'")
+        return token.strip()
+
+    def require(self, token: str | None, action: str) -> TokenRecord:
+        if not token:
+            raise RequestError(401, "authentication required: send 'Authorization: Bearer <token>'")
+        record = self._lookup(token)
+        if record is None:
+            raise RequestError(401, "unknown or revoked token")
+        allowed = PERMISSIONS[action]
+        if record.role not in allowed:
+            raise RequestError(
+                403, f"role '{record.role}' may not {action}; allowed roles: {', '.join(sorted(allowed))}"
+            )
+        return record

@@ -1,0 +1,250 @@
+"""``riskscan score-batch``: score a whole caseload with the champion, flag up to capacity, log everything.
+
+Steps: validate the whole table against the register (every bad value reported, nothing scored when any
+is bad), route cases the scan must not score, score everyone in one vectorised pass, select signals by
+threshold but never more than capacity allows for the period the caseload covers, add the random control
+draws, explain only the selected cases (TreeSHAP costs far more than a prediction), and append every
+scored case to the hash-chained decision log, chunk by chunk with a progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from features.pipeline import route
+from features.register import FeatureRegister, default_register
+from models import registry
+from models.scorer import MARGIN_SCALE, ScanModel
+from models.specs import ScanSpec, load_spec
+from serving.scoring import ModelRef, control_draw, control_key, explanation_entries
+from serving.store import LogEntry, ServingStore
+
+LOG_CHUNK = 5_000  # short write locks, so API requests on the same log are not held up
+
+
+class BatchRefused(ValueError):
+    """The batch cannot be scored (no champion, withdrawn scan, wrong input)."""
+
+
+@dataclass
+class BatchResult:
+    rows: int
+    scored: int
+    routed: int
+    signals: int
+    controls: int
+    capped_by_capacity: int
+    output: Path
+    model: dict[str, Any]
+    seconds: dict[str, float]
+
+
+def capacity_limit(frame: pd.DataFrame, time_column: str, per_week: int) -> int:
+    """Signals allowed for the period the caseload covers (one week if it carries no dates)."""
+    if time_column not in frame.columns or frame.empty:
+        return per_week
+    days = (frame[time_column].max() - frame[time_column].min()).days + 1
+    return per_week * max(1, math.ceil(days / 7))
+
+
+def select_signals(scores: np.ndarray, threshold: float, limit: int) -> np.ndarray:
+    """Scores at or above the threshold, highest first, at most ``limit`` of them."""
+    above = np.flatnonzero(scores >= threshold)
+    if len(above) > limit:
+        order = np.argsort(-scores[above], kind="stable")
+        above = above[order[:limit]]
+    selected = np.zeros(len(scores), dtype=bool)
+    selected[above] = True
+    return selected
+
+
+def champion(scan: str, governance: Any) -> tuple[ScanModel, ModelRef]:
+    withdrawal = governance.active_withdrawal(scan)
+    if withdrawal is not None:
+        raise BatchRefused(
+            f"scan '{scan}' was withdrawn on {withdrawal.created_at:%Y-%m-%d}: {withdrawal.reason}"
+        )
+    mv = registry.version_by_alias(scan, registry.CHAMPION)
+    if mv is None:
+        raise BatchRefused(f"scan '{scan}' has no champion; promote an approved version first")
+    promotions = [p for p in governance.promotions(scan) if p.version == str(mv.version)]
+    ref = ModelRef(
+        registry.model_name(scan),
+        str(mv.version),
+        mv.tags.get("audit_sha256"),
+        promotions[-1].decision_id if promotions else None,
+    )
+    return registry.load_scan_model(scan, mv.version), ref
+
+
+def score_batch(
+    spec: ScanSpec,
+    frame: pd.DataFrame,
+    output: Path,
+    *,
+    model: ScanModel,
+    ref: ModelRef,
+    store: ServingStore,
+    register: FeatureRegister | None = None,
+    top_n: int = 5,
+    progress: bool = True,
+    clock: Callable[[], float] | None = None,
+) -> BatchResult:
+    import time
+
+    now = clock or time.perf_counter
+    register = register or default_register()
+    table = register.tables[spec.table]
+    timings: dict[str, float] = {}
+    start = now()
+    if table.key not in frame.columns:
+        raise BatchRefused(f"input has no key column '{table.key}'")
+    if frame[table.key].duplicated().any():
+        duplicated = frame.loc[frame[table.key].duplicated(), table.key].head(3).tolist()
+        raise BatchRefused(f"key column '{table.key}' repeats values, e.g. {duplicated}")
+    model.features.validate(frame, key_column=table.key)
+    routing = route(frame, spec.id, register)
+    cases = routing.scored
+    timings["validate"] = now() - start
+
+    start = now()
+    encoded = model.encode(cases, validate=False)
+    margin = np.asarray(model.booster.predict(encoded, raw_score=True))
+    scores = model.calibration.apply(margin)
+    keys = cases[table.key].astype(str).to_numpy()
+    limit = capacity_limit(cases, table.time, spec.capacity.investigations_per_week)
+    by_threshold = select_signals(scores, model.threshold, limit)
+    capped = int((scores >= model.threshold).sum() - by_threshold.sum())
+    key = control_key()
+    draws = np.fromiter((control_draw(key, spec.id, k) for k in keys), dtype=float, count=len(keys))
+    control = draws < spec.random_control_share
+    signal = by_threshold | control
+    timings["score"] = now() - start
+
+    start = now()
+    explain_rows = np.flatnonzero(signal)
+    contributions, base_values = model.explain(encoded[explain_rows]) if len(explain_rows) else (None, None)
+    explanations: dict[int, tuple[list[dict[str, Any]], float | None]] = {}
+    inputs_frame = cases[model.features.names]
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in record.items()}
+        for record in inputs_frame.iloc[explain_rows].to_dict("records")
+    ]
+    for slot, position in enumerate(explain_rows):
+        assert contributions is not None and base_values is not None
+        listed = explanation_entries(model, records[slot], contributions[slot], top_n, register)
+        explanations[int(position)] = (
+            [{k: _plain(e[k]) for k in ("feature", "label", "value", "contribution")} for e in listed],
+            float(base_values[slot]),
+        )
+    timings["explain"] = now() - start
+
+    start = now()
+    request_ids: list[str] = []
+    plain_inputs = _plain_records(inputs_frame)
+    bar = tqdm(total=len(cases), desc=f"logging {spec.id}", unit="case", disable=not progress)
+    for begin in range(0, len(cases), LOG_CHUNK):
+        stop = min(begin + LOG_CHUNK, len(cases))
+        entries: list[LogEntry] = []
+        for row in range(begin, stop):
+            explanation, base = explanations.get(row, ([], None))
+            entries.append(
+                LogEntry(
+                    case_id=str(keys[row]),
+                    scan=spec.id,
+                    model_name=ref.name,
+                    model_version=ref.version,
+                    inputs=plain_inputs[row],
+                    score=float(scores[row]),
+                    threshold=model.threshold,
+                    signal=bool(signal[row]),
+                    control=bool(control[row]),
+                    control_draw=float(draws[row]),
+                    margin_scale=MARGIN_SCALE,
+                    source="batch",
+                    explanation=explanation,
+                    base_value=base,
+                    audit_sha256=ref.audit_sha256,
+                    decision_id=ref.decision_id,
+                )
+            )
+        request_ids += [row.request_id for row in store.append_scores(entries)]
+        bar.update(stop - begin)
+    bar.close()
+    timings["log"] = now() - start
+
+    start = now()
+    result = pd.DataFrame(
+        {
+            table.key: keys,
+            "request_id": request_ids,
+            "score": scores,
+            "signal": signal,
+            "control": control,
+            "control_draw": draws,
+            "explanation": [
+                json.dumps(explanations[i][0], ensure_ascii=False) if i in explanations else None
+                for i in range(len(cases))
+            ],
+            "routed_to": None,
+        }
+    )
+    if len(routing.routed):
+        routed = pd.DataFrame(
+            {table.key: routing.routed[table.key].astype(str).to_numpy(), "routed_to": routing.destination}
+        )
+        result = pd.concat([result, routed], ignore_index=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result.to_parquet(output, index=False)
+    timings["write"] = now() - start
+    return BatchResult(
+        rows=len(frame),
+        scored=len(cases),
+        routed=len(routing.routed),
+        signals=int(signal.sum()),
+        controls=int(control.sum()),
+        capped_by_capacity=capped,
+        output=output,
+        model=ref.as_dict(),
+        seconds=timings,
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (numpy scalars to Python, NaN to None), built column-wise for speed."""
+    columns = {}
+    for name in frame.columns:
+        series = frame[name]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            series = series.astype(object)
+        values = series.astype(object).where(series.notna(), None).tolist()
+        columns[name] = values
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def run_batch(scan: str, input_path: Path, output: Path, *, progress: bool = True) -> BatchResult:
+    from models.governance import GovernanceStore
+
+    spec = load_spec(scan)
+    frame = pd.read_parquet(input_path)
+    governance = GovernanceStore()
+    model, ref = champion(scan, governance)
+    return score_batch(spec, frame, output, model=model, ref=ref, store=ServingStore(), progress=progress)

@@ -1,0 +1,315 @@
+"""What the service does, without HTTP: load champions, validate cases, score, explain, log.
+
+The BentoML service (serving/service.py) and the tests both drive this class, so the rules are tested
+once and served as tested:
+
+* only a ``champion`` is served; a scan without one, or withdrawn, is unavailable with the reason and
+  the date, and nothing falls back to another model;
+* every case is validated against the register before it is scored, and every problem is reported
+  with case id, field, value and what was expected;
+* no score leaves unlogged: the decision-log append happens before the response, and if it fails the
+  whole request fails;
+* withdrawals and promotions made elsewhere (the CLI) are noticed within ``REFRESH_SECONDS`` on every
+  worker, not only the one that received ``POST /reload``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from features.pipeline import ROUTING_DESTINATION
+from features.register import Column, FeatureRegister, default_register
+from features.schemas import expected_text, record_model
+from models import registry
+from models.governance import GovernanceStore
+from models.scorer import MARGIN_SCALE, ScanModel
+from models.specs import SCAN_IDS, ScanSpec, load_spec
+from serving.scoring import ModelRef, ScoredCase, control_key, result_json, score_records
+from serving.store import LogEntry, ServingStore
+
+MAX_CASES_PER_REQUEST = 1000
+MAX_TOP_N = 50
+REFRESH_SECONDS = 2.0
+
+
+class RequestError(Exception):
+    """A request that cannot be served; carries the HTTP status and a JSON body."""
+
+    def __init__(self, status: int, error: str, **details: Any) -> None:
+        super().__init__(error)
+        self.status = status
+        self.body = {"error": error, **details}
+
+
+@dataclass
+class ScanState:
+    spec: ScanSpec
+    model: ScanModel | None = None
+    ref: ModelRef | None = None
+    unavailable: str | None = None
+    unavailable_since: str | None = None
+    validator: type[BaseModel] | None = None
+    columns: dict[str, Column] = field(default_factory=dict)
+
+
+class ScanRuntime:
+    def __init__(
+        self,
+        store: ServingStore | None = None,
+        governance: GovernanceStore | None = None,
+        register: FeatureRegister | None = None,
+    ) -> None:
+        self.register = register or default_register()
+        self.store = store or ServingStore(checkpoint_every=1.0)
+        self.governance = governance or GovernanceStore()
+        self.key = control_key()
+        self._lock = threading.Lock()
+        self._generation: tuple[Any, ...] | None = None
+        self._checked_at = 0.0
+        self.states: dict[str, ScanState] = {}
+        self.reload()
+
+    # -- champions ------------------------------------------------------------------------------------
+
+    def _governance_generation(self) -> tuple[Any, ...]:
+        parts: list[Any] = []
+        for scan in SCAN_IDS:
+            promotions = self.governance.promotions(scan)
+            withdrawals = self.governance.withdrawals(scan)
+            parts += [promotions[-1].id if promotions else None, withdrawals[-1].id if withdrawals else None]
+        return tuple(parts)
+
+    def reload(self) -> dict[str, Any]:
+        """Load the champion of every scan, honouring withdrawals. Returns what is now served."""
+        with self._lock:
+            generation = self._governance_generation()
+            states = {scan: self._load_scan(scan) for scan in SCAN_IDS}
+            self.states, self._generation, self._checked_at = states, generation, time.monotonic()
+        return self.status()
+
+    def refresh_if_changed(self) -> None:
+        if time.monotonic() - self._checked_at < REFRESH_SECONDS:
+            return
+        self._checked_at = time.monotonic()
+        if self._governance_generation() != self._generation:
+            self.reload()
+
+    def _load_scan(self, scan: str) -> ScanState:
+        spec = load_spec(scan, self.register)
+        state = ScanState(spec=spec)
+        withdrawal = self.governance.active_withdrawal(scan)
+        if withdrawal is not None:
+            state.unavailable = f"scan '{scan}' was withdrawn: {withdrawal.reason}"
+            state.unavailable_since = withdrawal.created_at.isoformat(timespec="seconds")
+            return state
+        champion = registry.version_by_alias(scan, registry.CHAMPION)
+        if champion is None:
+            state.unavailable = (
+                f"scan '{scan}' has no champion: no model version has been approved and promoted"
+            )
+            state.unavailable_since = datetime.now(UTC).isoformat(timespec="seconds")
+            return state
+        model = registry.load_scan_model(scan, champion.version)
+        promotions = [p for p in self.governance.promotions(scan) if p.version == str(champion.version)]
+        state.model = model
+        state.ref = ModelRef(
+            name=registry.model_name(scan),
+            version=str(champion.version),
+            audit_sha256=champion.tags.get("audit_sha256"),
+            decision_id=promotions[-1].decision_id if promotions else None,
+        )
+        routing = [c for c in self.register.routing_columns(scan)]
+        state.columns = {c.name: c for c in (*model.features.columns, *routing)}
+        state.validator = record_model(f"{scan.capitalize()}Case", list(state.columns.values()))
+        return state
+
+    def status(self) -> dict[str, Any]:
+        return {
+            scan: {
+                "available": state.model is not None,
+                "model": state.ref.as_dict() if state.ref else None,
+                "reason": state.unavailable,
+                "since": state.unavailable_since,
+                "threshold": state.model.threshold if state.model else None,
+            }
+            for scan, state in self.states.items()
+        }
+
+    def state(self, scan: str) -> ScanState:
+        self.refresh_if_changed()
+        if scan not in self.states:
+            raise RequestError(
+                400, f"unknown scan '{scan}'; known scans: {', '.join(SCAN_IDS)}", field="scan", value=scan
+            )
+        state = self.states[scan]
+        if state.model is None:
+            raise RequestError(
+                503,
+                state.unavailable or f"scan '{scan}' is unavailable",
+                scan=scan,
+                since=state.unavailable_since,
+            )
+        return state
+
+    # -- scoring --------------------------------------------------------------------------------------
+
+    def _validate(self, state: ScanState, cases: list[Any]) -> list[dict[str, Any]]:
+        assert state.validator is not None
+        problems: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for index, case in enumerate(cases):
+            case_id = case.get("case_id") if isinstance(case, dict) else None
+            if not isinstance(case, dict):
+                problems.append(
+                    {
+                        "index": index,
+                        "case_id": None,
+                        "field": None,
+                        "value": case,
+                        "expected": "an object with case_id and the scan's input fields",
+                    }
+                )
+                continue
+            try:
+                record = state.validator.model_validate(case).model_dump()
+            except ValidationError as exc:
+                problems += [self._problem(state, index, case_id, err) for err in exc.errors()]
+                continue
+            if record["case_id"] in seen:
+                problems.append(
+                    {
+                        "index": index,
+                        "case_id": record["case_id"],
+                        "field": "case_id",
+                        "value": record["case_id"],
+                        "expected": "a case_id not repeated in one request",
+                    }
+                )
+            seen.add(record["case_id"])
+            records.append(record)
+        if problems:
+            raise RequestError(
+                422, f"{len(problems)} invalid value(s); nothing was scored or logged", problems=problems
+            )
+        return records
+
+    def _problem(self, state: ScanState, index: int, case_id: Any, err: Any) -> dict[str, Any]:
+        field_name = str(err["loc"][0]) if err.get("loc") else None
+        column = state.columns.get(field_name or "")
+        if err["type"] == "missing":
+            value, expected = None, f"a value ({expected_text(column)})" if column else "a value"
+        elif err["type"] == "extra_forbidden":
+            value = err.get("input")
+            expected = f"no field '{field_name}': allowed are case_id, {', '.join(state.columns)}"
+        else:
+            value = err.get("input")
+            expected = expected_text(column) if column else err["msg"]
+        if not isinstance(value, str | int | float | bool | type(None)):
+            value = str(value)
+        return {
+            "index": index,
+            "case_id": case_id if isinstance(case_id, str) else None,
+            "field": field_name,
+            "value": value,
+            "expected": expected,
+        }
+
+    def score(self, scan: str, cases: list[Any], top_n: int = 5) -> dict[str, Any]:
+        if not isinstance(cases, list) or not cases:
+            raise RequestError(400, "cases must be a non-empty list of cases", field="cases")
+        if len(cases) > MAX_CASES_PER_REQUEST:
+            raise RequestError(
+                413,
+                f"at most {MAX_CASES_PER_REQUEST} cases per request (got {len(cases)}); "
+                "use 'riskscan score-batch' for a caseload",
+                field="cases",
+                value=len(cases),
+            )
+        if not 0 <= top_n <= MAX_TOP_N:
+            raise RequestError(
+                400,
+                f"top_n must be between 0 and {MAX_TOP_N} (0 = all contributions)",
+                field="top_n",
+                value=top_n,
+            )
+        state = self.state(scan)
+        records = self._validate(state, cases)
+        model, ref = state.model, state.ref
+        assert model is not None and ref is not None
+        routed_ids = self._routed(scan, records)
+        to_score = [r for r in records if r["case_id"] not in routed_ids]
+        scored = (
+            score_records(
+                model,
+                to_score,
+                control_share=state.spec.random_control_share,
+                key=self.key,
+                top_n=top_n,
+                register=self.register,
+            )
+            if to_score
+            else []
+        )
+        entries = [self._log_entry(scan, case, model, ref) for case in scored]
+        try:
+            logged = self.store.append_scores(entries)
+        except Exception as exc:  # any failure to log means no score may leave the service
+            raise RequestError(
+                503, "the decision log could not be written; no score was released", detail=type(exc).__name__
+            ) from exc
+        by_case = {case.case_id: (case, row.request_id) for case, row in zip(scored, logged, strict=True)}
+        results = []
+        for record in records:
+            if record["case_id"] in routed_ids:
+                results.append(self._routed_result(scan, record["case_id"], ref))
+            else:
+                case, request_id = by_case[record["case_id"]]
+                results.append(result_json(case, request_id, ref, model.threshold))
+        return {"scan": scan, "results": results}
+
+    def _routed(self, scan: str, records: list[dict[str, Any]]) -> set[str]:
+        columns = self.register.routing_columns(scan)
+        return {r["case_id"] for r in records if any(bool(r.get(c.name)) for c in columns)}
+
+    def _routed_result(self, scan: str, case_id: str, ref: ModelRef) -> dict[str, Any]:
+        notes = " ".join(c.routing_note or "" for c in self.register.routing_columns(scan))
+        return {
+            "case_id": case_id,
+            "request_id": None,
+            "score": None,
+            "signal": False,
+            "control": False,
+            "routed_to": ROUTING_DESTINATION.get(scan),
+            "reason": notes,
+            "explanation": [],
+            "model": ref.as_dict(),
+        }
+
+    def _log_entry(self, scan: str, case: ScoredCase, model: ScanModel, ref: ModelRef) -> LogEntry:
+        return LogEntry(
+            case_id=case.case_id,
+            scan=scan,
+            model_name=ref.name,
+            model_version=ref.version,
+            inputs=case.inputs,
+            score=case.score,
+            threshold=model.threshold,
+            signal=case.signal,
+            control=case.control,
+            control_draw=case.control_draw,
+            margin_scale=MARGIN_SCALE,
+            source="api",
+            explanation=[
+                {k: e[k] for k in ("feature", "label", "value", "contribution")} for e in case.explanation
+            ],
+            base_value=case.base_value,
+            audit_sha256=ref.audit_sha256,
+            decision_id=ref.decision_id,
+        )

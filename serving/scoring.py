@@ -1,0 +1,182 @@
+"""Scoring cases with a champion: calibrated score, signal, random-control draw and exact explanation.
+
+Shared by the BentoML service (one case per request) and the batch job (a whole caseload), so both
+produce the same result for the same case.
+
+The random control sample is drawn per case with a keyed hash: ``draw = HMAC-SHA256(key, scan|case_id)``
+read as a number in [0, 1), and the case is a control case when ``draw < share``. The draw is logged with
+every score. Keyed, because staff must not be able to predict which cases are controls; deterministic,
+because an auditor holding the key can recompute every draw and prove the sample was random.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from features.register import FeatureRegister, default_register
+from models import home
+from models.scorer import MARGIN_SCALE, ScanModel
+
+SIGNAL_NOTICE_NL = (
+    "Een signaal is een selectie voor onderzoek, geen besluit. Een medewerker beoordeelt de zaak en neemt pas "
+    "een besluit na hoor en wederhoor."
+)
+SIGNAL_NOTICE_EN = "A signal selects a case for investigation; it is not a decision. A person decides, after hearing the client."
+CONTROL_KEY_ENV = "RISKSCAN_CONTROL_KEY"
+
+
+def control_key() -> bytes:
+    """The secret key of the control draw: RISKSCAN_CONTROL_KEY, else a key file made once in the home folder."""
+    configured = os.environ.get(CONTROL_KEY_ENV)
+    if configured:
+        return configured.encode("utf-8")
+    path: Path = home.home() / "control.key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+
+
+def control_draw(key: bytes, scan: str, case_id: str) -> float:
+    digest = hmac.new(key, f"{scan}|{case_id}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model produced a score, and what allowed it to be served."""
+
+    name: str
+    version: str
+    audit_sha256: str | None
+    decision_id: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "audit_sha256": self.audit_sha256,
+            "decision_id": self.decision_id,
+        }
+
+
+@dataclass
+class ScoredCase:
+    case_id: str
+    inputs: dict[str, Any]
+    score: float
+    signal: bool
+    control: bool
+    control_draw: float
+    explanation: list[dict[str, Any]]
+    base_value: float | None
+    margin: float
+    rest_contribution: float | None  # the sum of contributions not listed (top_n), so the parts add up
+
+
+def explanation_entries(
+    model: ScanModel, record: dict[str, Any], contributions: np.ndarray, top_n: int, register: FeatureRegister
+) -> list[dict[str, Any]]:
+    """Contributions sorted by absolute size, with the register's Dutch label and a Dutch sentence."""
+    order = np.argsort(-np.abs(contributions), kind="stable")
+    if top_n > 0:
+        order = order[:top_n]
+    entries = []
+    for index in order:
+        name = model.encoded_names[index]
+        column = register[name]
+        value = record[name]
+        contribution = float(contributions[index])
+        direction = "verhoogt" if contribution > 0 else ("verlaagt" if contribution < 0 else "verandert niet")
+        entries.append(
+            {
+                "feature": name,
+                "label": column.label,
+                "value": value,
+                "display_value": column.display_value(value),
+                "contribution": contribution,
+                "sentence": f"{column.label}: {column.display_value(value)} {direction} de score",
+            }
+        )
+    return entries
+
+
+def score_records(
+    model: ScanModel,
+    records: Sequence[dict[str, Any]],
+    *,
+    control_share: float,
+    key: bytes,
+    top_n: int = 5,
+    explain: Sequence[bool] | None = None,
+    register: FeatureRegister | None = None,
+) -> list[ScoredCase]:
+    """Score validated cases; explain those selected by ``explain`` (default: every case)."""
+    register = register or default_register()
+    encoded = model.encode_records(list(records))
+    margin = np.asarray(model.booster.predict(encoded, raw_score=True))
+    scores = model.calibration.apply(margin)
+    wanted = np.ones(len(records), dtype=bool) if explain is None else np.asarray(explain, dtype=bool)
+    contributions = base_values = None
+    if wanted.any():
+        contributions, base_values = model.explain(encoded[wanted])
+    explained_row = np.cumsum(wanted) - 1
+    results = []
+    for row, record in enumerate(records):
+        case_id = str(record["case_id"])
+        draw = control_draw(key, model.scan, case_id)
+        control = draw < control_share
+        explanation: list[dict[str, Any]] = []
+        base_value = rest = None
+        if wanted[row] and contributions is not None and base_values is not None:
+            own = contributions[explained_row[row]]
+            explanation = explanation_entries(model, record, own, top_n, register)
+            base_value = float(base_values[explained_row[row]])
+            rest = float(own.sum() - sum(e["contribution"] for e in explanation))
+        results.append(
+            ScoredCase(
+                case_id=case_id,
+                inputs={name: record[name] for name in model.features.names},
+                score=float(scores[row]),
+                signal=bool(scores[row] >= model.threshold or control),
+                control=control,
+                control_draw=draw,
+                explanation=explanation,
+                base_value=base_value,
+                margin=float(margin[row]),
+                rest_contribution=rest,
+            )
+        )
+    return results
+
+
+def result_json(case: ScoredCase, request_id: str, model_ref: ModelRef, threshold: float) -> dict[str, Any]:
+    """The public JSON of one scored case."""
+    return {
+        "case_id": case.case_id,
+        "request_id": request_id,
+        "score": case.score,
+        "signal": case.signal,
+        "control": case.control,
+        "threshold": threshold,
+        "explanation": [
+            {k: e[k] for k in ("feature", "label", "value", "contribution", "sentence")}
+            for e in case.explanation
+        ],
+        "base_value": case.base_value,
+        "margin": case.margin,
+        "rest_contribution": case.rest_contribution,
+        "explanation_scale": MARGIN_SCALE,
+        "model": model_ref.as_dict(),
+        "notice": SIGNAL_NOTICE_NL,
+        "notice_en": SIGNAL_NOTICE_EN,
+    }

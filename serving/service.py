@@ -1,0 +1,103 @@
+"""The riskscan BentoML service: ``riskscan serve`` starts it on port 3000.
+
+API endpoints (BentoML ``@bentoml.api``, JSON, bearer token in ``Authorization``):
+
+* ``POST /score``: score cases with the scan's champion, with exact TreeSHAP explanations; every case
+  is logged before the answer leaves.
+* ``POST /outcome``: record an investigation's result against a ``request_id``.
+* ``POST /reload``: reload the champions (admin).
+
+``GET /cases`` and the web pages (``/ui/...``) are a FastAPI app mounted in the same service. BentoML's
+own ``/healthz``, ``/livez`` and ``/readyz`` need no token. No request may end in a 500: every refusal
+is a ``RequestError`` with a status and a JSON body that says what was wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import bentoml
+
+from serving.auth import Authenticator
+from serving.runtime import RequestError, ScanRuntime
+from serving.store import StoreError
+from serving.web import build_app
+
+log = logging.getLogger("riskscan.serving")
+web_app = build_app()
+
+
+def _fail(ctx: bentoml.Context, error: RequestError) -> dict[str, Any]:
+    ctx.response.status_code = error.status
+    return error.body
+
+
+@bentoml.asgi_app(web_app, path="/")
+@bentoml.service(
+    name="riskscan",
+    traffic={"timeout": 60, "concurrency": 64},
+    http={"port": 3000},
+)
+class RiskScan:
+    def __init__(self) -> None:
+        self.runtime = ScanRuntime()
+        self.auth = Authenticator(self.runtime.store)
+        web_app.state.runtime = self.runtime
+        web_app.state.auth = self.auth
+        log.info("riskscan serving: %s", self.runtime.status())
+
+    def _guard(self, ctx: bentoml.Context, action: str) -> None:
+        token = self.auth.token_from_header(ctx.request.headers.get("authorization"))
+        self.auth.require(token, action)
+
+    @bentoml.api(route="/score")
+    def score(
+        self, scan: str, cases: list[dict[str, Any]], ctx: bentoml.Context, top_n: int = 5
+    ) -> dict[str, Any]:
+        """Score cases. Each result: score (calibrated probability), signal, control, explanation
+        (exact TreeSHAP contributions in log-odds, Dutch labels), base_value, model. A signal selects a
+        case for investigation; it is not a decision."""
+        try:
+            self._guard(ctx, "score")
+            return self.runtime.score(scan, cases, top_n)
+        except RequestError as error:
+            return _fail(ctx, error)
+
+    @bentoml.api(route="/outcome")
+    def outcome(
+        self,
+        request_id: str,
+        violation: bool,
+        hoor_en_wederhoor: bool,
+        investigator: str,
+        ctx: bentoml.Context,
+        sanction: str | None = None,
+        notes: str = "",
+    ) -> dict[str, Any]:
+        """Record the result of an investigation. A violation needs hoor en wederhoor first."""
+        try:
+            self._guard(ctx, "outcome")
+            record = self.runtime.store.record_outcome(
+                request_id=request_id,
+                violation=violation,
+                sanction=sanction,
+                hoor_en_wederhoor=hoor_en_wederhoor,
+                investigator=investigator,
+                notes=notes,
+            )
+            return {"outcome": record.as_dict()}
+        except RequestError as error:
+            return _fail(ctx, error)
+        except StoreError as error:
+            status = 404 if "no scored case" in str(error) else 422
+            return _fail(ctx, RequestError(status, str(error)))
+
+    @bentoml.api(route="/reload")
+    def reload(self, ctx: bentoml.Context) -> dict[str, Any]:
+        """Reload every scan's champion (after a promotion or withdrawal). Admin only."""
+        try:
+            self._guard(ctx, "reload")
+            return {"scans": self.runtime.reload()}
+        except RequestError as error:
+            return _fail(ctx, error)
