@@ -385,6 +385,8 @@ def _run_steps(run: Callable[[list[str]], int], steps: list[list[str]]) -> None:
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--applications", type=int, default=generator.GeneratorConfig().n_applications)
     parser.add_argument("--periods", type=int, default=generator.GeneratorConfig().n_periods)
+    parser.add_argument("--no-serve", action="store_true", help="stop after promotion and a batch run")
+    parser.add_argument("--port", type=int, default=3000)
 
 
 def demo(args: argparse.Namespace) -> Outcome:
@@ -426,9 +428,66 @@ def demo(args: argparse.Namespace) -> Outcome:
                 ["promote", "--scan", scan, "--version", version, "--by", "make demo"],
             ],
         )
-    return Outcome(
-        ["", "demo finished: both scans trained, audited, approved (DEMO decision) and promoted"], {}
+    # A fresh caseload (the first month after the training data) fills the worklists through the batch job.
+    caseload = home.home() / "demo" / "caseload"
+    _run_steps(
+        run,
+        [
+            [
+                "data",
+                "generate",
+                "--start",
+                "2025-01",
+                "--end",
+                "2025-01",
+                "--applications",
+                "20000",
+                "--periods",
+                "30000",
+                "--seed",
+                "2025",
+                "--out",
+                str(caseload),
+            ]
+        ],
     )
+    for scan in SCAN_IDS:
+        table = default_register().table_for_scan(scan)
+        _run_steps(
+            run,
+            [
+                [
+                    "score-batch",
+                    "--scan",
+                    scan,
+                    "--input",
+                    str(caseload / f"{table}.parquet"),
+                    "--output",
+                    str(home.home() / "demo" / f"scores-{scan}.parquet"),
+                ]
+            ],
+        )
+    _run_steps(run, [["log", "verify"]])
+    from serving.store import ServingStore
+
+    store = ServingStore()
+    staff_token, _ = store.create_token(name="demo handhaving", role="handhaving")
+    committee_token, _ = store.create_token(name="demo committee", role="committee")
+    lines = [
+        "",
+        "demo: both scans trained, audited, approved (DEMO decision), promoted, and a January 2025 caseload scored",
+        f"  enforcement staff token (shown once): {staff_token}",
+        f"  committee token (shown once):         {committee_token}",
+        f"  worklist:        http://localhost:{args.port}/ui/worklist?scan=vw",
+        f"  committee page:  http://localhost:{args.port}/ui/audits",
+    ]
+    if args.no_serve:
+        return Outcome(lines, {"staff_token": staff_token, "committee_token": committee_token})
+    for line in lines:
+        print(line, flush=True)
+    print(f"\nstarting the service on port {args.port} (Ctrl-C stops it)", flush=True)
+    code = run(["serve", "--port", str(args.port), "--host", "0.0.0.0"])
+    return Outcome([f"service stopped (exit {code})"], {}, exit_code=code)
 
 
 VERBS: dict[str, tuple[str, Configure, Callable[[argparse.Namespace], Outcome] | None]] = {

@@ -180,7 +180,13 @@ class ScanRuntime:
             try:
                 record = state.validator.model_validate(case).model_dump()
             except ValidationError as exc:
-                problems += [self._problem(state, index, case_id, err) for err in exc.errors()]
+                # A union type (a number: int or float) reports one error per member; report a field once.
+                fields = set()
+                for err in exc.errors():
+                    problem = self._problem(state, index, case_id, err)
+                    if problem["field"] not in fields:
+                        fields.add(problem["field"])
+                        problems.append(problem)
                 continue
             if record["case_id"] in seen:
                 problems.append(

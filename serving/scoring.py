@@ -30,7 +30,10 @@ SIGNAL_NOTICE_NL = (
     "Een signaal is een selectie voor onderzoek, geen besluit. Een medewerker beoordeelt de zaak en neemt pas "
     "een besluit na hoor en wederhoor."
 )
-SIGNAL_NOTICE_EN = "A signal selects a case for investigation; it is not a decision. A person decides, after hearing the client."
+SIGNAL_NOTICE_EN = (
+    "A signal selects a case for investigation; it is not a decision. A person decides, "
+    "after hearing the client."
+)
 CONTROL_KEY_ENV = "RISKSCAN_CONTROL_KEY"
 
 

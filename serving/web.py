@@ -199,7 +199,10 @@ def build_app() -> FastAPI:
         rt.refresh_if_changed()
         state = rt.states[scan]
         capacity = state.spec.capacity.investigations_per_week
-        rows = rt.store.worklist(scan, limit=capacity)
+        # The store puts random-control cases first so capacity never squeezes them out; staff see the
+        # list by score and are not told which cases are controls, so they investigate both alike
+        # (a blind control sample keeps the effectiveness comparison honest).
+        rows = sorted(rt.store.worklist(scan, limit=capacity), key=lambda r: -r.score)
         register = rt.register
         cases_view = []
         for row in rows:

@@ -1,0 +1,155 @@
+"""A home folder where both scans are trained, audited, approved and promoted, plus one token per role.
+
+Shared by the runtime, HTTP, schemathesis and browser tests (training is the slow part). The committee
+decisions here are test decisions on test data, made through the same gate as real ones.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ethics_review.audit import audit_version
+from features import generator
+from features.sources import read_source
+from models.gate import decide, promote
+from models.governance import CHECKLIST_KEYS, GovernanceStore
+from models.specs import load_spec
+from serving.store import ServingStore
+from training.train import train_scan
+
+CHECKLIST = {key: f"test answer: {key}" for key in CHECKLIST_KEYS}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``destructive`` (a real withdrawal) change the shared home, so they run last."""
+    items.sort(key=lambda item: item.get_closest_marker("destructive") is not None)
+
+
+@dataclass
+class ServedHome:
+    path: Path
+    data: Path
+    versions: dict[str, str]
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def served_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHome]:
+    path = tmp_path_factory.mktemp("served")
+    data = path / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISKSCAN_HOME", str(path))
+        mp.setenv("RISKSCAN_CONTROL_KEY", "test-control-key")
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mp.delenv("RISKSCAN_DATABASE_URL", raising=False)
+        config = generator.GeneratorConfig(n_applications=80_000, n_periods=80_000, seed=5)
+        generator.write_tables(generator.generate(config), data, config)
+        governance = GovernanceStore()
+        versions = {}
+        for scan in ("vw", "sollicitatie"):
+            spec = load_spec(scan)
+            version = train_scan(spec, read_source(data, spec.table), progress=lambda _: None).version
+            audit_version(scan, version, data_dir=data, progress=lambda _: None)
+            decide(
+                governance,
+                scan=scan,
+                version=version,
+                decision="approve",
+                decided_by=["test committee"],
+                rationale="test approval of test data",
+                checklist=CHECKLIST,
+            )
+            promote(governance, scan=scan, version=version, promoted_by="test")
+            versions[scan] = version
+        store = ServingStore()
+        tokens = {
+            role: store.create_token(name=f"test {role}", role=role)[0]
+            for role in ("handhaving", "committee", "retrain", "admin")
+        }
+        yield ServedHome(path, data, versions, tokens)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    home: ServedHome
+    process: subprocess.Popen[bytes]
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.home.tokens[role]}"}
+
+
+@pytest.fixture(scope="session")
+def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
+    env = {**os.environ, "RISKSCAN_HOME": str(served_home.path), "RISKSCAN_CONTROL_KEY": "test-control-key"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("RISKSCAN_DATABASE_URL", None)
+    riskscan = Path(sys.executable).parent / "riskscan"
+    process = subprocess.Popen(
+        [str(riskscan), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the service exited with {process.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the service did not become ready in 90 s; see {log.name}")
+            time.sleep(0.5)
+        yield Server(url, served_home, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]]:
+    """Real cases from the test months as JSON, with case_id (and the routing field for VW)."""
+    spec = load_spec(scan)
+    from features.register import default_register
+
+    table = default_register().tables[spec.table]
+    frame = read_source(home.data, spec.table).frame
+    recent = frame.loc[~frame["wajong"]].tail(n)
+    columns = list(spec.features) + (["wajong"] if scan == "vw" else [])
+    cases = []
+    for _, row in recent.iterrows():
+        case: dict[str, object] = {"case_id": str(row[table.key])}
+        for column in columns:
+            value = row[column]
+            if hasattr(value, "item"):
+                value = value.item()
+            if isinstance(value, float) and math.isnan(value):
+                value = None
+            case[column] = value
+        cases.append(case)
+    return cases

@@ -1,0 +1,170 @@
+"""The serving rules without HTTP: exact explanations, validation, routing, withdrawal, log-or-fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.sources import read_source
+from models.specs import load_spec
+from serving.runtime import RequestError, ScanRuntime
+from serving.scoring import control_draw
+from tests.serving.conftest import ServedHome, caseload
+
+
+@pytest.fixture
+def runtime(served_home: ServedHome, monkeypatch: pytest.MonkeyPatch) -> ScanRuntime:
+    monkeypatch.setenv("RISKSCAN_HOME", str(served_home.path))
+    monkeypatch.setenv("RISKSCAN_CONTROL_KEY", "test-control-key")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("RISKSCAN_DATABASE_URL", raising=False)
+    return ScanRuntime()
+
+
+@pytest.mark.parametrize("scan", ["vw", "sollicitatie"])
+def test_explanations_sum_to_the_raw_margin(runtime: ScanRuntime, served_home: ServedHome, scan: str) -> None:
+    cases = caseload(served_home, scan, 30)
+    response = runtime.score(scan, cases, top_n=0)
+    model = runtime.states[scan].model
+    assert model is not None
+    for result in response["results"]:
+        assert len(result["explanation"]) == len(model.features.names), "top_n 0 returns every feature"
+        total = result["base_value"] + sum(e["contribution"] for e in result["explanation"])
+        assert total == pytest.approx(result["margin"], abs=1e-9)
+        assert model.calibration.apply(np.array([result["margin"]]))[0] == pytest.approx(result["score"])
+        assert result["explanation_scale"].startswith("log-odds")
+        labels = {e["label"] for e in result["explanation"]}
+        assert all(label and label[0].isupper() for label in labels)
+    frame = pd.DataFrame(cases).drop(columns=["case_id"])
+    direct = model.margin(frame.astype({c.name: object for c in model.features.categorical}), validate=False)
+    assert np.allclose(direct, [r["margin"] for r in response["results"]])
+
+
+def test_top_n_keeps_the_largest_contributions(runtime: ScanRuntime, served_home: ServedHome) -> None:
+    case = caseload(served_home, "vw", 1)
+    full = runtime.score("vw", [{**case[0], "case_id": "top-n-full"}], top_n=0)["results"][0]
+    top = runtime.score("vw", [{**case[0], "case_id": "top-n-3"}], top_n=3)["results"][0]
+    largest = sorted(full["explanation"], key=lambda e: -abs(e["contribution"]))[:3]
+    assert [e["feature"] for e in top["explanation"]] == [e["feature"] for e in largest]
+    shown = sum(e["contribution"] for e in top["explanation"])
+    assert top["base_value"] + shown + top["rest_contribution"] == pytest.approx(top["margin"])
+
+
+def test_result_names_the_model_and_says_a_signal_is_not_a_decision(
+    runtime: ScanRuntime, served_home: ServedHome
+) -> None:
+    result = runtime.score("vw", caseload(served_home, "vw", 1))["results"][0]
+    assert result["model"]["name"] == "riskscan-vw"
+    assert result["model"]["version"] == served_home.versions["vw"]
+    assert len(result["model"]["audit_sha256"]) == 64
+    assert isinstance(result["model"]["decision_id"], int)
+    assert "geen besluit" in result["notice"]
+    logged = runtime.store.get_score(result["request_id"])
+    assert logged is not None and logged.score == pytest.approx(result["score"])
+
+
+def test_invalid_cases_get_field_value_and_expectation(runtime: ScanRuntime, served_home: ServedHome) -> None:
+    good = caseload(served_home, "vw", 1)[0]
+    bad = [
+        {**good, "case_id": "bad-category", "reden_einde_dienstverband": "ontslagen"},
+        {**good, "case_id": "bad-type", "dagloon": "honderd"},
+        {**good, "case_id": "bad-range", "weken_gewerkt_36": 40},
+        {k: v for k, v in {**good, "case_id": "missing"}.items() if k != "sector"},
+        {**good, "case_id": "forbidden", "nationaliteit": "nederlands"},
+    ]
+    before = len(runtime.store.cases(scan="vw"))
+    with pytest.raises(RequestError) as excinfo:
+        runtime.score("vw", bad)
+    assert excinfo.value.status == 422
+    problems = {(p["case_id"], p["field"]): p for p in excinfo.value.body["problems"]}
+    assert problems[("bad-category", "reden_einde_dienstverband")]["value"] == "ontslagen"
+    assert "one of: bedrijfseconomisch" in problems[("bad-category", "reden_einde_dienstverband")]["expected"]
+    assert problems[("bad-type", "dagloon")]["value"] == "honderd"
+    assert problems[("bad-range", "weken_gewerkt_36")]["expected"] == "an integer in [0, 36]"
+    assert problems[("missing", "sector")]["value"] is None
+    assert "no field 'nationaliteit'" in problems[("forbidden", "nationaliteit")]["expected"]
+    assert len(runtime.store.cases(scan="vw")) == before, "nothing of a refused request is logged"
+
+
+def test_request_limits_and_unknown_scan(runtime: ScanRuntime, served_home: ServedHome) -> None:
+    case = caseload(served_home, "vw", 1)[0]
+    with pytest.raises(RequestError) as too_many:
+        runtime.score("vw", [{**case, "case_id": str(i)} for i in range(1001)])
+    assert too_many.value.status == 413
+    with pytest.raises(RequestError) as unknown:
+        runtime.score("ziekte", [case])
+    assert unknown.value.status == 400 and "unknown scan 'ziekte'" in unknown.value.body["error"]
+    with pytest.raises(RequestError) as empty:
+        runtime.score("vw", [])
+    assert empty.value.status == 400
+
+
+def test_wajong_applicants_are_routed_not_scored(runtime: ScanRuntime, served_home: ServedHome) -> None:
+    case = {**caseload(served_home, "vw", 1)[0], "case_id": "wajong-case", "wajong": True}
+    result = runtime.score("vw", [case])["results"][0]
+    assert result["score"] is None and result["signal"] is False
+    assert result["routed_to"] == "arbeidsdeskundige"
+    assert runtime.store.cases(scan="vw", limit=None)[-1].case_id != "wajong-case"
+
+
+def test_a_failed_log_write_fails_the_request(
+    runtime: ScanRuntime, served_home: ServedHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(rows: object) -> list[object]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runtime.store, "append_scores", broken)
+    with pytest.raises(RequestError) as excinfo:
+        runtime.score("vw", caseload(served_home, "vw", 2))
+    assert excinfo.value.status == 503
+    assert "no score was released" in excinfo.value.body["error"]
+    assert "results" not in excinfo.value.body
+
+
+def test_control_draw_is_reproducible_and_near_its_share(runtime: ScanRuntime) -> None:
+    key = b"test-control-key"
+    assert control_draw(key, "vw", "A1") == control_draw(key, "vw", "A1")
+    assert control_draw(key, "vw", "A1") != control_draw(b"other", "vw", "A1")
+    draws = np.array([control_draw(key, "vw", f"case-{i}") for i in range(20_000)])
+    share = load_spec("vw").random_control_share
+    assert abs((draws < share).mean() - share) < 0.006
+
+
+def test_record_encoding_matches_the_pipeline(runtime: ScanRuntime, served_home: ServedHome) -> None:
+    model = runtime.states["sollicitatie"].model
+    assert model is not None
+    frame = read_source(served_home.data, "ww_sollicitatieperiodes").frame.head(500)
+    records = frame[model.features.names].astype(object).where(frame[model.features.names].notna(), None)
+    fast = model.encode_records(records.to_dict("records"))
+    slow = model.encode(frame, validate=False)
+    assert np.allclose(fast, slow, equal_nan=True)
+
+
+def test_withdrawn_scan_answers_503_with_reason_and_date(
+    runtime: ScanRuntime, served_home: ServedHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runtime honours a withdrawal at reload (the gate's own withdrawal is tested end to end over HTTP)."""
+    from datetime import UTC, datetime
+
+    from models.governance import WithdrawalRecord
+
+    record = WithdrawalRecord(
+        id=999,
+        scan="sollicitatie",
+        version=served_home.versions["sollicitatie"],
+        reason="test: unlawful input found",
+        withdrawn_by="test",
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    real = runtime.governance.active_withdrawal
+    monkeypatch.setattr(
+        runtime.governance, "active_withdrawal", lambda scan: record if scan == "sollicitatie" else real(scan)
+    )
+    runtime.reload()
+    with pytest.raises(RequestError) as excinfo:
+        runtime.score("sollicitatie", caseload(served_home, "sollicitatie", 1))
+    assert excinfo.value.status == 503
+    assert excinfo.value.body["error"] == "scan 'sollicitatie' was withdrawn: test: unlawful input found"
+    assert excinfo.value.body["since"] == "2026-11-01T00:00:00+00:00"
+    assert runtime.score("vw", caseload(served_home, "vw", 1))["results"], "other scans keep serving"
