@@ -205,37 +205,29 @@ def audit_version(
 
     # Group metrics on three scopes.
     progress(f"[audit {scan} v{version}] group metrics with {policy.n_boot} bootstrap draws")
+
     # One row per person: several 4-week periods of one person are not independent, and a bootstrap
     # over rows would give intervals that are too narrow (a handful of people with many periods can look
     # like a proven disparity). Each person contributes one randomly chosen row; VW has one per person.
+    def group_metrics(rows: pd.DataFrame, *, with_labels: bool) -> dict[str, Any]:
+        people = _one_row_per_person(rows, seed=0)
+        flagged = flags_by_index.loc[people.index].to_numpy(dtype=int)
+        # Without labels only the selection rate is defined; it needs none, so the flags stand in for y.
+        y = people[label].to_numpy(dtype=int) if with_labels else flagged
+        return audit_groups(
+            y,
+            flagged,
+            _groups_frame(people, attributes),
+            policy=policy,
+            reference=references,
+            intersections=intersections,
+            metrics=METRICS if with_labels else ("selection_rate",),
+        ).to_dict()
+
     independent = _one_row_per_person(test, seed=0)
-    population = audit_groups(
-        flags_by_index.loc[independent.index].to_numpy(dtype=int),
-        flags_by_index.loc[independent.index].to_numpy(dtype=int),
-        _groups_frame(independent, attributes),
-        policy=policy,
-        reference=references,
-        intersections=intersections,
-        metrics=("selection_rate",),
-    ).to_dict()
-    labelled_people = _one_row_per_person(labelled, seed=0)
-    on_labelled = audit_groups(
-        labelled_people[label].to_numpy(dtype=int),
-        flags_by_index.loc[labelled_people.index].to_numpy(dtype=int),
-        _groups_frame(labelled_people, attributes),
-        policy=policy,
-        reference=references,
-        intersections=intersections,
-    ).to_dict()
-    control_people = _one_row_per_person(control, seed=0)
-    on_control = audit_groups(
-        control_people[label].to_numpy(dtype=int),
-        flags_by_index.loc[control_people.index].to_numpy(dtype=int),
-        _groups_frame(control_people, attributes),
-        policy=policy,
-        reference=references,
-        intersections=intersections,
-    ).to_dict()
+    population = group_metrics(test, with_labels=False)
+    on_labelled = group_metrics(labelled, with_labels=True)
+    on_control = group_metrics(control, with_labels=True)
     checks += _fairness_checks("all scored cases (selection rate)", population)
     # Investigated cases were not selected at random (100% of paper applications, risk rules for the
     # rest), so a disparity among them can be the selection's, not the model's: those checks are shown

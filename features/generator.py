@@ -26,7 +26,6 @@ person's features that enter the truth, ``p_true`` and ``violation`` unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.register import Column, Role, default_register
+from features.sources import file_sha256
 
 GENERATOR_VERSION = "1.0.0"
 
@@ -513,13 +513,13 @@ def write_tables(
     for name, table in tables.items():
         path = out_dir / f"{name}.parquet"
         table.frame.to_parquet(path, index=False)
-        entry: dict[str, Any] = {"file": path.name, "sha256": _sha256(path), **summarize(table)}
+        entry: dict[str, Any] = {"file": path.name, "sha256": file_sha256(path), **summarize(table)}
         if with_truth:
             truth_path = out_dir / "_truth" / f"{name}.parquet"
             truth_path.parent.mkdir(exist_ok=True)
             table.truth.to_parquet(truth_path, index=False)
             entry["truth_file"] = str(truth_path.relative_to(out_dir))
-            entry["truth_sha256"] = _sha256(truth_path)
+            entry["truth_sha256"] = file_sha256(truth_path)
         manifest["tables"][name] = entry
     manifest_path = out_dir / "manifest.json"
     manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -1325,11 +1325,3 @@ def _in_window(dates: DateArray, start: np.datetime64, end: np.datetime64) -> Bo
 def _share(mask: npt.NDArray[Any], scale: float = 1.0) -> float | None:
     """Share of True values times scale; None (JSON null) when there are no values."""
     return float(mask.mean()) * scale if mask.size else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

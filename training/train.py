@@ -19,6 +19,7 @@ The steps, and why:
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,7 +329,9 @@ def _log_run(
     progress: Any,
 ) -> TrainResult:
     label = spec.label.column
-    experiment = registry.experiment_id(spec.id)
+    # Under `mlflow run` the project has already started the run (MLFLOW_RUN_ID) in the experiment it was
+    # given; naming another experiment would be refused, so only a run of our own gets the scan's experiment.
+    experiment = None if os.environ.get("MLFLOW_RUN_ID") else registry.experiment_id(spec.id)
     tags = {
         "scan": spec.id,
         "register_hash": model.features.register_hash,
