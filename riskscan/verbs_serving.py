@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -44,8 +43,9 @@ def serve(args: argparse.Namespace) -> Outcome:
         flush=True,
     )
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    code = subprocess.call(command, env=env)
-    return Outcome([f"service stopped (exit {code})"], {"exit_code": code}, exit_code=code)
+    # Replace this process with BentoML's server, so a stop signal reaches the server (which stops its
+    # workers) instead of leaving them running without a parent.
+    os.execve(bentoml, command, env)
 
 
 def _configure_batch(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -106,7 +107,11 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
     env.pop("RISKSCAN_DATABASE_URL", None)
     riskscan = Path(sys.executable).parent / "riskscan"
     process = subprocess.Popen(
-        [str(riskscan), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [str(riskscan), "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -124,11 +129,12 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
             time.sleep(0.5)
         yield Server(url, served_home, process)
     finally:
-        process.terminate()
+        # The server and its workers share a process group: stop them all, never leave workers behind.
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
         log.close()
 
 
