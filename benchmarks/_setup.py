@@ -1,0 +1,159 @@
+"""Shared set-up for the benchmarks: a RISKSCAN_HOME with trained, promoted champions.
+
+``--home DIR`` uses that folder: when it already holds an MLflow store (``mlflow.db``) it is used as it is,
+otherwise ``riskscan demo --no-serve`` fills it first. Without ``--home`` a fresh temporary folder is made,
+filled by the demo and removed at the end (``--keep-home`` keeps it). The demo runs as a subprocess with
+``RISKSCAN_HOME`` set and ``MLFLOW_TRACKING_URI`` / ``RISKSCAN_DATABASE_URL`` removed, so everything it
+writes lands in the home; its output goes to ``<home>/bench-setup.log``.
+
+The benchmark process itself gets the same environment (``os.environ``), so in-process calls (the
+registry, the stores) read and write the same home.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+VENV_BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+REMOVED_ENV = ("MLFLOW_TRACKING_URI", "RISKSCAN_DATABASE_URL")
+
+
+def timed(function: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start
+
+
+def add_home_arguments(parser: argparse.ArgumentParser, *, demo: bool = True) -> None:
+    what = "with trained, promoted champions (filled by 'riskscan demo --no-serve' when empty)"
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help=f"RISKSCAN_HOME to use {what if demo else ''}; default: a fresh temporary folder",
+    )
+    parser.add_argument("--keep-home", action="store_true", help="keep the temporary home at the end")
+    if demo:
+        parser.add_argument(
+            "--demo-applications",
+            type=int,
+            default=100_000,
+            help="demo: rows of ww_aanvragen (default 100,000)",
+        )
+        parser.add_argument(
+            "--demo-periods",
+            type=int,
+            default=100_000,
+            help="demo: rows of ww_sollicitatieperiodes (default 100,000)",
+        )
+
+
+def bench_env(home: Path) -> dict[str, str]:
+    """The environment for riskscan/mlflow subprocesses: this home, no outside stores, venv bin first."""
+    env = {k: v for k, v in os.environ.items() if k not in REMOVED_ENV}
+    env["RISKSCAN_HOME"] = str(home)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return env
+
+
+def use_home_in_process(home: Path) -> None:
+    for name in REMOVED_ENV:
+        os.environ.pop(name, None)
+    os.environ["RISKSCAN_HOME"] = str(home)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def riskscan(
+    home: Path, *args: str, log: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``riskscan <args>`` against ``home``; output appended to ``log`` when given."""
+    command = [str(VENV_BIN / "riskscan"), *args]
+    if log is None:
+        return subprocess.run(
+            command, env=bench_env(home), cwd=ROOT, check=check, capture_output=True, text=True
+        )
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"\n$ riskscan {' '.join(args)}\n")
+        handle.flush()
+        result = subprocess.run(
+            command,
+            check=False,
+            env=bench_env(home),
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    if check and result.returncode != 0:
+        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:])
+        raise RuntimeError(f"'riskscan {' '.join(args)}' exited with {result.returncode}; log {log}:\n{tail}")
+    return result
+
+
+@dataclass
+class Home:
+    path: Path
+    setup_seconds: float
+    temporary: bool
+    how: str
+
+    def cleanup(self, keep: bool) -> None:
+        if self.temporary and not keep:
+            shutil.rmtree(self.path, ignore_errors=True)
+        elif self.temporary:
+            print(f"kept home {self.path}")
+
+
+def prepare_home(args: argparse.Namespace, *, demo: bool = True) -> Home:
+    """The home to benchmark in, with its set-up time (0 when an existing, filled home was given)."""
+    temporary = args.home is None
+    path = Path(tempfile.mkdtemp(prefix="riskscan-bench-")) if temporary else args.home.resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    use_home_in_process(path)
+    if not demo:
+        return Home(path, 0.0, temporary, "empty home (no demo needed)")
+    if (path / "mlflow.db").exists():
+        return Home(path, 0.0, temporary, "existing home, set-up skipped")
+    log = path / "bench-setup.log"
+    start = time.perf_counter()
+    riskscan(
+        path,
+        "demo",
+        "--no-serve",
+        "--applications",
+        str(args.demo_applications),
+        "--periods",
+        str(args.demo_periods),
+        log=log,
+    )
+    seconds = time.perf_counter() - start
+    how = (
+        f"riskscan demo --no-serve --applications {args.demo_applications} --periods {args.demo_periods} "
+        f"(log {log})"
+    )
+    return Home(path, seconds, temporary, how)
+
+
+def machine_load() -> str:
+    """The load average: other work on the machine competes for the same cores and skews every figure."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min) on {os.cpu_count()} cores"
+
+
+def print_setup(home: Home) -> None:
+    print(f"home: {home.path}{' (temporary)' if home.temporary else ''}")
+    print(f"set-up: {home.setup_seconds:.1f} s  [{home.how}]")
+    print(f"machine before the measurements: {machine_load()}")
