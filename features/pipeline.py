@@ -17,7 +17,7 @@ Two shapes are built from the same feature set:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +27,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from features.register import Column, FeatureRegister, Role, default_register
+from features.register import Column, FeatureRegister, default_register
 from features.schemas import validate_frame
 
 #: Where a routed case goes instead of being scored, by the routing column's scan.
@@ -232,8 +232,3 @@ def route(frame: pd.DataFrame, scan: str, register: FeatureRegister | None = Non
         destination=ROUTING_DESTINATION.get(scan, "handmatige beoordeling"),
         reason=reason,
     )
-
-
-def columns_with_role(register: FeatureRegister, table: str, roles: Sequence[Role]) -> list[str]:
-    """Names of a table's columns that have one of ``roles``, in register order."""
-    return [c.name for c in register.table_columns(table) if c.role in roles]

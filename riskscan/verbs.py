@@ -9,29 +9,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features import generator
 from features.pipeline import build_feature_matrix, build_tree_pipeline, route
 from features.register import default_register
+from features.sources import read_source
 from models import home
 from models.specs import SCAN_IDS, load_spec
 from riskscan.cli import Outcome, Refusal
 
 Configure = Callable[[argparse.ArgumentParser], None]
-
-
-def _table_path(data_dir: Path, table: str) -> Path:
-    return data_dir / f"{table}.parquet"
-
-
-def read_table(table: str, data_dir: Path | None = None) -> pd.DataFrame:
-    path = _table_path(data_dir or home.data_dir(), table)
-    if not path.exists():
-        raise Refusal(f"source table {path} does not exist; run 'riskscan data generate' first")
-    return pd.read_parquet(path)
 
 
 # -- data -----------------------------------------------------------------------------------------------
@@ -115,7 +104,7 @@ def features_build(args: argparse.Namespace) -> Outcome:
     out_dir.mkdir(parents=True, exist_ok=True)
     for scan in args.scan or SCAN_IDS:
         spec = load_spec(scan, register)
-        frame = read_table(spec.table)
+        frame = read_source(home.data_dir(), spec.table).frame
         routing = route(frame, scan, register)
         features = spec.feature_set(register)
         key = register.tables[spec.table].key
@@ -176,7 +165,6 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
 
 
 def train(args: argparse.Namespace) -> Outcome:
-    from features.sources import read_source
     from training.train import train_scan
 
     spec = load_spec(args.spec or args.scan)
