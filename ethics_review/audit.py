@@ -91,7 +91,7 @@ def _held_out(spec: ScanSpec, model: ScanModel, frame: pd.DataFrame, time_column
     return test.assign(_excluded=spec.excluded_mask(test[time_column]))
 
 
-def _one_row_per_person(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+def one_row_per_person(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     """One randomly chosen (seeded) row of every person, in the original order."""
     if not frame["persoon_id"].duplicated().any():
         return frame
@@ -210,7 +210,7 @@ def audit_version(
     # over rows would give intervals that are too narrow (a handful of people with many periods can look
     # like a proven disparity). Each person contributes one randomly chosen row; VW has one per person.
     def group_metrics(rows: pd.DataFrame, *, with_labels: bool) -> dict[str, Any]:
-        people = _one_row_per_person(rows, seed=0)
+        people = one_row_per_person(rows, seed=0)
         flagged = flags_by_index.loc[people.index].to_numpy(dtype=int)
         # Without labels only the selection rate is defined; it needs none, so the flags stand in for y.
         y = people[label].to_numpy(dtype=int) if with_labels else flagged
@@ -224,7 +224,7 @@ def audit_version(
             metrics=METRICS if with_labels else ("selection_rate",),
         ).to_dict()
 
-    independent = _one_row_per_person(test, seed=0)
+    independent = one_row_per_person(test, seed=0)
     population = group_metrics(test, with_labels=False)
     on_labelled = group_metrics(labelled, with_labels=True)
     on_control = group_metrics(control, with_labels=True)

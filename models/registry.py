@@ -55,10 +55,11 @@ def client() -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def experiment_id(scan: str) -> str:
-    """The experiment of a scan, created on first use with artifacts under the home folder."""
+def experiment_id(scan: str, purpose: str | None = None) -> str:
+    """The experiment of a scan (training runs), or of its scheduled jobs with ``purpose="jobs"``, created
+    on first use with artifacts under the home folder."""
     configure()
-    name = model_name(scan)
+    name = model_name(scan) if purpose is None else f"{model_name(scan)}-{purpose}"
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
@@ -241,3 +242,56 @@ def download_audit_file(scan: str, version: int | str, name: str, dst: Path) -> 
             run_id=mv.run_id, artifact_path=f"{path}/{name}", dst_path=str(dst)
         )
     )
+
+
+def download_run_file(scan: str, version: int | str, artifact_path: str, dst: Path) -> Path | None:
+    """Fetch one artifact of the version's training run (e.g. ``evaluation/reference_profile.json``), or
+    None if the run has no such file (versions trained before the file existed)."""
+    mv = get_version(scan, version)
+    if mv.run_id is None:
+        return None
+    try:
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=mv.run_id, artifact_path=artifact_path, dst_path=str(dst)
+            )
+        )
+    except (mlflow.exceptions.MlflowException, OSError):
+        return None
+
+
+def log_job_run(
+    scan: str,
+    *,
+    job: str,
+    params: dict[str, str],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    files: list[Path],
+) -> str:
+    """Log one run of a scheduled job (``monitor``) to the experiment ``riskscan-<scan>-jobs``, so the
+    history of a scan's health sits beside its training runs. Returns the run id."""
+    experiment = experiment_id(scan, "jobs")
+    c = client()
+    run = c.create_run(experiment, run_name=f"{job}-{scan}", tags={"scan": scan, "job": job, **tags})
+    try:
+        for key, value in params.items():
+            c.log_param(run.info.run_id, key, value)
+        for key, number in metrics.items():
+            c.log_metric(run.info.run_id, key, number)
+        for path in files:
+            c.log_artifact(run.info.run_id, str(path), artifact_path=job)
+    except Exception:
+        c.set_terminated(run.info.run_id, status="FAILED")
+        raise
+    c.set_terminated(run.info.run_id)
+    return str(run.info.run_id)
+
+
+def attach_run_files(scan: str, version: int | str, files: list[Path], artifact_path: str) -> None:
+    """Add files (a retrain comparison report) to the training run of a version."""
+    mv = get_version(scan, version)
+    if mv.run_id is None:
+        raise LookupError(f"{model_name(scan)} version {version} has no training run to attach files to")
+    for path in files:
+        client().log_artifact(mv.run_id, str(path), artifact_path=artifact_path)

@@ -111,6 +111,26 @@ class FairnessPolicy(_Strict):
         return band
 
 
+class OutcomePolicy(_Strict):
+    """How recorded outcomes become labels (retraining) and process figures (monitoring)."""
+
+    # An investigation takes weeks; a case scored more recently than this has no outcome *yet*. Such cases
+    # are censored for retraining (unknown, not "no violation") and not counted as never assessed.
+    maturity_days: int = Field(ge=1, le=365)
+
+
+class MonitoringPolicy(_Strict):
+    """Thresholds that turn monitoring findings into ``retrain recommended`` or ``committee review required``."""
+
+    min_cases: int = Field(ge=1, description="fewer scored cases in the window: drift is not judged")
+    psi_retrain: float = Field(gt=0)
+    score_psi_retrain: float = Field(gt=0)
+    test_alpha: float = Field(gt=0, lt=1)
+    min_hoor_en_wederhoor: float = Field(ge=0, le=1)
+    max_unassessed_share: float = Field(ge=0, le=1)
+    min_assessed_for_effectiveness: int = Field(ge=1)
+
+
 class ScanSpec(_Strict):
     id: str
     name: str
@@ -127,6 +147,8 @@ class ScanSpec(_Strict):
     random_control_share: float = Field(ge=0, lt=1)
     model: ModelSpec
     fairness: FairnessPolicy
+    outcomes: OutcomePolicy
+    monitoring: MonitoringPolicy
     content_hash: str = ""
 
     def feature_set(self, register: FeatureRegister | None = None) -> FeatureSet:

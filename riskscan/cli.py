@@ -2,7 +2,7 @@
 
 Every verb prints a short human summary, can write its result as JSON with ``--json FILE``, and exits
 non-zero with one clear sentence when it refuses. This module only parses arguments and calls the
-packages; the work itself lives in features/, training/, models/, ethics_review/ and serving/.
+packages; the work itself lives in features/, training/, models/, ethics_review/, serving/ and jobs/.
 """
 
 from __future__ import annotations
@@ -42,14 +42,14 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from riskscan import verbs, verbs_ethics, verbs_serving  # imported here so `riskscan --help` stays fast
+    from riskscan import verbs, verbs_ethics, verbs_jobs, verbs_serving  # imported here: `--help` stays fast
 
     parser = argparse.ArgumentParser(
         prog="riskscan",
         description="Risk scans for WW enforcement. A signal selects a case for investigation; it never decides.",
     )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="<verb>")
-    every_verb = {**verbs.VERBS, **verbs_ethics.VERBS, **verbs_serving.VERBS}
+    every_verb = {**verbs.VERBS, **verbs_ethics.VERBS, **verbs_serving.VERBS, **verbs_jobs.VERBS}
     for name, (help_text, configure, handler) in every_verb.items():
         verb_parser = sub.add_parser(name, help=help_text, description=help_text)
         configure(verb_parser)

@@ -33,6 +33,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from features.pipeline import build_linear_pipeline, build_tree_pipeline, route
+from features.profile import PROFILE_FILE, ReferenceProfile, build_profile, column_kinds
 from features.register import FeatureRegister, default_register
 from features.sources import SourceTable
 from models import registry
@@ -401,6 +402,10 @@ def _log_run(
             (out / "control_intervals.json").write_text(
                 json.dumps({k: v.as_dict() for k, v in intervals.items()}, indent=2), encoding="utf-8"
             )
+            (out / PROFILE_FILE).write_text(
+                json.dumps(_reference_profile(spec, split, model).as_dict(), ensure_ascii=False),
+                encoding="utf-8",
+            )
             _training_plots(spec, split, model, all_test_scores, out)
             mlflow.log_artifacts(str(out), artifact_path="evaluation")
             artifacts = sorted(p.name for p in out.iterdir())
@@ -431,6 +436,24 @@ def _log_run(
         boundaries=split.boundaries,
         ipw=ipw,
         artifacts=artifacts,
+    )
+
+
+def _reference_profile(spec: ScanSpec, split: TemporalSplit, model: ScanModel) -> ReferenceProfile:
+    """What monitoring compares live traffic with: every scored case of the months the model was fitted
+    and calibrated on (labelled or not, since the scan scores everyone), outside the excluded windows."""
+    fitted_on = pd.concat([split.train, split.validation])
+    fitted_on = fitted_on.loc[~fitted_on["_excluded"]]
+    return build_profile(
+        fitted_on,
+        column_kinds(model.features.columns),
+        model.predict_proba(fitted_on, validate=False),
+        threshold=model.threshold,
+        population=(
+            f"scored cases of {split.boundaries['train_end']} and earlier, and of the validation months "
+            f"{split.boundaries['validation_start']} to {split.boundaries['validation_end']}, outside the "
+            "excluded windows"
+        ),
     )
 
 

@@ -1,0 +1,154 @@
+"""The scheduled verbs: ``retrain`` and ``monitor`` (see README, "Jobs and schedule")."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from models import home
+from models.specs import SCAN_IDS
+from riskscan.cli import Outcome, Refusal
+
+Configure = Callable[[argparse.ArgumentParser], None]
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _start_of(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+# -- retrain --------------------------------------------------------------------------------------------
+
+
+def _configure_retrain(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument(
+        "--data", type=Path, help="folder with the source extract (default RISKSCAN_HOME/data)"
+    )
+    parser.add_argument(
+        "--as-of",
+        type=_day,
+        help="the job's date (default today, UTC): outcomes of cases scored in the last maturity_days "
+        "before it are censored",
+    )
+    parser.add_argument(
+        "--compare-days",
+        type=int,
+        default=90,
+        help="compare with the champion on random-control cases scored in this many days before --as-of",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def retrain(args: argparse.Namespace) -> Outcome:
+    from jobs.retrain import run_retrain_job
+    from serving.store import ServingStore
+
+    if args.compare_days < 1:
+        raise Refusal(f"--compare-days must be at least 1, got {args.compare_days}")
+    as_of = args.as_of or datetime.now(UTC).date()
+    try:
+        with ServingStore() as store:
+            result = run_retrain_job(
+                args.scan,
+                store,
+                work_dir=home.home() / "retrain",
+                report_dir=home.home() / "reports" / "retrain",
+                data_dir=args.data or home.data_dir(),
+                as_of=as_of,
+                compare_days=args.compare_days,
+                seed=args.seed,
+            )
+    except RuntimeError as exc:  # the job lock: another run is still going
+        raise Refusal(str(exc)) from None
+    trained = result.training
+    lines = [
+        f"{args.scan}: challenger is version {trained.version}"
+        + (" (nothing new: trained on this very data before)" if trained.reused else " (newly trained)")
+        + "; not promoted: promotion is the committee's",
+        f"  labels from the log: {trained.accounting.labelled} ({trained.accounting.labelled_violations} "
+        f"violations); left out: {trained.accounting.without_hoor_en_wederhoor} without hoor en wederhoor, "
+        f"{trained.accounting.never_assessed} never assessed, {trained.accounting.censored_recent} censored",
+        f"  audit: {result.audit['verdict'] if result.audit else 'none'}",
+        f"  comparison: {result.comparison_note}",
+    ]
+    if result.comparison is not None:
+        c = result.comparison
+        for metric in ("precision_at_op", "roc_auc"):
+            a, b, d = c.champion[metric], c.challenger[metric], c.difference[metric]
+            lines.append(
+                f"    {metric}: champion {a.estimate:.3f} [{a.low:.3f}, {a.high:.3f}], challenger {b.estimate:.3f} "
+                f"[{b.low:.3f}, {b.high:.3f}], difference {d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+            )
+        lines.append(f"    verdict: {result.verdict}")
+    lines.append(f"  report: {result.files['html']}")
+    return Outcome(lines, result.view | {"files": result.files})
+
+
+# -- monitor --------------------------------------------------------------------------------------------
+
+
+def _configure_monitor(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--from", dest="start", type=_day, help="first day (default: 30 days before --to)")
+    parser.add_argument("--to", dest="end", type=_day, help="last day, inclusive (default: today, UTC)")
+    parser.add_argument(
+        "--data", type=Path, help="folder with the source extract (default RISKSCAN_HOME/data)"
+    )
+    parser.add_argument("--out", type=Path, help="folder for monitor.html and monitor.json")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log the run to MLflow")
+
+
+def monitor(args: argparse.Namespace) -> Outcome:
+    from jobs.monitor import monitor as run_monitor
+    from serving.store import ServingStore
+
+    last = args.end or datetime.now(UTC).date()
+    first = args.start or last - timedelta(days=30)
+    if first > last:
+        raise Refusal(f"--from {first} lies after --to {last}")
+    start, end = _start_of(first), _start_of(last + timedelta(days=1))
+    out = args.out or home.home() / "reports" / "monitor" / args.scan / f"{first}_{last}"
+    with ServingStore() as store:
+        result = run_monitor(
+            args.scan,
+            store,
+            start=start,
+            end=end,
+            out_dir=out,
+            data_dir=args.data,
+            log_to_mlflow=not args.no_mlflow,
+        )
+    health = result.process
+    lines = [
+        f"{args.scan}: {result.status} (champion v{result.champion}, {health.scored} cases from {first} to {last})",
+        *[f"  {f.severity}: {f.subject}: {f.detail}" for f in result.findings],
+        f"  never assessed: {health.never_assessed.k} of {health.never_assessed.n} mature signals; "
+        f"hoor en wederhoor: {health.hoor_en_wederhoor.k} of {health.hoor_en_wederhoor.n} outcomes",
+        *[f"  note: {n}" for n in result.notes],
+        f"  report: {result.files['html']}",
+    ]
+    return Outcome(lines, result.as_dict(), exit_code=result.exit_code)
+
+
+VERBS: dict[str, tuple[str, Configure, Callable[[argparse.Namespace], Outcome] | None]] = {
+    "retrain": (
+        "train a challenger from history and recorded outcomes, audit it, compare it with the champion",
+        _configure_retrain,
+        retrain,
+    ),
+    "monitor": (
+        "drift, live selection rates by group and process health; exit 3 retrain recommended, "
+        "4 committee review required",
+        _configure_monitor,
+        monitor,
+    ),
+}
