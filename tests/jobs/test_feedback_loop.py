@@ -62,7 +62,9 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
             checklist=CHECKLIST,
         )
         promote(governance, scan="vw", version=version, promoted_by="test")
-        traffic = simulate_month(data, home / "traffic", TrafficConfig(month="2025-01", n_cases=4_000), **QUIET)
+        traffic = simulate_month(
+            data, home / "traffic", TrafficConfig(month="2025-01", n_cases=4_000), **QUIET
+        )
         yield Loop(home, data, version, traffic)
 
 
@@ -81,7 +83,17 @@ def test_the_simulated_month_went_through_the_platform(loop: Loop) -> None:
 
 def test_monitor_detects_the_drift_and_reports_process_health(loop: Loop, tmp_path: Path) -> None:
     code, report = _run(
-        ["monitor", "--scan", "vw", "--from", "2025-01-01", "--to", "2025-03-15", "--out", str(tmp_path / "m")],
+        [
+            "monitor",
+            "--scan",
+            "vw",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-03-15",
+            "--out",
+            str(tmp_path / "m"),
+        ],
         tmp_path / "monitor.json",
     )
     drifted = {f["subject"] for f in report["findings"] if f["severity"] == "retrain recommended"}
@@ -100,7 +112,10 @@ def test_monitor_detects_the_drift_and_reports_process_health(loop: Loop, tmp_pa
     assert process["hoor_en_wederhoor"]["k"] == loop.traffic.outcomes - loop.traffic.unheard
     # The effectiveness comparison: both violation rates with intervals, and their ratio.
     for rate in ("model_selected_violation_rate", "control_violation_rate"):
-        assert process[rate]["n"] > 0 and process[rate]["low"] <= process[rate]["estimate"] <= process[rate]["high"]
+        assert (
+            process[rate]["n"] > 0
+            and process[rate]["low"] <= process[rate]["estimate"] <= process[rate]["high"]
+        )
     assert process["effectiveness_ratio"]["estimate"] is not None
     assert any("chance" in note for note in report["notes"])
 
@@ -113,7 +128,7 @@ def test_monitor_detects_the_drift_and_reports_process_health(loop: Loop, tmp_pa
 
 
 def test_retrain_registers_a_challenger_never_promotes_and_is_idempotent(loop: Loop, tmp_path: Path) -> None:
-    before = {mv.version for mv in registry.versions("vw")}
+    before = {str(mv.version) for mv in registry.versions("vw")}
     code, first = _run(["retrain", "--scan", "vw", "--as-of", "2025-04-01"], tmp_path / "first.json")
     assert code == 0
     challenger = first["challenger"]["version"]
@@ -142,5 +157,4 @@ def test_retrain_registers_a_challenger_never_promotes_and_is_idempotent(loop: L
 
     code, second = _run(["retrain", "--scan", "vw", "--as-of", "2025-04-01"], tmp_path / "second.json")
     assert code == 0 and second["reused"] and second["challenger"]["version"] == challenger
-    assert {mv.version for mv in registry.versions("vw")} == before | {challenger}
-
+    assert {str(mv.version) for mv in registry.versions("vw")} == before | {challenger}
