@@ -416,6 +416,13 @@ def demo(args: argparse.Namespace) -> Outcome:
                 ["promote", "--scan", scan, "--version", version, "--by", "make demo"],
             ],
         )
+    # The feedback loop, on synthetic time: a month of drifted VW traffic with simulated outcomes, then the
+    # two scheduled jobs. Monitoring exits 3 or 4 when it has findings; in the demo that is the point.
+    _run_steps(run, [["simulate-month", "--month", "2025-01", "--cases", "8000", "--seed", "2026"]])
+    monitor = ["monitor", "--scan", "vw", "--from", "2025-01-01", "--to", "2025-03-15"]
+    print(f"\n$ riskscan {' '.join(monitor)}", flush=True)
+    print(f"(exit code {run(monitor)}: 0 healthy, 3 retrain recommended, 4 committee review required)")
+    _run_steps(run, [["retrain", "--scan", "vw", "--as-of", "2025-04-01"]])
     # A fresh caseload (the first month after the training data) fills the worklists through the batch job.
     caseload = home.home() / "demo" / "caseload"
     _run_steps(
@@ -463,7 +470,8 @@ def demo(args: argparse.Namespace) -> Outcome:
     committee_token, _ = store.create_token(name="demo committee", role="committee")
     lines = [
         "",
-        "demo: both scans trained, audited, approved (DEMO decision), promoted, and a January 2025 caseload scored",
+        "demo: both scans trained, audited, approved (DEMO decision), promoted; a simulated month monitored "
+        "and a VW challenger retrained (not promoted); a January 2025 caseload scored",
         f"  enforcement staff token (shown once): {staff_token}",
         f"  committee token (shown once):         {committee_token}",
         f"  worklist:        http://localhost:{args.port}/ui/worklist?scan=vw",

@@ -139,11 +139,60 @@ def monitor(args: argparse.Namespace) -> Outcome:
     return Outcome(lines, result.as_dict(), exit_code=result.exit_code)
 
 
+# -- simulate-month -------------------------------------------------------------------------------------
+
+
+def _configure_simulate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--month", default="2025-02", help="the month to simulate, YYYY-MM")
+    parser.add_argument("--cases", type=int, default=8_000, help="applications in the month")
+    parser.add_argument(
+        "--no-drift", action="store_true", help="draw the month from the unchanged population"
+    )
+    parser.add_argument(
+        "--data", type=Path, help="folder with the source extract (default RISKSCAN_HOME/data)"
+    )
+    parser.add_argument("--seed", type=int, default=2025)
+
+
+def simulate_month(args: argparse.Namespace) -> Outcome:
+    import json
+
+    from features.sources import MANIFEST_FILE
+    from jobs.simulation import TrafficConfig
+    from jobs.simulation import simulate_month as simulate
+
+    data = args.data or home.data_dir()
+    manifest = data / MANIFEST_FILE
+    if not manifest.exists() or not json.loads(manifest.read_text(encoding="utf-8")).get("synthetic"):
+        raise Refusal(
+            f"the extract in {data} is not synthetic; simulated traffic is only added to generated data"
+        )
+    if args.cases < 1:
+        raise Refusal(f"--cases must be at least 1, got {args.cases}")
+    try:
+        datetime.strptime(args.month, "%Y-%m")
+    except ValueError:
+        raise Refusal(f"--month must be YYYY-MM, got {args.month!r}") from None
+    config = TrafficConfig(month=args.month, n_cases=args.cases, drift=not args.no_drift, seed=args.seed)
+    summary = simulate(data, home.home() / "simulation" / args.month, config)
+    lines = [
+        f"vw: {summary.scored} synthetic applications of {summary.month} scored by the champion and logged; "
+        f"{summary.outcomes} outcomes recorded by simulated staff"
+    ]
+    return Outcome(lines, summary.as_dict())
+
+
 VERBS: dict[str, tuple[str, Configure, Callable[[argparse.Namespace], Outcome] | None]] = {
     "retrain": (
         "train a challenger from history and recorded outcomes, audit it, compare it with the champion",
         _configure_retrain,
         retrain,
+    ),
+    "simulate-month": (
+        "SYNTHETIC DATA ONLY: a month of generated VW applications scored by the champion, with simulated "
+        "outcomes, to exercise monitor and retrain",
+        _configure_simulate,
+        simulate_month,
     ),
     "monitor": (
         "drift, live selection rates by group and process health; exit 3 retrain recommended, "
