@@ -66,6 +66,12 @@ class DriftResult:
         }
 
 
+def p_value_text(p_value: float) -> str:
+    """ "= 2.6e-197" or "< 1e-300": p-values span hundreds of orders of magnitude, and one that underflowed
+    to 0.0 is tiny, not zero."""
+    return "< 1e-300" if p_value < 1e-300 else f"= {p_value:.2g}"
+
+
 def psi(reference_counts: np.ndarray, recent_counts: np.ndarray) -> float:
     """Population Stability Index of two count vectors over the same bins (see the module docstring)."""
     reference = np.asarray(reference_counts, dtype=np.float64)

@@ -41,7 +41,7 @@ from features.profile import PROFILE_FILE, ReferenceProfile
 from features.register import FeatureRegister, default_register
 from features.sources import read_source
 from jobs import process, report
-from jobs.drift import DriftResult, drift
+from jobs.drift import DriftResult, drift, p_value_text
 from models import home, registry
 from models.specs import ScanSpec, load_spec
 from serving.history import logged_cases
@@ -129,7 +129,7 @@ def _drift_findings(
         Finding(
             RETRAIN,
             f"drift of '{r.column}'",
-            f"PSI {r.psi:.3f} >= {policy.psi_retrain} and {r.test} p = {r.p_value:.2g} < {alpha:.2g}",
+            f"PSI {r.psi:.3f} >= {policy.psi_retrain} and {r.test} p {p_value_text(r.p_value)} < {alpha:.2g}",
         )
         for r in results
         if math.isfinite(r.psi) and r.psi >= policy.psi_retrain and r.p_value < alpha
@@ -144,7 +144,7 @@ def _drift_findings(
             Finding(
                 RETRAIN,
                 "drift of the score",
-                f"PSI {score.psi:.3f} >= {policy.score_psi_retrain} and KS p = {score.p_value:.2g}",
+                f"PSI {score.psi:.3f} >= {policy.score_psi_retrain} and KS p {p_value_text(score.p_value)}",
             )
         )
     return findings, alpha

@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from ethics_review.plots import ratio_plot, to_data_uri
+from jobs.drift import p_value_text
 from models.specs import ScanSpec
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -35,6 +36,7 @@ def _environment() -> jinja2.Environment:
     environment.filters["num"] = _num
     environment.filters["pct"] = _pct
     environment.filters["ci"] = _ci
+    environment.filters["p"] = _p_value
     return environment
 
 
@@ -49,6 +51,10 @@ def _float(value: Any) -> float:
 
 def _num(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if _finite(value) else "—"
+
+
+def _p_value(value: Any) -> str:
+    return p_value_text(value) if _finite(value) else "—"
 
 
 def _pct(value: Any) -> str:
@@ -118,7 +124,7 @@ def bins_plot(result: dict[str, Any], title: str) -> str:
     ax.set_xticklabels(labels, rotation=40, ha="right", fontsize=7)
     ax.set_ylabel("share of cases")
     ax.set_title(
-        f"{title}: PSI {_num(result['psi'])}, {result['test']} p = {_num(result['p_value'], 4)}", fontsize=9
+        f"{title}: PSI {_num(result['psi'])}, {result['test']} p {_p_value(result['p_value'])}", fontsize=9
     )
     ax.legend(fontsize=7)
     fig.tight_layout()
