@@ -154,9 +154,19 @@ def _lgb_params(spec: ScanSpec, seed: int) -> dict[str, Any]:
 
 
 def fit_scan_model(
-    spec: ScanSpec, split: TemporalSplit, *, ipw: bool, seed: int = 0, register: FeatureRegister | None = None
+    spec: ScanSpec,
+    split: TemporalSplit,
+    *,
+    ipw: bool,
+    seed: int = 0,
+    register: FeatureRegister | None = None,
+    dask_scheduler: str | None = None,
 ) -> tuple[ScanModel, int]:
-    """Fit pipeline, booster and calibration on the train and validation months."""
+    """Fit pipeline, booster and calibration on the train and validation months.
+
+    With ``dask_scheduler`` only the booster is fitted on that Dask cluster (``training.distributed``,
+    whose docstring lists what differs); the pipeline and the calibration are fitted here either way.
+    """
     features = spec.feature_set(register)
     train, validation = split.train_labelled, split.validation_labelled
     label = spec.label.column
@@ -168,24 +178,44 @@ def fit_scan_model(
     y_valid = validation[label].to_numpy(dtype=int)
     names = [str(n) for n in preprocessor.get_feature_names_out()]
     categorical = [names.index(c.name) for c in features.categorical]
-    train_set = lgb.Dataset(
-        x_train,
-        y_train,
-        weight=selection_weights(train, ipw),
-        feature_name=names,
-        categorical_feature=categorical,
-        free_raw_data=False,
-    )
-    valid_set = lgb.Dataset(x_valid, y_valid, weight=selection_weights(validation, ipw), reference=train_set)
-    booster = lgb.train(
-        _lgb_params(spec, seed),
-        train_set,
-        num_boost_round=spec.model.n_estimators,
-        valid_sets=[valid_set],
-        valid_names=["validation"],
-        callbacks=[lgb.early_stopping(spec.model.early_stopping_rounds, verbose=False)],
-    )
-    booster.free_dataset()
+    if dask_scheduler is None:
+        train_set = lgb.Dataset(
+            x_train,
+            y_train,
+            weight=selection_weights(train, ipw),
+            feature_name=names,
+            categorical_feature=categorical,
+            free_raw_data=False,
+        )
+        valid_set = lgb.Dataset(
+            x_valid, y_valid, weight=selection_weights(validation, ipw), reference=train_set
+        )
+        booster = lgb.train(
+            _lgb_params(spec, seed),
+            train_set,
+            num_boost_round=spec.model.n_estimators,
+            valid_sets=[valid_set],
+            valid_names=["validation"],
+            callbacks=[lgb.early_stopping(spec.model.early_stopping_rounds, verbose=False)],
+        )
+        booster.free_dataset()
+    else:
+        from training.distributed import fit_booster  # dask is imported only when a cluster is asked for
+
+        booster = fit_booster(
+            _lgb_params(spec, seed),
+            x_train,
+            y_train,
+            selection_weights(train, ipw),
+            x_valid,
+            y_valid,
+            selection_weights(validation, ipw),
+            feature_names=names,
+            categorical=categorical,
+            num_boost_round=spec.model.n_estimators,
+            early_stopping_rounds=spec.model.early_stopping_rounds,
+            scheduler=dask_scheduler,
+        )
     margin = np.asarray(booster.predict(x_valid, raw_score=True))
     platt = LogisticRegression(C=1e6, max_iter=1000)
     platt.fit(margin.reshape(-1, 1), y_valid, sample_weight=selection_weights(validation, ipw))
@@ -221,8 +251,13 @@ def train_scan(
     seed: int = 0,
     register: FeatureRegister | None = None,
     progress: Any = print,
+    dask_scheduler: str | None = None,
 ) -> TrainResult:
-    """Train, evaluate, log and register one scan. Returns what was measured and registered."""
+    """Train, evaluate, log and register one scan. Returns what was measured and registered.
+
+    ``dask_scheduler`` (an address such as ``tcp://10.0.0.5:8786``) fits the booster on that Dask
+    cluster; every other step, and the registered version, is the same as without it.
+    """
     register = register or default_register()
     ipw = spec.model.inverse_probability_weighting if ipw is None else ipw
     table = register.tables[spec.table]
@@ -241,7 +276,9 @@ def train_scan(
         f"{len(split.train_labelled)}/{len(split.validation_labelled)}/{len(split.test_labelled)}"
     )
 
-    model, best_iteration = fit_scan_model(spec, split, ipw=ipw, seed=seed, register=register)
+    model, best_iteration = fit_scan_model(
+        spec, split, ipw=ipw, seed=seed, register=register, dask_scheduler=dask_scheduler
+    )
     progress(f"[{spec.id}] LightGBM: {best_iteration} trees (depth <= {spec.model.max_depth})")
 
     fraction = flag_fraction(
@@ -312,6 +349,7 @@ def train_scan(
         fraction,
         all_test_scores,
         progress,
+        dask_scheduler=dask_scheduler,
     )
 
 
@@ -328,6 +366,8 @@ def _log_run(
     fraction: float,
     all_test_scores: np.ndarray,
     progress: Any,
+    *,
+    dask_scheduler: str | None = None,
 ) -> TrainResult:
     label = spec.label.column
     # Under `mlflow run` the project has already started the run (MLFLOW_RUN_ID) in the experiment it was
@@ -340,6 +380,9 @@ def _log_run(
         "git_commit": registry.git_commit(),
         "dataset_sha256": source.sha256,
         "ipw": str(ipw).lower(),
+        # Which engine fitted the booster: a Dask fit differs slightly (training/distributed.py says how).
+        "training_engine": "local" if dask_scheduler is None else "dask",
+        **({"dask_scheduler": dask_scheduler} if dask_scheduler is not None else {}),
     }
     with mlflow.start_run(experiment_id=experiment, run_name=f"train-{spec.id}", tags=tags) as run:
         mlflow.log_params(
