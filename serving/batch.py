@@ -98,6 +98,7 @@ def score_batch(
     top_n: int = 5,
     progress: bool = True,
     clock: Callable[[], float] | None = None,
+    dask_scheduler: str | None = None,
 ) -> BatchResult:
     import time
 
@@ -117,9 +118,17 @@ def score_batch(
     timings["validate"] = now() - start
 
     start = now()
-    encoded = model.encode(cases, validate=False)
-    margin = np.asarray(model.booster.predict(encoded, raw_score=True))
-    scores = model.calibration.apply(margin)
+    encoded: np.ndarray | None = None
+    if dask_scheduler is None:
+        encoded = model.encode(cases, validate=False)
+        margin = np.asarray(model.booster.predict(encoded, raw_score=True))
+        scores = model.calibration.apply(margin)
+    else:
+        # Scores are computed partition by partition on the cluster; selection, control draws,
+        # explanations and the decision log stay here, below, unchanged (serving/batch_dask.py).
+        from serving.batch_dask import score_on_dask
+
+        scores = score_on_dask(model, cases, dask_scheduler)
     keys = cases[table.key].astype(str).to_numpy()
     limit = capacity_limit(cases, table.time, spec.capacity.investigations_per_week)
     by_threshold = select_signals(scores, model.threshold, limit)
@@ -132,7 +141,11 @@ def score_batch(
 
     start = now()
     explain_rows = np.flatnonzero(signal)
-    contributions, base_values = model.explain(encoded[explain_rows]) if len(explain_rows) else (None, None)
+    contributions, base_values = (
+        model.explain(_encoded_rows(model, cases, encoded, explain_rows))
+        if len(explain_rows)
+        else (None, None)
+    )
     explanations: dict[int, tuple[list[dict[str, Any]], float | None]] = {}
     inputs_frame = cases[model.features.names]
     if contributions is not None and base_values is not None:
@@ -231,6 +244,13 @@ def score_batch(
     )
 
 
+def _encoded_rows(
+    model: ScanModel, cases: pd.DataFrame, encoded: np.ndarray | None, rows: np.ndarray
+) -> np.ndarray:
+    """Encoded inputs of ``rows``; on the Dask path nothing was encoded here, so only these are encoded."""
+    return encoded[rows] if encoded is not None else model.encode(cases.iloc[rows], validate=False)
+
+
 def _plain_column(series: pd.Series) -> list[Any]:
     """A column as JSON-ready Python values (numpy scalars to Python, NaN to None)."""
     return series.astype(object).where(series.notna(), None).tolist()
@@ -243,11 +263,27 @@ def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def run_batch(scan: str, input_path: Path, output: Path, *, progress: bool = True) -> BatchResult:
+def run_batch(
+    scan: str,
+    input_path: Path,
+    output: Path,
+    *,
+    progress: bool = True,
+    dask_scheduler: str | None = None,
+) -> BatchResult:
     from models.governance import GovernanceStore
 
     spec = load_spec(scan)
     frame = pd.read_parquet(input_path)
     governance = GovernanceStore()
     model, ref = champion(scan, governance)
-    return score_batch(spec, frame, output, model=model, ref=ref, store=ServingStore(), progress=progress)
+    return score_batch(
+        spec,
+        frame,
+        output,
+        model=model,
+        ref=ref,
+        store=ServingStore(),
+        progress=progress,
+        dask_scheduler=dask_scheduler,
+    )
