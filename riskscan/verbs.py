@@ -162,6 +162,12 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
     )
     ipw.add_argument("--no-ipw", dest="ipw", action="store_false")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="fit the LightGBM booster on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); "
+        "default: this machine",
+    )
 
 
 def train(args: argparse.Namespace) -> Outcome:
@@ -171,7 +177,7 @@ def train(args: argparse.Namespace) -> Outcome:
     if spec.id != args.scan:
         raise Refusal(f"spec {args.spec} is for scan '{spec.id}', not '{args.scan}'")
     source = read_source(args.data or home.data_dir(), spec.table)
-    result = train_scan(spec, source, ipw=args.ipw, seed=args.seed)
+    result = train_scan(spec, source, ipw=args.ipw, seed=args.seed, dask_scheduler=args.dask_scheduler)
     m, ci = result.metrics, result.control_intervals
     lines = [
         f"{spec.id}: registered riskscan-{spec.id} version {result.version} (status=candidate), run {result.run_id}",
@@ -186,6 +192,10 @@ def train(args: argparse.Namespace) -> Outcome:
         f"  logistic baseline: test ROC-AUC {result.baseline_metrics.get('baseline_test_roc_auc', float('nan')):.3f}, "
         f"control precision@op {result.baseline_metrics.get('baseline_control_precision_at_op', float('nan')):.3f}",
     ]
+    if args.dask_scheduler:
+        lines.append(
+            f"  booster fitted on the Dask cluster at {args.dask_scheduler} (run tag training_engine=dask)"
+        )
     return Outcome(lines, {"result": result.__dict__})
 
 

@@ -57,6 +57,12 @@ def _configure_batch(parser: argparse.ArgumentParser) -> None:
         "--output", type=Path, required=True, help="scores, signals and explanations (Parquet)"
     )
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="compute the scores partition by partition on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); "
+        "default: this machine",
+    )
 
 
 def score_batch(args: argparse.Namespace) -> Outcome:
@@ -64,7 +70,13 @@ def score_batch(args: argparse.Namespace) -> Outcome:
 
     if not args.input.exists():
         raise Refusal(f"input file {args.input} does not exist")
-    result = run_batch(args.scan, args.input, args.output, progress=not args.no_progress)
+    result = run_batch(
+        args.scan,
+        args.input,
+        args.output,
+        progress=not args.no_progress,
+        dask_scheduler=args.dask_scheduler,
+    )
     seconds = sum(result.seconds.values())
     lines = [
         f"{args.scan}: scored {result.scored} of {result.rows} cases with {result.model['name']} version "
@@ -74,6 +86,10 @@ def score_batch(args: argparse.Namespace) -> Outcome:
         f"  every scored case is in the decision log; output: {result.output}",
         "  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items()),
     ]
+    if args.dask_scheduler:
+        lines.append(
+            f"  scores computed on the Dask cluster at {args.dask_scheduler}; selection and log here"
+        )
     return Outcome(lines, {"result": {**result.__dict__, "output": str(result.output)}})
 
 
