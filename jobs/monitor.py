@@ -129,7 +129,7 @@ def _drift_findings(
         Finding(
             RETRAIN,
             f"drift of '{r.column}'",
-            f"PSI {r.psi:.3f} >= {policy.psi_retrain} and {r.test} p {p_value_text(r.p_value)} < {alpha:.2g}",
+            f"PSI {r.psi:.3f} >= {policy.psi_retrain} and {r.test} p {p_value_text(r.p_value)}, below {alpha:.2g}",
         )
         for r in results
         if math.isfinite(r.psi) and r.psi >= policy.psi_retrain and r.p_value < alpha
@@ -292,7 +292,7 @@ def monitor(
     notes: list[str] = []
     findings: list[Finding] = []
     progress(
-        f"[monitor {scan}] {len(logged)} logged cases from {start:%Y-%m-%d} to {end:%Y-%m-%d}; champion v{version}"
+        f"[monitor {scan}] {len(logged)} cases logged from {start:%Y-%m-%d} up to {end:%Y-%m-%d}; champion v{version}"
     )
 
     drift_results: list[DriftResult] = []
