@@ -26,7 +26,7 @@ from models import registry
 from models.scorer import MARGIN_SCALE, ScanModel
 from models.specs import ScanSpec, load_spec
 from serving.scoring import ModelRef, control_draw, control_key
-from serving.store import LogEntry, ServingStore
+from serving.store import BatchColumns, ServingStore
 
 LOG_CHUNK = 5_000  # short write locks, so API requests on the same log are not held up
 
@@ -174,36 +174,29 @@ def score_batch(
     timings["explain"] = now() - start
 
     start = now()
-    request_ids: list[str] = []
-    plain_inputs = _plain_records(inputs_frame)
+    # Columns, not one LogEntry per row: the store checks what rows share once, serialises the inputs
+    # column by column and hands back request ids only (ServingStore.append_batch; same rows and hashes).
     bar = tqdm(total=len(cases), desc=f"logging {spec.id}", unit="case", disable=not progress)
-    for begin in range(0, len(cases), LOG_CHUNK):
-        stop = min(begin + LOG_CHUNK, len(cases))
-        entries: list[LogEntry] = []
-        for row in range(begin, stop):
-            explanation, base = explanations.get(row, ([], None))
-            entries.append(
-                LogEntry(
-                    case_id=str(keys[row]),
-                    scan=spec.id,
-                    model_name=ref.name,
-                    model_version=ref.version,
-                    inputs=plain_inputs[row],
-                    score=float(scores[row]),
-                    threshold=model.threshold,
-                    signal=bool(signal[row]),
-                    control=bool(control[row]),
-                    control_draw=float(draws[row]),
-                    margin_scale=MARGIN_SCALE,
-                    source="batch",
-                    explanation=explanation,
-                    base_value=base,
-                    audit_sha256=ref.audit_sha256,
-                    decision_id=ref.decision_id,
-                )
-            )
-        request_ids += [row.request_id for row in store.append_scores(entries)]
-        bar.update(stop - begin)
+    request_ids = store.append_batch(
+        BatchColumns(
+            scan=spec.id,
+            model_name=ref.name,
+            model_version=ref.version,
+            threshold=model.threshold,
+            margin_scale=MARGIN_SCALE,
+            audit_sha256=ref.audit_sha256,
+            decision_id=ref.decision_id,
+            case_ids=keys.tolist(),
+            inputs={name: _log_column(inputs_frame[name]) for name in inputs_frame.columns},
+            scores=scores,
+            signal=signal,
+            control=control,
+            control_draws=draws,
+            explanations=explanations,
+        ),
+        chunk_rows=LOG_CHUNK,
+        progress=bar.update,
+    )
     bar.close()
     timings["log"] = now() - start
 
@@ -256,11 +249,12 @@ def _plain_column(series: pd.Series) -> list[Any]:
     return series.astype(object).where(series.notna(), None).tolist()
 
 
-def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts (numpy scalars to Python, NaN to None), built column-wise for speed."""
-    columns = {name: _plain_column(frame[name]) for name in frame.columns}
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+def _log_column(series: pd.Series) -> np.ndarray | list[Any]:
+    """An input column for the decision log: plain numpy numbers as they are (the store encodes them
+    vectorised), anything else (categories, dates, nullable types) as JSON-ready Python values."""
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf":
+        return series.to_numpy()
+    return _plain_column(series)
 
 
 def run_batch(

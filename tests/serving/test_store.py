@@ -13,6 +13,7 @@ import math
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,13 @@ from serving.store import (
     STATUS_OPEN,
     STATUS_VIOLATION,
     TABLES,
+    BatchColumns,
     LogEntry,
     LoggedScore,
     ServingStore,
     StoreError,
+    canonical_inputs,
+    new_request_ids,
     row_hash,
 )
 from tests.postgres import temporary_database
@@ -372,6 +376,190 @@ def test_bulk_appends_chunk_and_stay_one_chain(store: ServingStore, monkeypatch:
     assert [row.id for row in logged] == list(range(1, 51))
     assert [store.get_score(row.request_id) for row in logged[::10]] == logged[::10]
     assert store.verify_chain(batch_size=8).rows_checked == 50
+
+
+@contextmanager
+def second_database(url: str, tmp_path: Path) -> Iterator[str]:
+    """Another empty database on the same backend as ``url``."""
+    if url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'second.db'}"
+    else:
+        with temporary_database() as other:
+            yield other
+
+
+def batch_columns(rows: int = 23) -> BatchColumns:
+    """A batch with the awkward values a caseload can hold, as numpy arrays and as lists."""
+    rng = np.random.default_rng(7)
+    index = np.arange(rows)
+    explained: dict[int, tuple[list[dict[str, Any]], float]] = {
+        1: (
+            [
+                {"feature": "leeftijd", "label": "Leeftijd", "value": np.int64(41), "contribution": 0.12},
+                {"feature": "datum", "label": "Datum", "value": date(2025, 1, 2), "contribution": -1e-9},
+            ],
+            -1.5,
+        ),
+        9: ([], -2.0),
+        21: (
+            [{"feature": "sector", "label": "Sector", "value": None, "contribution": np.float32(0.5)}],
+            0.25,
+        ),
+    }
+    return BatchColumns(
+        scan="vw",
+        model_name="riskscan-vw",
+        model_version="3",
+        threshold=0.7,
+        margin_scale="log-odds (raw LightGBM margin, before calibration)",
+        audit_sha256=AUDIT.upper(),
+        decision_id=None,
+        case_ids=[f" case-{n} " if n == 3 else f"case-{n}" for n in range(rows)],
+        inputs={
+            "leeftijd": rng.integers(18, 67, rows),
+            "groot": np.where(index % 4 == 0, 2**62, index).astype(np.int64),
+            "inkomen": np.where(index % 5 == 0, np.nan, rng.random(rows) * 1e4),
+            "klein": (rng.random(rows) * 1e-7).astype(np.float32),
+            "min_nul": np.where(index % 2 == 0, -0.0, 1e16),
+            "vso": index % 3 == 0,
+            "sector": np.array(["bouw", 'Ĳssel "quote" \\ \n', np.nan] * rows, dtype=object)[:rows],
+            "datum": [date(2025, 1, n % 28 + 1) if n % 6 else None for n in range(rows)],
+            "lijst": [(1, 2.5, None), {"b": 1, "a": [True]}] * (rows // 2) + [np.int64(3)] * (rows % 2),
+            '100% "raar"': [np.bool_(n % 2 == 0) for n in range(rows)],
+        },
+        scores=rng.random(rows),
+        signal=index % 4 == 1,
+        control=index % 7 == 2,
+        control_draws=rng.random(rows) * 0.999,
+        explanations={row: value for row, value in explained.items() if row < rows},
+    )
+
+
+def test_canonical_inputs_write_what_a_log_entry_writes(store: ServingStore) -> None:
+    columns = batch_columns()
+    texts = canonical_inputs(columns.inputs, len(columns))
+    for row in (0, 1, 2, 3, 5, 6, 22):
+        logged = store.append_score(
+            entry(case_id=f"row-{row}", inputs={k: v[row] for k, v in columns.inputs.items()})
+        )
+        canonical = json.dumps(
+            logged.as_dict()["inputs"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        assert texts[row] == canonical
+    assert canonical_inputs({}, 2) == ["{}", "{}"]
+    with pytest.raises(StoreError, match=r"inputs\['x'\] is inf in row 1; only finite numbers"):
+        canonical_inputs({"x": np.array([1.0, np.inf])}, 2)
+    with pytest.raises(
+        StoreError, match=r"inputs\['x'\] is -inf; only finite numbers can be logged \(row 0\)"
+    ):
+        canonical_inputs({"x": [-math.inf]}, 1)
+    with pytest.raises(StoreError, match=r"inputs\['x'\] has 1 values for 2 rows"):
+        canonical_inputs({"x": [1]}, 2)
+
+
+def test_request_ids_are_random_uuid4() -> None:
+    ids = new_request_ids(1000)
+    assert len(set(ids)) == 1000
+    assert all(uuid.UUID(key).version == 4 and uuid.UUID(key).hex == key for key in ids)
+    assert new_request_ids(0) == []
+
+
+def test_the_bulk_path_logs_the_same_rows_and_hashes_as_log_entries(url: str, tmp_path: Path) -> None:
+    """append_batch (the batch scorer's columns) against append_scores (a LogEntry per row), at the same
+    moment, in chunks of the same size: every stored row, hashes included, is the same."""
+    moment = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
+    columns = batch_columns()
+    with (
+        second_database(url, tmp_path) as other_url,
+        ServingStore(url, clock=lambda: moment) as bulk,
+        ServingStore(other_url, clock=lambda: moment) as plain,
+    ):
+        seen: list[int] = []
+        request_ids = bulk.append_batch(columns, chunk_rows=7, progress=seen.append)
+        assert seen == [7, 7, 7, 2]
+        entries = []
+        for row, request_id in enumerate(request_ids):
+            explanation, base_value = columns.explanations.get(row, ([], None))
+            entries.append(
+                LogEntry(
+                    case_id=columns.case_ids[row],
+                    scan=columns.scan,
+                    model_name=columns.model_name,
+                    model_version=columns.model_version,
+                    inputs={name: values[row] for name, values in columns.inputs.items()},
+                    score=columns.scores[row],
+                    threshold=columns.threshold,
+                    signal=columns.signal[row],
+                    control=columns.control[row],
+                    control_draw=columns.control_draws[row],
+                    margin_scale=columns.margin_scale,
+                    source="batch",
+                    explanation=explanation,
+                    base_value=base_value,
+                    audit_sha256=columns.audit_sha256,
+                    decision_id=columns.decision_id,
+                    request_id=request_id,
+                )
+            )
+        expected = [
+            row for start in range(0, 23, 7) for row in plain.append_scores(entries[start : start + 7])
+        ]
+        assert [bulk.get_score(request_id) for request_id in request_ids] == expected
+        assert expected[3].case_id == "case-3"
+        assert expected[1].explanation[1]["value"] == "2025-01-02"
+        assert (expected[9].explanation, expected[9].base_value) == ((), -2.0)
+        report = bulk.verify_chain(batch_size=5)
+        assert report.ok, report.problem
+        assert (report.rows_checked, report.head_hash) == (23, expected[-1].row_hash)
+        # And it chains on to whatever the service appended before and after.
+        api = bulk.append_score(entry(case_id="api"))
+        assert api.prev_hash == expected[-1].row_hash
+        more = bulk.append_batch(batch_columns(3))
+        assert bulk.get_score(more[0]).prev_hash == api.row_hash  # type: ignore[union-attr]
+        assert bulk.verify_chain().rows_checked == 27
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"scores": np.array([0.5, np.nan, 0.5])}, r"score must be a finite number, got nan \(row 1\)"),
+        (
+            {"control_draws": np.array([0.5, 0.5, 1.0])},
+            r"control_draw must lie in \[0, 1\), got 1.0 \(row 2\)",
+        ),
+        ({"signal": np.array([1, 0, 0])}, "signal must be True or False, got int64"),
+        ({"scores": np.array([0.5, 0.5])}, r"scores must hold one value per row \(3\), got shape \(2,\)"),
+        ({"case_ids": ["a", " ", "c"]}, "case_id must be non-empty text, got ' '"),
+        ({"scan": ""}, "scan must be non-empty text, got ''"),
+        ({"audit_sha256": "abc"}, "audit_sha256 must be 64 hexadecimal characters or None, got 'abc'"),
+        ({"inputs": {"x": np.array([1.0, np.inf, 1.0])}}, r"inputs\['x'\] is inf in row 1"),
+        ({"explanations": {1: ([{"feature": "x"}], 0.0)}}, r"explanation\[0\] must have exactly the keys"),
+        ({"explanations": {5: ([], 0.0)}}, "explanations has row 5, which is not a row of this batch"),
+    ],
+)
+def test_the_bulk_path_refuses_what_a_log_entry_would(
+    riskscan_home: Path, overrides: dict[str, Any], message: str
+) -> None:
+    fields = {
+        "scan": "vw",
+        "model_name": "riskscan-vw",
+        "model_version": "3",
+        "threshold": 0.7,
+        "margin_scale": "log-odds",
+        "audit_sha256": None,
+        "decision_id": None,
+        "case_ids": ["a", "b", "c"],
+        "inputs": {"x": np.array([1.0, 2.0, 3.0])},
+        "scores": np.array([0.1, 0.2, 0.3]),
+        "signal": np.array([False, True, False]),
+        "control": np.array([False, False, True]),
+        "control_draws": np.array([0.5, 0.5, 0.01]),
+        **overrides,
+    }
+    with ServingStore() as store:
+        with pytest.raises(StoreError, match=message):
+            store.append_batch(BatchColumns(**fields))
+        assert store.verify_chain().rows_checked == 0
 
 
 # ----------------------------------------------------------------------------------- chain verification
