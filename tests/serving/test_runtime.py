@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import threading
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +14,7 @@ import pytest
 from features.sources import read_source
 from models.specs import load_spec
 from serving.runtime import RequestError, ScanRuntime
-from serving.scoring import control_draw
+from serving.scoring import CONTROL_KEY_ENV, control_draw, control_key
 from tests.serving.conftest import ServedHome, caseload
 
 
@@ -131,12 +136,41 @@ def test_control_draw_is_reproducible_and_near_its_share(runtime: ScanRuntime) -
     assert abs((draws < share).mean() - share) < 0.006
 
 
+def test_control_draw_is_the_documented_hmac() -> None:
+    """The precomputed hash states give exactly HMAC-SHA256(key, scan|case_id), for any key length."""
+    for key in (b"k", b"x" * 64, b"y" * 65, "sleutel-ĳ".encode() * 20):
+        for scan, case_id in (("vw", "A1"), ("sollicitatie", "Ĳssel-7"), ("vw", "")):
+            digest = hmac.new(key, f"{scan}|{case_id}".encode(), hashlib.sha256).digest()
+            assert control_draw(key, scan, case_id) == int.from_bytes(digest[:8], "big") / 2**64
+
+
+def test_workers_starting_together_share_one_control_key(
+    riskscan_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(CONTROL_KEY_ENV, raising=False)
+    start = threading.Barrier(8)
+    keys: list[bytes] = []
+
+    def worker() -> None:
+        start.wait()
+        keys.append(control_key())
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 8 and len(set(keys)) == 1 and len(keys[0]) == 64
+    assert [path.name for path in riskscan_home.iterdir() if "control" in path.name] == ["control.key"]
+    assert (riskscan_home / "control.key").stat().st_mode & 0o777 == 0o600
+
+
 def test_record_encoding_matches_the_pipeline(runtime: ScanRuntime, served_home: ServedHome) -> None:
     model = runtime.states["sollicitatie"].model
     assert model is not None
     frame = read_source(served_home.data, "ww_sollicitatieperiodes").frame.head(500)
     records = frame[model.features.names].astype(object).where(frame[model.features.names].notna(), None)
-    fast = model.encode_records(records.to_dict("records"))
+    fast = model.encode_records([{str(k): v for k, v in row.items()} for row in records.to_dict("records")])
     slow = model.encode(frame, validate=False)
     assert np.allclose(fast, slow, equal_nan=True)
 
