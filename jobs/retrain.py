@@ -161,7 +161,12 @@ def run_retrain_job(
         }
         out = report_dir / scan / f"v{trained.version}-{as_of.isoformat()}"
         files = report.write_retrain_report(view, spec, out)
-        registry.attach_run_files(scan, trained.version, list(files.values()), f"retrain/{as_of.isoformat()}")
+        folder = f"retrain/{as_of.isoformat()}"
+        registry.attach_run_files(scan, trained.version, list(files.values()), folder)
+        registry.set_version_tag(
+            scan, trained.version, registry.COMPARISON_TAG, f"{folder}/{files['html'].name}"
+        )
+        registry.set_version_tag(scan, trained.version, registry.COMPARISON_VERDICT_TAG, verdict)
         return RetrainJobResult(
             training=trained,
             audit=audit,

@@ -210,6 +210,10 @@ def version_signature(scan: str, version: int | str) -> ModelSignature | None:
     return mlflow.models.get_model_info(f"models:/{model_name(scan)}/{version}").signature
 
 
+#: Set by the retraining job: where the comparison report with the champion is, and its verdict in words.
+COMPARISON_TAG = "retrain_comparison"
+COMPARISON_VERDICT_TAG = "retrain_verdict"
+
 AUDIT_TAGS = ("audit_sha256", "audit_verdict", "audit_fail_count", "audit_artifact_path", "audited_at")
 
 

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.middleware.sessions import SessionMiddleware
 
 from models import home, registry
+from models.registry import COMPARISON_TAG
 from models.specs import SCAN_IDS
 from serving.runtime import RequestError
 from serving.scoring import SIGNAL_NOTICE_NL
@@ -281,9 +282,15 @@ def build_app() -> FastAPI:
         rt = runtime(request)
         scans = []
         for scan in SCAN_IDS:
+            aliases = {
+                str(mv.version): alias
+                for alias in (registry.CHAMPION, registry.CHALLENGER, registry.PREVIOUS)
+                if (mv := registry.version_by_alias(scan, alias)) is not None
+            }
             versions = [
                 {
                     "version": v.version,
+                    "alias": aliases.get(str(v.version), ""),
                     "tags": dict(v.tags),
                     "created": datetime.fromtimestamp(v.creation_timestamp / 1000).isoformat(
                         timespec="minutes"
@@ -313,6 +320,29 @@ def build_app() -> FastAPI:
                 path = registry.download_audit_file(scan, version, "report.html", Path(tmp))
                 if path is None:
                     raise RequestError(404, f"version {version} of {scan} has no audit")
+                html = path.read_text(encoding="utf-8")
+        except RequestError as error:
+            if error.status == 401:
+                return _login_redirect(request)
+            return _page("error.html", status=error.status, message=error.body["error"])
+        except LookupError as error:
+            return _page("error.html", status=404, message=str(error))
+        return HTMLResponse(html)
+
+    @app.get("/ui/audits/{scan}/{version}/comparison", response_class=HTMLResponse)
+    def retrain_comparison(request: Request, scan: str, version: str) -> Response:
+        """The retraining job's comparison of a challenger with the champion (jobs/retrain.py)."""
+        try:
+            session_user(request, "audits")
+            if scan not in SCAN_IDS:
+                raise RequestError(404, f"unknown scan '{scan}'")
+            artifact = registry.get_version(scan, version).tags.get(COMPARISON_TAG)
+            if not artifact:
+                raise RequestError(404, f"version {version} of {scan} has no retraining comparison")
+            with tempfile.TemporaryDirectory() as tmp:
+                path = registry.download_run_file(scan, version, artifact, Path(tmp))
+                if path is None:
+                    raise RequestError(404, f"the comparison of version {version} of {scan} is missing")
                 html = path.read_text(encoding="utf-8")
         except RequestError as error:
             if error.status == 401:

@@ -29,6 +29,10 @@ from sklearn.metrics import roc_auc_score
 from training.evaluate import Interval, _safe, operating_point_rates
 
 METRICS = ("precision_at_op", "lift", "roc_auc", "flagged_share", "base_rate")
+#: Below this many violations among the control cases no verdict is given: the two models' flags differ on
+#: a handful of cases, and a percentile bootstrap over a handful of events gives intervals that look
+#: decisive and are not (the same reason the audit asks for a minimum number of events per group).
+MIN_VIOLATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,14 @@ class Comparison:
             "difference": {k: v.as_dict() for k, v in self.difference.items()},
         }
 
-    def verdict(self, metric: str = "precision_at_op") -> str:
+    def verdict(self, metric: str = "precision_at_op", min_violations: int = MIN_VIOLATIONS) -> str:
         """In words: is the challenger better, worse, or not distinguishable on ``metric``?"""
         diff = self.difference[metric]
+        if self.n_violations < min_violations:
+            return (
+                f"undetermined (only {self.n_violations} violations among the control cases; "
+                f"{min_violations} needed)"
+            )
         if not np.isfinite(diff.low):
             return "undetermined (too few control cases with outcomes)"
         if diff.low > 0:

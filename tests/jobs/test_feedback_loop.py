@@ -148,12 +148,17 @@ def test_retrain_registers_a_challenger_never_promotes_and_is_idempotent(loop: L
     for side in ("champion", "challenger", "difference"):
         interval = comparison[side]["precision_at_op"]
         assert interval["low"] <= interval["estimate"] <= interval["high"]
-    assert first["verdict"] in (
-        "challenger better",
-        "challenger worse",
-        "no difference shown (the interval contains 0)",
-    )
+    # About 150 control cases with a few violations: intervals are reported, a verdict is not given.
+    assert comparison["n_violations"] < 20
+    assert first["verdict"].startswith(f"undetermined (only {comparison['n_violations']} violations")
     assert Path(first["files"]["html"]).exists()
+    # The committee page links the comparison through the version's tags (serving/web.py).
+    tags = registry.get_version("vw", challenger).tags
+    assert tags[registry.COMPARISON_VERDICT_TAG] == first["verdict"]
+    fetched = registry.download_run_file(
+        "vw", challenger, tags[registry.COMPARISON_TAG], tmp_path / "fetched"
+    )
+    assert fetched is not None and "never promotes" in fetched.read_text(encoding="utf-8")
 
     code, second = _run(["retrain", "--scan", "vw", "--as-of", "2025-04-01"], tmp_path / "second.json")
     assert code == 0 and second["reused"] and second["challenger"]["version"] == challenger
