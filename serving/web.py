@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -310,16 +311,18 @@ def build_app() -> FastAPI:
             )
         return _page("audits.html", scans=scans, user=user, csrf=csrf_token(request))
 
-    @app.get("/ui/audits/{scan}/{version}/report", response_class=HTMLResponse)
-    def audit_report(request: Request, scan: str, version: str) -> Response:
+    def committee_document(
+        request: Request, scan: str, version: str, fetch: Callable[[Path], Path | None], missing: str
+    ) -> Response:
+        """A stored HTML report of a version for the committee; ``fetch`` downloads it into a folder."""
         try:
             session_user(request, "audits")
             if scan not in SCAN_IDS:
                 raise RequestError(404, f"unknown scan '{scan}'")
             with tempfile.TemporaryDirectory() as tmp:
-                path = registry.download_audit_file(scan, version, "report.html", Path(tmp))
+                path = fetch(Path(tmp))
                 if path is None:
-                    raise RequestError(404, f"version {version} of {scan} has no audit")
+                    raise RequestError(404, f"version {version} of {scan} has no {missing}")
                 html = path.read_text(encoding="utf-8")
         except RequestError as error:
             if error.status == 401:
@@ -329,27 +332,24 @@ def build_app() -> FastAPI:
             return _page("error.html", status=404, message=str(error))
         return HTMLResponse(html)
 
+    @app.get("/ui/audits/{scan}/{version}/report", response_class=HTMLResponse)
+    def audit_report(request: Request, scan: str, version: str) -> Response:
+        return committee_document(
+            request,
+            scan,
+            version,
+            lambda folder: registry.download_audit_file(scan, version, "report.html", folder),
+            "audit",
+        )
+
     @app.get("/ui/audits/{scan}/{version}/comparison", response_class=HTMLResponse)
     def retrain_comparison(request: Request, scan: str, version: str) -> Response:
         """The retraining job's comparison of a challenger with the champion (jobs/retrain.py)."""
-        try:
-            session_user(request, "audits")
-            if scan not in SCAN_IDS:
-                raise RequestError(404, f"unknown scan '{scan}'")
+
+        def fetch(folder: Path) -> Path | None:
             artifact = registry.get_version(scan, version).tags.get(COMPARISON_TAG)
-            if not artifact:
-                raise RequestError(404, f"version {version} of {scan} has no retraining comparison")
-            with tempfile.TemporaryDirectory() as tmp:
-                path = registry.download_run_file(scan, version, artifact, Path(tmp))
-                if path is None:
-                    raise RequestError(404, f"the comparison of version {version} of {scan} is missing")
-                html = path.read_text(encoding="utf-8")
-        except RequestError as error:
-            if error.status == 401:
-                return _login_redirect(request)
-            return _page("error.html", status=error.status, message=error.body["error"])
-        except LookupError as error:
-            return _page("error.html", status=404, message=str(error))
-        return HTMLResponse(html)
+            return registry.download_run_file(scan, version, artifact, folder) if artifact else None
+
+        return committee_document(request, scan, version, fetch, "retraining comparison")
 
     return app

@@ -14,18 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from ethics_review.audit import audit_version
 from features import generator
-from features.sources import read_source
 from jobs.simulation import TrafficConfig, TrafficSummary, simulate_month
 from models import registry
-from models.gate import decide, promote
-from models.governance import CHECKLIST_KEYS, GovernanceStore
-from models.specs import load_spec
 from riskscan.cli import main
-from training.train import train_scan
+from tests.lifecycle import promote_new_champion
 
-CHECKLIST = {key: f"test answer: {key}" for key in CHECKLIST_KEYS}
 QUIET = {"progress": lambda _: None}
 
 
@@ -48,20 +42,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
         mp.delenv("RISKSCAN_DATABASE_URL", raising=False)
         config = generator.GeneratorConfig(n_applications=60_000, n_periods=1_000, seed=11)
         generator.write_tables(generator.generate(config), data, config)
-        spec = load_spec("vw")
-        version = train_scan(spec, read_source(data, spec.table), **QUIET).version
-        audit_version("vw", version, data_dir=data, **QUIET)
-        governance = GovernanceStore()
-        decide(
-            governance,
-            scan="vw",
-            version=version,
-            decision="approve",
-            decided_by=["test committee"],
-            rationale="test approval of test data",
-            checklist=CHECKLIST,
-        )
-        promote(governance, scan="vw", version=version, promoted_by="test")
+        version = promote_new_champion("vw", data)
         traffic = simulate_month(
             data, home / "traffic", TrafficConfig(month="2025-01", n_cases=4_000, assessed_share=0.8), **QUIET
         )

@@ -36,20 +36,11 @@ AUDIT = "ab" * 32
 OTHER_AUDIT = "cd" * 32
 CHECKLIST = {key: f"answer to {key}" for key in CHECKLIST_KEYS}
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-]
 
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a fresh SQLite file, or a throwaway PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'governance.db'}"
-    else:
-        with temporary_database() as postgres_url:
-            yield postgres_url
+@pytest.fixture
+def url(database_url: str) -> str:
+    """An empty database on each backend (tests/conftest.py: SQLite and the real PostgreSQL)."""
+    return database_url
 
 
 class Clock:

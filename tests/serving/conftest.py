@@ -20,16 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ethics_review.audit import audit_version
 from features import generator
 from features.sources import read_source
-from models.gate import decide, promote
-from models.governance import CHECKLIST_KEYS, GovernanceStore
+from models.governance import GovernanceStore
 from models.specs import load_spec
 from serving.store import ServingStore
-from training.train import train_scan
-
-CHECKLIST = {key: f"test answer: {key}" for key in CHECKLIST_KEYS}
+from tests.lifecycle import promote_new_champion
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,22 +53,7 @@ def served_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHome
         config = generator.GeneratorConfig(n_applications=80_000, n_periods=80_000, seed=5)
         generator.write_tables(generator.generate(config), data, config)
         governance = GovernanceStore()
-        versions = {}
-        for scan in ("vw", "sollicitatie"):
-            spec = load_spec(scan)
-            version = train_scan(spec, read_source(data, spec.table), progress=lambda _: None).version
-            audit_version(scan, version, data_dir=data, progress=lambda _: None)
-            decide(
-                governance,
-                scan=scan,
-                version=version,
-                decision="approve",
-                decided_by=["test committee"],
-                rationale="test approval of test data",
-                checklist=CHECKLIST,
-            )
-            promote(governance, scan=scan, version=version, promoted_by="test")
-            versions[scan] = version
+        versions = {scan: promote_new_champion(scan, data, governance) for scan in ("vw", "sollicitatie")}
         store = ServingStore()
         tokens = {
             role: store.create_token(name=f"test {role}", role=role)[0]

@@ -1,0 +1,36 @@
+"""A scan taken through the life cycle by the real code: trained, audited, approved, promoted.
+
+The committee decisions made here are test decisions on test data, through the same gate as real ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ethics_review.audit import audit_version
+from features.sources import read_source
+from models.gate import decide, promote
+from models.governance import CHECKLIST_KEYS, GovernanceStore
+from models.specs import load_spec
+from training.train import train_scan
+
+CHECKLIST = {key: f"test answer: {key}" for key in CHECKLIST_KEYS}
+
+
+def promote_new_champion(scan: str, data: Path, governance: GovernanceStore | None = None) -> str:
+    """Train ``scan`` on the tables in ``data`` and make the new version champion; returns the version."""
+    governance = governance or GovernanceStore()
+    spec = load_spec(scan)
+    version = train_scan(spec, read_source(data, spec.table), progress=lambda _: None).version
+    audit_version(scan, version, data_dir=data, progress=lambda _: None)
+    decide(
+        governance,
+        scan=scan,
+        version=version,
+        decision="approve",
+        decided_by=["test committee"],
+        rationale="test approval of test data",
+        checklist=CHECKLIST,
+    )
+    promote(governance, scan=scan, version=version, promoted_by="test")
+    return version
