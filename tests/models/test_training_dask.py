@@ -24,8 +24,10 @@ from training.distributed import best_iteration, sklearn_params
 from training.train import TemporalSplit, _lgb_params, fit_scan_model, temporal_split, train_scan
 
 # Two workers build bins from their own rows and sum histograms, so their trees are not the local trees
-# (training/distributed.py). Measured on this data: mean |difference| of calibrated test scores about
-# 0.003, at most about 0.05, correlation 0.98. The bounds leave room for other seeds, not for a broken fit.
+# (training/distributed.py). Measured (this data, and bench_scale.py's 76k training rows): mean |difference|
+# of calibrated test scores 0.002-0.003, correlation about 0.98, single cases up to about 0.1. So the
+# mean, the correlation and the AUC are bounded, not every case; the bounds leave room for other seeds,
+# not for a broken fit (which would miss them by an order of magnitude).
 MEAN_ABS_TOLERANCE = 0.02
 CORRELATION_FLOOR = 0.9
 AUC_TOLERANCE = 0.05
