@@ -69,6 +69,7 @@ class MonitorResult:
     start: str
     end: str
     process_window: tuple[str, str]
+    cases: int  # scored in the window (process health counts its own, earlier window)
     champion: str
     status: str
     findings: list[Finding]
@@ -90,6 +91,7 @@ class MonitorResult:
             "scan": self.scan,
             "window": {"from": self.start, "to": self.end},
             "process_window": {"from": self.process_window[0], "to": self.process_window[1]},
+            "cases": self.cases,
             "champion": self.champion,
             "status": self.status,
             "exit_code": self.exit_code,
@@ -341,6 +343,7 @@ def monitor(
         start=start.isoformat(),
         end=end.isoformat(),
         process_window=((start - maturity).isoformat(), (end - maturity).isoformat()),
+        cases=len(logged),
         champion=version,
         status=status,
         findings=findings,
@@ -374,7 +377,8 @@ def _metrics(result: MonitorResult) -> dict[str, float]:
     health = result.process
     metrics.update(
         {
-            "scored": float(health.scored),
+            "scored": float(result.cases),
+            "scored_in_process_window": float(health.scored),
             "never_assessed_share": health.never_assessed.estimate,
             "hoor_en_wederhoor_rate": health.hoor_en_wederhoor.estimate,
             "model_selected_violation_rate": health.model_selected_violation_rate.estimate,

@@ -129,9 +129,10 @@ def monitor(args: argparse.Namespace) -> Outcome:
         )
     health = result.process
     lines = [
-        f"{args.scan}: {result.status} (champion v{result.champion}, {health.scored} cases from {first} to {last})",
+        f"{args.scan}: {result.status} (champion v{result.champion}, {result.cases} cases from {first} to {last})",
         *[f"  {f.severity}: {f.subject}: {f.detail}" for f in result.findings],
-        f"  never assessed: {health.never_assessed.k} of {health.never_assessed.n} mature signals; "
+        f"  process health on cases scored {result.process_window[0][:10]} up to {result.process_window[1][:10]}: "
+        f"never assessed: {health.never_assessed.k} of {health.never_assessed.n} selected cases; "
         f"hoor en wederhoor: {health.hoor_en_wederhoor.k} of {health.hoor_en_wederhoor.n} outcomes",
         *[f"  note: {n}" for n in result.notes],
         f"  report: {result.files['html']}",

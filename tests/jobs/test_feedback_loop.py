@@ -88,6 +88,7 @@ def test_monitor_detects_the_drift_and_reports_process_health(loop: Loop, tmp_pa
 
     process = report["process"]
     assert process["scored"] == loop.traffic.scored
+    assert report["cases"] == loop.traffic.scored
     assert process["never_assessed"]["k"] == loop.traffic.never_assessed
     assert process["hoor_en_wederhoor"]["n"] == loop.traffic.outcomes
     assert process["hoor_en_wederhoor"]["k"] == loop.traffic.outcomes - loop.traffic.unheard
