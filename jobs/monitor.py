@@ -127,6 +127,7 @@ def _drift_findings(
 ) -> tuple[list[Finding], float]:
     policy = spec.monitoring
     alpha = policy.test_alpha / max(len(results), 1)  # Bonferroni over the features
+    report_only = {d.name for d in policy.drift_report_only}
     findings = [
         Finding(
             RETRAIN,
@@ -134,7 +135,10 @@ def _drift_findings(
             f"PSI {r.psi:.3f} >= {policy.psi_retrain} and {r.test} p {p_value_text(r.p_value)}, below {alpha:.2g}",
         )
         for r in results
-        if math.isfinite(r.psi) and r.psi >= policy.psi_retrain and r.p_value < alpha
+        if r.column not in report_only
+        and math.isfinite(r.psi)
+        and r.psi >= policy.psi_retrain
+        and r.p_value < alpha
     ]
     if (
         score is not None
@@ -321,6 +325,10 @@ def monitor(
         notes.append(
             f"drift tests at alpha {spec.monitoring.test_alpha} / {len(drift_results)} features = {alpha:.2g}"
         )
+        notes += [
+            f"drift of '{d.name}' is shown, never a finding (scan spec): {d.reason}"
+            for d in spec.monitoring.drift_report_only
+        ]
     progress(f"[monitor {scan}] drift: {sum(f.severity == RETRAIN for f in findings)} finding(s)")
 
     fairness: dict[str, Any] | None = None

@@ -119,6 +119,11 @@ class OutcomePolicy(_Strict):
     maturity_days: int = Field(ge=1, le=365)
 
 
+class ReportOnlyDrift(_Strict):
+    name: str
+    reason: str = Field(min_length=10)
+
+
 class MonitoringPolicy(_Strict):
     """Thresholds that turn monitoring findings into ``retrain recommended`` or ``committee review required``."""
 
@@ -129,6 +134,9 @@ class MonitoringPolicy(_Strict):
     min_hoor_en_wederhoor: float = Field(ge=0, le=1)
     max_unassessed_share: float = Field(ge=0, le=1)
     min_assessed_for_effectiveness: int = Field(ge=1)
+    # Inputs whose drift is shown but never a finding, each with the reviewed reason (e.g. a monthly
+    # national figure, which one month of traffic always holds at a single value per region).
+    drift_report_only: tuple[ReportOnlyDrift, ...] = ()
 
 
 class ScanSpec(_Strict):
@@ -191,6 +199,11 @@ def parse_spec(content: Any, register: FeatureRegister | None = None) -> ScanSpe
     for group in {*spec.fairness.groups, *(g for pair in spec.fairness.intersections for g in pair)}:
         if group not in register or register[group].role.value != "audit_only":
             problems.append(f"fairness group '{group}' is not an audit-only column of the register")
+    unknown = [d.name for d in spec.monitoring.drift_report_only if d.name not in spec.features]
+    if unknown:
+        problems.append(
+            f"monitoring.drift_report_only names inputs the scan does not use: {', '.join(unknown)}"
+        )
     overlap = set(spec.features) & {e.name for e in spec.excluded_features}
     if overlap:
         problems.append(f"features both used and excluded: {', '.join(sorted(overlap))}")

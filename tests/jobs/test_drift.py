@@ -10,7 +10,9 @@ import pytest
 from scipy import stats
 
 from features.profile import ReferenceProfile, build_profile, profile_column
-from jobs.drift import EPSILON, categorical_drift, ks_against_grid, numeric_drift, psi
+from jobs.drift import EPSILON, DriftResult, categorical_drift, ks_against_grid, numeric_drift, psi
+from jobs.monitor import _drift_findings
+from models.specs import SpecError, load_spec, parse_spec
 
 
 def test_psi_matches_its_formula_and_is_zero_for_equal_shares() -> None:
@@ -139,3 +141,29 @@ def test_build_profile_refuses_mismatched_or_empty_input() -> None:
         build_profile(frame, {"y": "numeric"}, np.zeros(2), threshold=0.5, population="p")
     with pytest.raises(ValueError, match="format"):
         ReferenceProfile.from_dict({"format": 99})
+
+
+def _drifted(column: str, psi_value: float, p_value: float) -> DriftResult:
+    return DriftResult(column, "numeric", 1000, 1000, psi_value, "ks", 0.3, p_value, [])
+
+
+def test_drift_findings_need_both_size_and_significance_and_respect_report_only_inputs() -> None:
+    spec = load_spec("sollicitatie")
+    results = [
+        _drifted("activiteiten_gemeld", 0.40, 1e-20),  # big and significant: a finding
+        _drifted("werkmap_logins", 0.40, 0.2),  # big but could be chance
+        _drifted("weken_ww", 0.05, 1e-20),  # significant but small
+        _drifted("arbeidsmarkt_krapte", 5.0, 1e-300),  # report-only by the spec
+    ]
+    findings, alpha = _drift_findings(spec, results, None)
+    assert [f.subject for f in findings] == ["drift of 'activiteiten_gemeld'"]
+    assert alpha == pytest.approx(spec.monitoring.test_alpha / 4)
+    score = _drifted("score", 0.5, 1e-10)
+    assert _drift_findings(spec, [], score)[0][0].subject == "drift of the score"
+
+
+def test_a_spec_cannot_exempt_an_input_it_does_not_use() -> None:
+    content = load_spec("sollicitatie").model_dump(mode="json", exclude={"content_hash"})
+    content["monitoring"]["drift_report_only"] = [{"name": "dagloon", "reason": "not an input of this scan"}]
+    with pytest.raises(SpecError, match="drift_report_only names inputs the scan does not use: dagloon"):
+        parse_spec(content)
