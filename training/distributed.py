@@ -71,13 +71,30 @@ _SKLEARN_NAMES = {
 _DROPPED = {"num_threads"}  # lightgbm.dask sets it from each worker's thread count
 
 
+def _check_address(address: str) -> None:
+    """Refuse a malformed address before connecting: a Client that fails on one leaves a traceback at exit."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        if not address.strip():
+            raise ValueError("it is empty")
+        scheme, location = parse_address(address)  # 'host:port' means tcp://host:port
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise ValueError(
+            f"dask scheduler address '{address}' is not valid ({exc}); expected e.g. 'tcp://10.0.0.5:8786'"
+        ) from None
+
+
 @contextmanager
 def dask_client(address: str, *, timeout: float = DASK_CONNECT_TIMEOUT) -> Iterator[Any]:
     """A ``distributed.Client`` on ``address``, closed afterwards; one clear ValueError if unreachable."""
     from distributed import Client
 
-    if not address.strip():
-        raise ValueError("dask scheduler address is empty; expected e.g. 'tcp://10.0.0.5:8786'")
+    _check_address(address)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:

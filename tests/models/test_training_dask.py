@@ -20,7 +20,7 @@ from features.sources import read_source
 from models import registry
 from models.specs import load_spec
 from riskscan.cli import main
-from training.distributed import best_iteration, sklearn_params
+from training.distributed import best_iteration, dask_client, sklearn_params
 from training.train import TemporalSplit, _lgb_params, fit_scan_model, temporal_split, train_scan
 
 # Two workers build bins from their own rows and sum histograms, so their trees are not the local trees
@@ -155,3 +155,13 @@ def test_unreachable_scheduler_is_refused_in_one_sentence(
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert elapsed < 30, f"refused after {elapsed:.1f} s; the connect timeout is 5 s"
     assert not registry.versions("vw"), "nothing registered"
+
+
+def test_malformed_scheduler_address_is_refused_before_connecting() -> None:
+    with (
+        pytest.raises(
+            ValueError, match=r"dask scheduler address 'localhost' is not valid \(missing port number"
+        ),
+        dask_client("localhost"),
+    ):
+        pass

@@ -21,7 +21,7 @@ from models.governance import GovernanceStore
 from models.specs import load_spec
 from riskscan.cli import main
 from serving.batch import champion, score_batch
-from serving.batch_dask import partitions, score_partition
+from serving.batch_dask import dask_client, partitions, score_partition
 from serving.store import ServingStore
 from tests.serving.conftest import ServedHome
 
@@ -146,3 +146,17 @@ def test_unreachable_scheduler_is_refused_in_one_sentence(
     ]
     assert elapsed < 20, f"refused after {elapsed:.1f} s; the connect timeout is 5 s"
     assert not out.exists(), "nothing is written when the cluster cannot be reached"
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("", "it is empty"),
+        ("scheduler-zonder-poort", "missing port number"),
+        ("http://127.0.0.1:8786", "unknown address scheme 'http'"),
+    ],
+)
+def test_malformed_scheduler_address_is_refused_before_connecting(address: str, reason: str) -> None:
+    refusal = rf"dask scheduler address '{address}' is not valid \({reason}"
+    with pytest.raises(ValueError, match=refusal), dask_client(address):
+        pass
