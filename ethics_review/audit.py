@@ -65,12 +65,12 @@ class AuditResult:
     audit: dict[str, Any]
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe copy: NaN and infinities become null, numpy scalars become Python numbers."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -345,7 +345,7 @@ def audit_version(
         else ("insufficient_evidence" if summary["insufficient_evidence"] else "pass")
     )
     run = registry.run_data(str(mv.run_id))
-    audit = _clean(
+    audit = json_safe(
         {
             "scan": scan,
             "model_name": registry.model_name(scan),

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
+from ethics_review.audit import json_safe
 from ethics_review.plots import ratio_plot, to_data_uri
 from jobs.drift import p_value_text
 from models.specs import ScanSpec
@@ -74,20 +75,10 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _clean(value: Any) -> Any:
-    """NaN and infinity as null: JSON has no NaN, and a reader must not mistake one for a number."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def write_json(view: dict[str, Any], path: Path) -> Path:
     path.write_text(
-        json.dumps(_clean(view), indent=2, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8"
+        json.dumps(json_safe(view), indent=2, ensure_ascii=False, default=_json_default) + "\n",
+        encoding="utf-8",
     )
     return path
 

@@ -49,6 +49,7 @@ def _configure_retrain(parser: argparse.ArgumentParser) -> None:
 
 
 def retrain(args: argparse.Namespace) -> Outcome:
+    from ethics_review.audit import json_safe
     from jobs.retrain import run_retrain_job
     from serving.store import ServingStore
 
@@ -90,7 +91,7 @@ def retrain(args: argparse.Namespace) -> Outcome:
             )
         lines.append(f"    verdict: {result.verdict}")
     lines.append(f"  report: {result.files['html']}")
-    return Outcome(lines, result.view | {"files": result.files})
+    return Outcome(lines, json_safe(result.view | {"files": result.files}))
 
 
 # -- monitor --------------------------------------------------------------------------------------------
@@ -108,6 +109,7 @@ def _configure_monitor(parser: argparse.ArgumentParser) -> None:
 
 
 def monitor(args: argparse.Namespace) -> Outcome:
+    from ethics_review.audit import json_safe
     from jobs.monitor import monitor as run_monitor
     from serving.store import ServingStore
 
@@ -137,7 +139,7 @@ def monitor(args: argparse.Namespace) -> Outcome:
         *[f"  note: {n}" for n in result.notes],
         f"  report: {result.files['html']}",
     ]
-    return Outcome(lines, result.as_dict(), exit_code=result.exit_code)
+    return Outcome(lines, json_safe(result.as_dict()), exit_code=result.exit_code)
 
 
 # -- simulate-month -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from features import generator
 from jobs.process import process_health
 from models.specs import load_spec
 from training.compare import compare_on_control
-from training.retrain import assemble_training_table, maturity_cutoff
+from training.retrain import assemble_training_table, job_lock, maturity_cutoff
 
 AS_OF = date(2025, 4, 1)
 
@@ -160,3 +161,14 @@ def test_the_comparison_is_paired_and_says_when_it_cannot_tell() -> None:
     assert same.difference["precision_at_op"].low == 0 == same.difference["precision_at_op"].high
     with pytest.raises(ValueError, match="both models must be scored on the same cases"):
         compare_on_control(y, (good, 0.5), (good[:10], 0.5))
+
+
+def test_one_retraining_run_per_scan_at_a_time(tmp_path: Path) -> None:
+    with job_lock(tmp_path, "retrain-vw"):
+        with pytest.raises(RuntimeError, match="another 'retrain-vw' job is running"):
+            with job_lock(tmp_path, "retrain-vw"):
+                pass
+        with job_lock(tmp_path, "retrain-sollicitatie"):  # another scan is another lock
+            pass
+    with job_lock(tmp_path, "retrain-vw"):  # released when the first run ends
+        pass
