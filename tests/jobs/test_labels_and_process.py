@@ -165,9 +165,11 @@ def test_the_comparison_is_paired_and_says_when_it_cannot_tell() -> None:
 
 def test_one_retraining_run_per_scan_at_a_time(tmp_path: Path) -> None:
     with job_lock(tmp_path, "retrain-vw"):
-        with pytest.raises(RuntimeError, match="another 'retrain-vw' job is running"):
-            with job_lock(tmp_path, "retrain-vw"):
-                pass
+        with (
+            pytest.raises(RuntimeError, match="another 'retrain-vw' job is running"),
+            job_lock(tmp_path, "retrain-vw"),
+        ):
+            pass
         with job_lock(tmp_path, "retrain-sollicitatie"):  # another scan is another lock
             pass
     with job_lock(tmp_path, "retrain-vw"):  # released when the first run ends
