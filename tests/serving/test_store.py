@@ -457,10 +457,14 @@ def test_canonical_inputs_write_what_a_log_entry_writes(store: ServingStore) -> 
         canonical_inputs({"x": [1]}, 2)
 
 
-def test_request_ids_are_random_uuid4() -> None:
+def test_batch_request_ids_are_time_ordered_uuid7() -> None:
+    before = int(datetime.now(UTC).timestamp() * 1000)
     ids = new_request_ids(1000)
+    after = int(datetime.now(UTC).timestamp() * 1000)
     assert len(set(ids)) == 1000
-    assert all(uuid.UUID(key).version == 4 and uuid.UUID(key).hex == key for key in ids)
+    assert all(uuid.UUID(key).version == 7 and uuid.UUID(key).hex == key for key in ids)
+    assert all(before - 1 <= int(key[:12], 16) <= after + 1 for key in ids)
+    assert len({key[12:] for key in ids}) == 1000  # 74 random bits after the time
     assert new_request_ids(0) == []
 
 
