@@ -554,6 +554,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=2000, help="distinct cases to cycle through")
     parser.add_argument("--top-n", type=int, default=5, help="explanation entries per case (riskscan)")
     parser.add_argument("--mlflow-workers", type=int, default=1, help="uvicorn workers of MLflow (default 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="riskscan BentoML workers (RISKSCAN_SERVE_WORKERS; default: the service's)",
+    )
     parser.add_argument("--profile-calls", type=int, default=1000, help="in-process breakdown calls")
     parser.add_argument(
         "--what-if-levels",
@@ -626,11 +632,15 @@ def bench(
     )
 
     env = bench_env(home.path)
+    rs_env = dict(env)
+    if args.workers is not None:
+        rs_env["RISKSCAN_SERVE_WORKERS"] = str(args.workers)
+    print(f"riskscan workers: {rs_env.get('RISKSCAN_SERVE_WORKERS', 'service default')}")
     p1, p2 = free_port(), free_port()
     rs = Server(
         "riskscan",
         [str(VENV_BIN / "riskscan"), "serve", "--port", str(p1), "--host", "127.0.0.1"],
-        env,
+        rs_env,
         f"http://127.0.0.1:{p1}/readyz",
         work / "riskscan-serve.log",
     )

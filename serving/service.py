@@ -15,6 +15,7 @@ is a ``RequestError`` with a status and a JSON body that says what was wrong.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import bentoml
@@ -27,6 +28,28 @@ from serving.web import build_app
 log = logging.getLogger("riskscan.serving")
 web_app = build_app()
 
+WORKERS_ENV = "RISKSCAN_SERVE_WORKERS"
+
+
+def _workers() -> int:
+    """Worker processes: RISKSCAN_SERVE_WORKERS, default 1.
+
+    More workers are safe for the decision log (each appends under the store's append lock, which reads
+    the last link inside the write transaction, so the chain stays linear across processes) and share
+    one control key, but ``POST /reload`` reaches only the worker that receives it; the others notice a
+    withdrawal within ``REFRESH_SECONDS``. On the 2-core development machine a second worker did not
+    help: the load generator and other jobs already use the second core (benchmarks/bench_serving.py
+    ``--workers 2``: 164 req/s and p99 89 ms against 187 req/s and p99 72 ms with one).
+    """
+    value = os.environ.get(WORKERS_ENV, "1")
+    try:
+        workers = int(value)
+    except ValueError:
+        raise ValueError(f"{WORKERS_ENV} must be a positive integer, got {value!r}") from None
+    if workers < 1:
+        raise ValueError(f"{WORKERS_ENV} must be a positive integer, got {value!r}")
+    return workers
+
 
 def _fail(ctx: bentoml.Context, error: RequestError) -> dict[str, Any]:
     ctx.response.status_code = error.status
@@ -37,6 +60,7 @@ def _fail(ctx: bentoml.Context, error: RequestError) -> dict[str, Any]:
 @bentoml.service(
     name="riskscan",
     traffic={"timeout": 60, "concurrency": 64},
+    workers=_workers(),
     http={"port": 3000},
 )
 class RiskScan:
