@@ -20,61 +20,14 @@ security zone as this process (use ``tls://`` addresses and Dask's TLS settings 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from models.cluster import dask_client
 from models.scorer import ScanModel
 
-DASK_CONNECT_TIMEOUT = 5.0  # seconds; an unreachable scheduler should be refused quickly, not hang a run
 PARTITION_ROWS = 50_000  # big enough that a task's overhead (ms) is small next to its work (~0.5 s)
-
-
-def _check_address(address: str) -> None:
-    """Refuse a malformed address before connecting: a Client that fails on one leaves a traceback at exit."""
-    from distributed.comm.addressing import parse_address, parse_host_port
-    from distributed.comm.registry import get_backend
-
-    try:
-        if not address.strip():
-            raise ValueError("it is empty")
-        scheme, location = parse_address(address)  # 'host:port' means tcp://host:port
-        get_backend(scheme)
-        if scheme in ("tcp", "tls"):
-            parse_host_port(location)
-    except ValueError as exc:
-        raise ValueError(
-            f"dask scheduler address '{address}' is not valid ({exc}); expected e.g. 'tcp://10.0.0.5:8786'"
-        ) from None
-
-
-@contextmanager
-def dask_client(address: str, *, timeout: float = DASK_CONNECT_TIMEOUT) -> Iterator[Any]:
-    """A ``distributed.Client`` on ``address``, closed afterwards; one clear ValueError if unreachable.
-
-    The same helper as ``training.distributed.dask_client``, kept here because serving does not import
-    training (docs: imports never point back up the life cycle).
-    """
-    from distributed import Client
-
-    _check_address(address)
-    try:
-        client = Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        # distributed raises OSError ("Timed out trying to connect ...") or TimeoutError with a long
-        # traceback; the verb should say in one sentence what was tried and what to do.
-        raise ValueError(
-            f"cannot reach the Dask scheduler at '{address}' within {timeout:g} s "
-            f"({type(exc).__name__}); start one with 'dask scheduler' and 'dask worker {address}', "
-            "or leave out --dask-scheduler to run on this machine"
-        ) from None
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def score_partition(model: ScanModel, cases: pd.DataFrame) -> np.ndarray:

@@ -43,14 +43,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
-DASK_CONNECT_TIMEOUT = 5.0  # seconds; an unreachable scheduler should be refused quickly, not hang a run
+from models.cluster import dask_client
+
 LOGLOSS_EPSILON = 1e-15  # LightGBM's kEpsilon: probabilities are clipped to [eps, 1 - eps] in binary_logloss
 
 # lgb.train parameter names (training.train._lgb_params) -> DaskLGBMClassifier (scikit-learn) names. An
@@ -69,49 +68,6 @@ _SKLEARN_NAMES = {
     "verbosity": "verbosity",
 }
 _DROPPED = {"num_threads"}  # lightgbm.dask sets it from each worker's thread count
-
-
-def _check_address(address: str) -> None:
-    """Refuse a malformed address before connecting: a Client that fails on one leaves a traceback at exit."""
-    from distributed.comm.addressing import parse_address, parse_host_port
-    from distributed.comm.registry import get_backend
-
-    try:
-        if not address.strip():
-            raise ValueError("it is empty")
-        scheme, location = parse_address(address)  # 'host:port' means tcp://host:port
-        get_backend(scheme)
-        if scheme in ("tcp", "tls"):
-            parse_host_port(location)
-    except ValueError as exc:
-        raise ValueError(
-            f"dask scheduler address '{address}' is not valid ({exc}); expected e.g. 'tcp://10.0.0.5:8786'"
-        ) from None
-
-
-@contextmanager
-def dask_client(address: str, *, timeout: float = DASK_CONNECT_TIMEOUT) -> Iterator[Any]:
-    """A ``distributed.Client`` on ``address``, closed afterwards; one clear ValueError if unreachable."""
-    from distributed import Client
-
-    _check_address(address)
-    try:
-        client = Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        # distributed raises OSError ("Timed out trying to connect ...") or TimeoutError, with a long
-        # traceback; the verb should say in one sentence what was tried and what to do.
-        raise ValueError(
-            f"cannot reach the Dask scheduler at '{address}' within {timeout:g} s "
-            f"({type(exc).__name__}); start one with 'dask scheduler' and 'dask worker {address}', "
-            "or leave out --dask-scheduler to run on this machine"
-        ) from None
-    try:
-        # lightgbm.dask calls distributed.wait() without a client, which looks up the current one: make
-        # this client current for the block only, rather than a process-wide default.
-        with client.as_current():
-            yield client
-    finally:
-        client.close()
 
 
 def sklearn_params(params: dict[str, Any], num_boost_round: int) -> dict[str, Any]:
@@ -176,7 +132,7 @@ def fit_booster(
     import dask.array as da
     from lightgbm.dask import DaskLGBMClassifier
 
-    with dask_client(scheduler) as client:
+    with dask_client(scheduler, as_current=True) as client:
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
             raise ValueError(

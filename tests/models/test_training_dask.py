@@ -18,9 +18,10 @@ from features.pipeline import route
 from features.register import default_register
 from features.sources import read_source
 from models import registry
+from models.cluster import dask_client
 from models.specs import load_spec
 from riskscan.cli import main
-from training.distributed import best_iteration, dask_client, sklearn_params
+from training.distributed import best_iteration, sklearn_params
 from training.train import TemporalSplit, _lgb_params, fit_scan_model, temporal_split, train_scan
 
 # Two workers build bins from their own rows and sum histograms, so their trees are not the local trees

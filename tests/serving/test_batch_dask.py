@@ -17,11 +17,12 @@ from distributed.protocol import deserialize, serialize
 from features.pipeline import route
 from features.register import default_register
 from features.sources import read_source
+from models.cluster import dask_client
 from models.governance import GovernanceStore
 from models.specs import load_spec
 from riskscan.cli import main
 from serving.batch import champion, score_batch
-from serving.batch_dask import dask_client, partitions, score_partition
+from serving.batch_dask import partitions, score_partition
 from serving.store import ServingStore
 from tests.serving.conftest import ServedHome
 
