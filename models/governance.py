@@ -174,6 +174,34 @@ def _engine_for(url: str | URL | Engine | None) -> Iterator[Engine]:
         engine.dispose()
 
 
+@contextmanager
+def _migration_transaction(engine: Engine) -> Iterator[Connection]:
+    """``write_transaction`` for migrations. On SQLite, foreign keys are off around it and checked before
+    the commit: SQLite cannot drop a constraint in place, so a migration rebuilds the table (revision
+    0003), and with foreign keys on, dropping the old table counts as deleting every row the outcomes
+    refer to. This is SQLite's own recipe (https://www.sqlite.org/lang_altertable.html): the pragma only
+    works outside a transaction, and ``PRAGMA foreign_key_check`` must find nothing before the commit.
+    """
+    if engine.dialect.name != "sqlite":
+        with write_transaction(engine) as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.execute("PRAGMA foreign_keys = OFF")  # on the driver: no transaction is open yet
+        try:
+            with connection.execution_options(**_WRITE_OPTIONS).begin():
+                yield connection
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise GovernanceError(
+                        f"a migration left rows whose foreign keys point nowhere: {broken[:3]}"
+                    )
+        finally:
+            driver.execute("PRAGMA foreign_keys = ON")
+
+
 def upgrade(url: str | URL | Engine | None = None, revision: str = "head") -> None:
     """Bring the database to ``revision``. A database already there is left alone.
 
@@ -181,13 +209,13 @@ def upgrade(url: str | URL | Engine | None = None, revision: str = "head") -> No
     ``BEGIN IMMEDIATE``, PostgreSQL through an advisory lock taken in env.py, so the second one finds the
     work done.
     """
-    with _engine_for(url) as engine, write_transaction(engine) as connection:
+    with _engine_for(url) as engine, _migration_transaction(engine) as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(url: str | URL | Engine | None, revision: str) -> None:
     """For developers and tests. Revision 0001 refuses to drop tables that still hold records."""
-    with _engine_for(url) as engine, write_transaction(engine) as connection:
+    with _engine_for(url) as engine, _migration_transaction(engine) as connection:
         command.downgrade(alembic_config(connection), revision)
 
 

@@ -58,6 +58,7 @@ BACKENDS = [
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ]
 AUDIT = "ab" * 32
+HEAD = "0003_row_hash_not_unique"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -136,12 +137,12 @@ def test_migrations_from_empty_and_back_to_0001(url: str) -> None:
     assert current_revision(url) is None
     with ServingStore(url) as store:
         store.append_score(entry())
-    assert current_revision(url) == head_revision() == "0002_serving"
+    assert current_revision(url) == head_revision() == HEAD
     assert set(TABLES) <= table_names(url)
 
     with pytest.raises(RuntimeError, match="decision_log hold records, which are evidence"):
         governance.downgrade(url, "0001_governance")
-    assert current_revision(url) == "0002_serving"  # the refusal rolled the downgrade back
+    assert current_revision(url) == HEAD  # the refusal rolled the whole downgrade back, 0003's part too
 
 
 def test_upgrade_from_0001_keeps_governance_records_and_downgrade_drops_only_serving(
@@ -186,7 +187,49 @@ def test_upgrade_from_0001_keeps_governance_records_and_downgrade_drops_only_ser
     assert "committee_decisions" in table_names(url)
     with GovernanceStore(url) as governance_store:  # back up to head: the triggers come back cleanly
         assert len(governance_store.decisions("vw")) == 1
+    assert current_revision(url) == HEAD
+
+
+def _unique_columns(url: str) -> set[tuple[str, ...]]:
+    engine = make_engine(url)
+    try:
+        found = inspect(engine).get_unique_constraints("decision_log")
+    finally:
+        engine.dispose()
+    return {tuple(constraint["column_names"]) for constraint in found}
+
+
+def test_0003_drops_the_row_hash_constraint_and_keeps_every_row_trigger_and_index(url: str) -> None:
+    """Both directions with records in the log: rows unchanged, chain intact, triggers and indexes back."""
+    with ServingStore(url, clock=Clock()) as store:
+        logged = store.append_scores([entry(case_id=f"c{i}", signal=i % 2 == 0) for i in range(5)])
+        store.record_outcome(
+            request_id=logged[0].request_id,
+            violation=False,
+            sanction=None,
+            hoor_en_wederhoor=True,
+            investigator="x",
+        )
+        with store.engine.connect() as connection:
+            rows = connection.execute(text("SELECT * FROM decision_log ORDER BY id")).all()
+    assert ("row_hash",) not in _unique_columns(url) and ("request_id",) in _unique_columns(url)
+
+    governance.downgrade(url, "0002_serving")  # puts the constraint back; 0002 holds the records
     assert current_revision(url) == "0002_serving"
+    assert ("row_hash",) in _unique_columns(url)
+    upgrade(url)
+    assert ("row_hash",) not in _unique_columns(url)
+
+    with ServingStore(url, clock=Clock()) as store:
+        with store.engine.connect() as connection:
+            assert connection.execute(text("SELECT * FROM decision_log ORDER BY id")).all() == rows
+        assert store.verify_chain().ok
+        assert len(store.outcomes("vw")) == 1 and len(store.worklist("vw", 10)) == 2
+        store.append_scores([entry(case_id="after")])
+        assert store.verify_chain().ok
+        for statement in ("UPDATE decision_log SET score = 0.5", "DELETE FROM decision_log"):
+            with pytest.raises(IntegrityError, match="append-only"):
+                execute(store, statement)
 
 
 def test_sqlite_store_uses_wal_and_lives_in_riskscan_home(riskscan_home: Path) -> None:
