@@ -12,12 +12,10 @@ from datetime import datetime
 from typing import Final
 
 import pandas as pd
-from sqlalchemy import Select, exists, select
 
-from serving.store import DecisionLogRow, OutcomeRow, ServingStore, StoreError
+from serving.store import DecisionLogRow, ServingStore, StoreError, case_query
 
 _LOG: Final = DecisionLogRow.__table__
-_OUTCOMES: Final = OutcomeRow.__table__
 
 #: The columns of :func:`logged_cases`, in order (``inputs`` only when asked for).
 COLUMNS: Final = (
@@ -36,36 +34,6 @@ COLUMNS: Final = (
     "hoor_en_wederhoor",
     "outcome_created_at",
 )
-
-
-def _query(scan: str, with_inputs: bool) -> Select[tuple[object, ...]]:
-    latest = _OUTCOMES.alias("latest")
-    later = _OUTCOMES.alias("later")
-    newest_only = ~exists().where(later.c.request_id == latest.c.request_id, later.c.id > latest.c.id)
-    columns = [
-        _LOG.c.request_id,
-        _LOG.c.case_id,
-        _LOG.c.model_version,
-        _LOG.c.score,
-        _LOG.c.threshold,
-        _LOG.c.signal,
-        _LOG.c.control,
-        _LOG.c.source,
-        _LOG.c.created_at,
-        latest.c.id.label("outcome_id"),
-        latest.c.violation,
-        latest.c.sanction,
-        latest.c.hoor_en_wederhoor,
-        latest.c.created_at.label("outcome_created_at"),
-    ]
-    if with_inputs:
-        columns.append(_LOG.c.inputs)
-    return (
-        select(*columns)
-        .select_from(_LOG.outerjoin(latest, (latest.c.request_id == _LOG.c.request_id) & newest_only))
-        .where(_LOG.c.scan == scan)
-        .order_by(_LOG.c.id)
-    )
 
 
 def logged_cases(
@@ -87,18 +55,16 @@ def logged_cases(
     for name, moment in (("start", start), ("end", end)):
         if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
             raise StoreError(f"{name} must be a datetime with a time zone, got {moment!r}")
-    query = _query(scan, with_inputs)
+    query = case_query(scan, with_inputs=with_inputs).order_by(_LOG.c.id)
     if start is not None:
         query = query.where(_LOG.c.created_at >= start)
     if end is not None:
         query = query.where(_LOG.c.created_at < end)
     with store.engine.connect() as connection:
-        rows = connection.execute(query).all()
-    names = [*COLUMNS[:9], "outcome_id", *COLUMNS[10:], *(["inputs"] if with_inputs else [])]
-    frame = pd.DataFrame.from_records(rows, columns=names)
-    recorded = frame["outcome_id"].notna()
-    frame = frame.drop(columns="outcome_id")
-    frame.insert(9, "outcome_recorded", recorded.to_numpy(dtype=bool))
+        result = connection.execute(query)
+        frame = pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
+    frame.insert(0, "outcome_recorded", frame["outcome_id"].notna().to_numpy(dtype=bool))
+    frame = frame[[*COLUMNS, *(["inputs"] if with_inputs else [])]]
     frame["model_version"] = frame["model_version"].astype("string")
     for flag in ("signal", "control"):
         frame[flag] = frame[flag].astype(bool)

@@ -1414,34 +1414,7 @@ class ServingStore:
         return report()
 
     def _case_query(self, scan: str) -> Select[Any]:
-        latest = _OUTCOMES.alias("latest")
-        later = _OUTCOMES.alias("later")
-        newest_only = ~exists().where(later.c.request_id == latest.c.request_id, later.c.id > latest.c.id)
-        return (
-            select(
-                _LOG.c.id,
-                _LOG.c.request_id,
-                _LOG.c.case_id,
-                _LOG.c.scan,
-                _LOG.c.model_name,
-                _LOG.c.model_version,
-                _LOG.c.score,
-                _LOG.c.threshold,
-                _LOG.c.signal,
-                _LOG.c.control,
-                _LOG.c.source,
-                _LOG.c.created_at,
-                latest.c.id.label("outcome_id"),
-                latest.c.violation,
-                latest.c.sanction,
-                latest.c.hoor_en_wederhoor,
-                latest.c.investigator,
-                latest.c.notes,
-                latest.c.created_at.label("outcome_created_at"),
-            )
-            .select_from(_LOG.outerjoin(latest, (latest.c.request_id == _LOG.c.request_id) & newest_only))
-            .where(_LOG.c.scan == scan)
-        )
+        return case_query(scan)
 
     def cases(
         self,
@@ -1751,3 +1724,39 @@ __all__ = [
     "new_request_ids",
     "row_hash",
 ]
+
+
+def case_query(scan: str, *, with_inputs: bool = False) -> Select[Any]:
+    """Every logged case of ``scan`` with its latest outcome (a later outcome for the same request
+    supersedes an earlier one): the query behind the case list, the worklist and ``serving.history``."""
+    latest = _OUTCOMES.alias("latest")
+    later = _OUTCOMES.alias("later")
+    newest_only = ~exists().where(later.c.request_id == latest.c.request_id, later.c.id > latest.c.id)
+    columns: list[Any] = [
+        _LOG.c.id,
+        _LOG.c.request_id,
+        _LOG.c.case_id,
+        _LOG.c.scan,
+        _LOG.c.model_name,
+        _LOG.c.model_version,
+        _LOG.c.score,
+        _LOG.c.threshold,
+        _LOG.c.signal,
+        _LOG.c.control,
+        _LOG.c.source,
+        _LOG.c.created_at,
+        latest.c.id.label("outcome_id"),
+        latest.c.violation,
+        latest.c.sanction,
+        latest.c.hoor_en_wederhoor,
+        latest.c.investigator,
+        latest.c.notes,
+        latest.c.created_at.label("outcome_created_at"),
+    ]
+    if with_inputs:
+        columns.append(_LOG.c.inputs)
+    return (
+        select(*columns)
+        .select_from(_LOG.outerjoin(latest, (latest.c.request_id == _LOG.c.request_id) & newest_only))
+        .where(_LOG.c.scan == scan)
+    )

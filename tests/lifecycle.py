@@ -5,7 +5,11 @@ The committee decisions made here are test decisions on test data, through the s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from ethics_review.audit import audit_version
 from features.sources import read_source
@@ -15,6 +19,19 @@ from models.specs import load_spec
 from training.train import train_scan
 
 CHECKLIST = {key: f"test answer: {key}" for key in CHECKLIST_KEYS}
+CONTROL_KEY = "test-control-key"
+
+
+@contextmanager
+def home_environment(path: Path) -> Iterator[None]:
+    """RISKSCAN_HOME at ``path``, MLflow and the governance store defaulting inside it, a fixed control key
+    (so the random control draws are the same in every run), for a session- or module-wide home."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISKSCAN_HOME", str(path))
+        mp.setenv("RISKSCAN_CONTROL_KEY", CONTROL_KEY)
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mp.delenv("RISKSCAN_DATABASE_URL", raising=False)
+        yield
 
 
 def promote_new_champion(scan: str, data: Path, governance: GovernanceStore | None = None) -> str:

@@ -13,6 +13,7 @@ from features import generator
 from features.sources import read_source
 from models.governance import GovernanceStore
 from models.specs import load_spec
+from tests.lifecycle import home_environment
 from training.train import train_scan
 
 PROXIES = [
@@ -39,10 +40,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("home")
     data = tmp_path_factory.mktemp("data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISKSCAN_HOME", str(home))
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        mp.delenv("RISKSCAN_DATABASE_URL", raising=False)
+    with home_environment(home):
         config = generator.GeneratorConfig(n_applications=120_000, n_periods=20_000, seed=3)
         generator.write_tables(generator.generate(config), data, config)
         source = read_source(data, "ww_aanvragen")

@@ -18,7 +18,7 @@ from features import generator
 from jobs.simulation import TrafficConfig, TrafficSummary, simulate_month
 from models import registry
 from riskscan.cli import main
-from tests.lifecycle import promote_new_champion
+from tests.lifecycle import home_environment, promote_new_champion
 
 QUIET = {"progress": lambda _: None}
 
@@ -35,11 +35,7 @@ class Loop:
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     home = tmp_path_factory.mktemp("loop")
     data = home / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISKSCAN_HOME", str(home))
-        mp.setenv("RISKSCAN_CONTROL_KEY", "test-control-key")
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        mp.delenv("RISKSCAN_DATABASE_URL", raising=False)
+    with home_environment(home):
         config = generator.GeneratorConfig(n_applications=60_000, n_periods=1_000, seed=11)
         generator.write_tables(generator.generate(config), data, config)
         version = promote_new_champion("vw", data)

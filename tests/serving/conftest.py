@@ -25,7 +25,7 @@ from features.sources import read_source
 from models.governance import GovernanceStore
 from models.specs import load_spec
 from serving.store import ServingStore
-from tests.lifecycle import promote_new_champion
+from tests.lifecycle import CONTROL_KEY, home_environment, promote_new_champion
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,11 +45,7 @@ class ServedHome:
 def served_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHome]:
     path = tmp_path_factory.mktemp("served")
     data = path / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISKSCAN_HOME", str(path))
-        mp.setenv("RISKSCAN_CONTROL_KEY", "test-control-key")
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        mp.delenv("RISKSCAN_DATABASE_URL", raising=False)
+    with home_environment(path):
         config = generator.GeneratorConfig(n_applications=80_000, n_periods=80_000, seed=5)
         generator.write_tables(generator.generate(config), data, config)
         governance = GovernanceStore()
@@ -83,7 +79,7 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
     """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
     port = free_port()
     log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    env = {**os.environ, "RISKSCAN_HOME": str(served_home.path), "RISKSCAN_CONTROL_KEY": "test-control-key"}
+    env = {**os.environ, "RISKSCAN_HOME": str(served_home.path), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("RISKSCAN_DATABASE_URL", None)
     riskscan = Path(sys.executable).parent / "riskscan"

@@ -53,22 +53,14 @@ from serving.store import (
 )
 from tests.postgres import temporary_database
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-]
 AUDIT = "ab" * 32
 HEAD = "0003_row_hash_not_unique"
 
 
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a fresh SQLite file, or a throwaway PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'governance.db'}"
-    else:
-        with temporary_database() as postgres_url:
-            yield postgres_url
+@pytest.fixture
+def url(database_url: str) -> str:
+    """An empty database on each backend (tests/conftest.py: SQLite and the real PostgreSQL)."""
+    return database_url
 
 
 class Clock:
