@@ -93,11 +93,22 @@ def score_batch(args: argparse.Namespace) -> Outcome:
     return Outcome(lines, {"result": {**result.__dict__, "output": str(result.output)}})
 
 
+def _moment(text: str) -> datetime:
+    """An ISO date or date-time; without a zone it is local time, as on the case list's web endpoint."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO date or date-time, got {text!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)
+
+
 def _configure_cases(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan", choices=SCAN_IDS, required=True)
     parser.add_argument("--model-version")
-    parser.add_argument("--from", dest="start", type=datetime.fromisoformat, help="ISO date or date-time")
-    parser.add_argument("--to", dest="end", type=datetime.fromisoformat, help="ISO date or date-time")
+    parser.add_argument(
+        "--from", dest="start", type=_moment, help="ISO date or date-time (local time if no zone)"
+    )
+    parser.add_argument("--to", dest="end", type=_moment, help="ISO date or date-time, exclusive")
     parser.add_argument("--signals-only", action="store_true")
     parser.add_argument("--limit", type=int, default=None)
 

@@ -68,6 +68,11 @@ def test_score_batch_logs_everything_and_explains_only_signals(at_home: ServedHo
     assert main(["cases", "--scan", "vw", "--json", str(cases)]) == 0
     logged = {c["request_id"] for c in json.loads(cases.read_text())["cases"]}
     assert set(scored["request_id"]) <= logged, "every scored case is in the decision log"
+    # A plain date is local time, as on the web endpoint; a window in the past holds none of these cases.
+    assert main(["cases", "--scan", "vw", "--to", "2000-01-01", "--json", str(cases)]) == 0
+    assert json.loads(cases.read_text())["count"] == 0
+    assert main(["cases", "--scan", "vw", "--from", "2000-01-01", "--json", str(cases)]) == 0
+    assert {c["request_id"] for c in json.loads(cases.read_text())["cases"]} == logged
 
 
 def test_score_batch_refuses_bad_input_with_the_field(
