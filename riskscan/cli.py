@@ -65,7 +65,16 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
 
+def _quiet_mlflow() -> None:
+    """MLflow's INFO lines and per-file download bars drown the verbs' own summaries; its warnings stay.
+    Set before any package imports mlflow; an explicit environment setting wins, and so does debugging."""
+    if not os.environ.get("RISKSCAN_DEBUG"):
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_mlflow()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
