@@ -408,12 +408,17 @@ class GeneratorConfig:
     control_share: float = 0.05  # random control sample, investigated regardless of risk
     seed: int = 20190401
     hazards: Hazards = field(default_factory=Hazards)
+    # Number of the first application, period and person. A later extract (a new month's caseload) must
+    # not reuse the numbers of an earlier one: ids are how logged cases are joined back to the extract.
+    first_id: int = 1
 
     def __post_init__(self) -> None:
         if np.datetime64(self.start, "M") > np.datetime64(self.end, "M"):
             raise ValueError(f"start {self.start} lies after end {self.end}")
         if self.n_applications < 1 or self.n_periods < 1:
             raise ValueError("n_applications and n_periods must be at least 1")
+        if self.first_id < 1:
+            raise ValueError(f"first_id must be at least 1, got {self.first_id}")
         if not 0.0 <= self.control_share <= 1.0:
             raise ValueError(f"control_share must lie in [0, 1], got {self.control_share}")
 
@@ -640,8 +645,8 @@ def _applications_world(config: GeneratorConfig, streams: dict[str, np.random.Ge
         eligible=eligible,
     )
     columns: dict[str, Any] = {
-        "aanvraag_id": _ids("A", 1, n),
-        "persoon_id": _ids("N", 1, n),
+        "aanvraag_id": _ids("A", config.first_id, n),
+        "persoon_id": _ids("N", config.first_id, n),
         "aanvraagdatum": dates,
         "reden_einde_dienstverband": reason,
         "contractsoort": contract,
@@ -752,9 +757,9 @@ def _periods_world(config: GeneratorConfig, streams: dict[str, np.random.Generat
     per_row_people["leeftijd"] = np.minimum(age, 70)
     per_row_people["leeftijdsklasse"] = _age_band(per_row_people["leeftijd"])
     columns: dict[str, Any] = {
-        "periode_id": _ids("P", 1, n),
+        "periode_id": _ids("P", config.first_id, n),
         # Persons are numbered after the applicants, so the two tables never share a (synthetic) person.
-        "persoon_id": _ids("N", config.n_applications + 1, n_people)[person],
+        "persoon_id": _ids("N", config.first_id + config.n_applications, n_people)[person],
         "periode_start": runs.period_start,
         "activiteiten_gemeld": reported,
         "activiteiten_vereist": required_row,

@@ -38,6 +38,12 @@ def _configure_data(parser: argparse.ArgumentParser) -> None:
     )
     gen.add_argument("--control-share", type=float, default=defaults.control_share)
     gen.add_argument("--seed", type=int, default=defaults.seed)
+    gen.add_argument(
+        "--first-id",
+        type=int,
+        default=defaults.first_id,
+        help="number of the first application, period and person (a later caseload must not reuse ids)",
+    )
     gen.add_argument("--out", type=Path, default=None, help="output folder (default RISKSCAN_HOME/data)")
     gen.add_argument(
         "--with-truth", action="store_true", help="also write the hidden truth (for simulations)"
@@ -68,6 +74,7 @@ def data_generate(args: argparse.Namespace) -> Outcome:
         control_share=args.control_share,
         seed=args.seed,
         hazards=hazards,
+        first_id=args.first_id,
     )
     tables = generator.generate(config)
     out_dir = args.out or home.data_dir()
@@ -451,6 +458,8 @@ def demo(args: argparse.Namespace) -> Outcome:
                 "30000",
                 "--seed",
                 "2025",
+                "--first-id",  # after every id of the extract, so logged cases join back to the right one
+                "100000001",
                 "--out",
                 str(caseload),
             ]

@@ -472,3 +472,18 @@ def test_invalid_configurations_are_refused() -> None:
         GeneratorConfig(start="2021-01", end="2020-12")
     with pytest.raises(ValueError, match="control_share"):
         GeneratorConfig(control_share=1.5)
+
+
+def test_a_later_caseload_numbers_its_cases_after_the_extract() -> None:
+    """Logged cases are joined back to the extract by id, so a new caseload must not reuse ids."""
+    first = generate(GeneratorConfig(n_applications=300, n_periods=300, seed=1))
+    later = generate(GeneratorConfig(n_applications=300, n_periods=300, seed=1, first_id=1_000_001))
+    for name, key in ((APPLICATIONS, "aanvraag_id"), (PERIODS, "periode_id")):
+        assert not set(first[name].frame[key]) & set(later[name].frame[key])
+        assert not set(first[name].frame["persoon_id"]) & set(later[name].frame["persoon_id"])
+        assert later[name].frame[key].iloc[0] == f"{key[0].upper()}1000001"
+    assert not set(later["ww_aanvragen"].frame["persoon_id"]) & set(
+        later["ww_sollicitatieperiodes"].frame["persoon_id"]
+    )
+    with pytest.raises(ValueError, match="first_id must be at least 1, got 0"):
+        GeneratorConfig(first_id=0)
