@@ -169,16 +169,30 @@ def _live_fairness(
         right_on=table.key,
         how="inner",
     )
-    notes = []
-    if len(joined) < len(logged):
-        notes.append(
-            f"{len(logged) - len(joined)} logged cases are not in the source extract "
+    notes: list[str] = []
+    unmatched: list[Finding] = []
+    missing = len(logged) - len(joined)
+    if missing:
+        share = missing / len(logged)
+        text = (
+            f"{missing} of {len(logged)} logged cases ({share:.1%}) are not in the source extract "
             f"(sha256 {source.sha256[:12]}); the selection rates by group leave them out"
         )
+        # Fairness unmeasured is not fairness shown: beyond the spec's share, the committee must know.
+        if share > spec.monitoring.max_unmatched_share:
+            unmatched.append(
+                Finding(
+                    COMMITTEE,
+                    "cases missing from the source extract",
+                    f"{text}; the maximum is {spec.monitoring.max_unmatched_share:.0%}",
+                )
+            )
+        else:
+            notes.append(text)
     if joined.empty:
         return (
             None,
-            [],
+            unmatched,
             [*notes, "no logged case could be joined to the source extract: fairness not measured"],
         )
     people = one_row_per_person(joined, seed=0)
@@ -205,7 +219,7 @@ def _live_fairness(
         for c in result["checks"]
         if c["verdict"] == "fail"
     ]
-    return result, findings, notes
+    return result, [*unmatched, *findings], notes
 
 
 def _process_findings(spec: ScanSpec, health: process.ProcessHealth) -> list[Finding]:

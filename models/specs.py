@@ -133,6 +133,7 @@ class MonitoringPolicy(_Strict):
     test_alpha: float = Field(gt=0, lt=1)
     min_hoor_en_wederhoor: float = Field(ge=0, le=1)
     max_unassessed_share: float = Field(ge=0, le=1)
+    max_unmatched_share: float = Field(ge=0, le=1)
     min_assessed_for_effectiveness: int = Field(ge=1)
     # Inputs whose drift is shown but never a finding, each with the reviewed reason (e.g. a monthly
     # national figure, which one month of traffic always holds at a single value per region).

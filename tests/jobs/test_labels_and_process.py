@@ -174,3 +174,24 @@ def test_one_retraining_run_per_scan_at_a_time(tmp_path: Path) -> None:
             pass
     with job_lock(tmp_path, "retrain-vw"):  # released when the first run ends
         pass
+
+
+def test_live_fairness_without_the_attributes_of_many_cases_is_a_finding(tmp_path: Path) -> None:
+    """Fairness that cannot be measured is not fairness shown: cases missing from the extract are counted."""
+    from features.register import default_register
+    from jobs.monitor import COMMITTEE, _live_fairness
+
+    config = generator.GeneratorConfig(n_applications=3_000, n_periods=100, seed=9)
+    generator.write_tables(generator.generate(config), tmp_path, config)
+    known = [f"A{i:07d}" for i in range(1, 1_001)]
+    spec = load_spec("vw")
+    few_missing = _logged([{"case_id": case} for case in [*known, "A999999999"]])
+    result, findings, notes = _live_fairness(spec, few_missing, tmp_path, default_register())
+    assert result is not None and not findings
+    assert any("1 of 1001 logged cases (0.1%) are not in the source extract" in note for note in notes)
+
+    many_missing = _logged([{"case_id": case} for case in [*known[:100], *(f"X{i}" for i in range(100))]])
+    _, findings, _ = _live_fairness(spec, many_missing, tmp_path, default_register())
+    assert [(f.severity, f.subject) for f in findings][:1] == [
+        (COMMITTEE, "cases missing from the source extract")
+    ]
