@@ -58,6 +58,13 @@ def served_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHome
         yield ServedHome(path, data, versions, tokens)
 
 
+@pytest.fixture
+def at_home(served_home: ServedHome) -> Iterator[ServedHome]:
+    """The served home as this process's RISKSCAN_HOME, for tests that call the packages directly."""
+    with home_environment(served_home.path):
+        yield served_home
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

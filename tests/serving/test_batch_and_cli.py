@@ -14,15 +14,6 @@ from serving.batch import capacity_limit, select_signals
 from tests.serving.conftest import ServedHome
 
 
-@pytest.fixture
-def at_home(served_home: ServedHome, monkeypatch: pytest.MonkeyPatch) -> ServedHome:
-    monkeypatch.setenv("RISKSCAN_HOME", str(served_home.path))
-    monkeypatch.setenv("RISKSCAN_CONTROL_KEY", "test-control-key")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("RISKSCAN_DATABASE_URL", raising=False)
-    return served_home
-
-
 def test_select_signals_caps_at_capacity_by_score() -> None:
     import numpy as np
 

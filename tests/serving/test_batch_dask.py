@@ -27,15 +27,6 @@ from serving.store import ServingStore
 from tests.serving.conftest import ServedHome
 
 
-@pytest.fixture
-def at_home(served_home: ServedHome, monkeypatch: pytest.MonkeyPatch) -> ServedHome:
-    monkeypatch.setenv("RISKSCAN_HOME", str(served_home.path))
-    monkeypatch.setenv("RISKSCAN_CONTROL_KEY", "test-control-key")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("RISKSCAN_DATABASE_URL", raising=False)
-    return served_home
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     # Two one-thread workers inside this process: a worker process would spend most of the test importing

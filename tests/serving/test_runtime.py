@@ -19,11 +19,7 @@ from tests.serving.conftest import ServedHome, caseload
 
 
 @pytest.fixture
-def runtime(served_home: ServedHome, monkeypatch: pytest.MonkeyPatch) -> ScanRuntime:
-    monkeypatch.setenv("RISKSCAN_HOME", str(served_home.path))
-    monkeypatch.setenv("RISKSCAN_CONTROL_KEY", "test-control-key")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("RISKSCAN_DATABASE_URL", raising=False)
+def runtime(at_home: ServedHome) -> ScanRuntime:
     return ScanRuntime()
 
 
