@@ -28,7 +28,7 @@ import pandas as pd
 
 from features import generator
 from features.register import default_register
-from features.sources import MANIFEST_FILE, file_sha256, read_source
+from features.sources import MANIFEST_FILE, SourceTable, file_sha256, read_source
 from models.governance import GovernanceStore
 from models.specs import load_spec
 from serving.batch import champion, score_batch
@@ -98,11 +98,11 @@ def _month_of_applications(config: TrafficConfig, id_offset: int) -> tuple[pd.Da
     return frame, truth
 
 
-def _append_to_extract(data_dir: Path, table: str, month: pd.DataFrame) -> None:
+def _append_to_extract(source: SourceTable, month: pd.DataFrame) -> None:
     """The monthly refresh of the source extract: last month's applications are added."""
-    source = read_source(data_dir, table)
+    data_dir, table = source.path.parent, source.name
     extract = pd.concat([source.frame, month], ignore_index=True)
-    path = data_dir / f"{table}.parquet"
+    path = source.path
     extract.to_parquet(path, index=False)
     manifest_path = data_dir / MANIFEST_FILE
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -133,10 +133,11 @@ def simulate_month(
     config = config or TrafficConfig()
     spec = load_spec("vw")
     key = default_register().tables[spec.table].key
-    existing = read_source(data_dir, spec.table).frame[key].astype(str)
+    source = read_source(data_dir, spec.table)
+    existing = source.frame[key].astype(str)
     offset = int(existing.str[1:].astype(np.int64).max())
     month, truth = _month_of_applications(config, offset)
-    _append_to_extract(data_dir, spec.table, month)
+    _append_to_extract(source, month)
     progress(
         f"[simulate] {len(month)} applications of {config.month} added to the extract (drift: {config.drift})"
     )
