@@ -15,7 +15,6 @@ joined from the source table here, at audit time; they never pass through the mo
 
 from __future__ import annotations
 
-import math
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,11 +30,14 @@ from ethics_review.fairness import METRICS, Policy, audit_groups
 from ethics_review.proxies import proxy_scan
 from ethics_review.report import write_documents
 from features.pipeline import route
-from features.register import FeatureRegister, ForbiddenColumnError, Role, default_register
+from features.register import FeatureRegister, Role, default_register
 from features.sources import read_source
-from models import home, registry
+from models import registry
 from models.scorer import ScanModel
 from models.specs import ScanSpec, load_spec
+from riskscan import home
+from riskscan.errors import ForbiddenColumn, NotFound, Refusal
+from riskscan.jsonio import json_safe
 
 #: Share of signals that may change when one proxy column is neutralised before the test fails.
 COUNTERFACTUAL_FLAG_TOLERANCE = 0.01
@@ -47,10 +49,6 @@ HAZARD_NOTES = [
     "Some past sanctions were wrong (about 9,000 WW sanctions 2020-2023, seed 002 l.477-488): labels are noisy.",
     "Past sanctions counted as a feature would carry past inspection intensity (feedback loop).",
 ]
-
-
-class AuditRefused(ValueError):
-    """The audit cannot be run as asked (wrong data, unknown version)."""
 
 
 @dataclass
@@ -65,27 +63,14 @@ class AuditResult:
     audit: dict[str, Any]
 
 
-def json_safe(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become null, numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _held_out(spec: ScanSpec, model: ScanModel, frame: pd.DataFrame, time_column: str) -> pd.DataFrame:
     split = model.meta.get("split") or {}
     if "test_start" not in split:
-        raise AuditRefused("the model records no test months; retrain it with this version of riskscan")
+        raise Refusal("the model records no test months; retrain it with this version of riskscan")
     months = frame[time_column].dt.to_period("M")
     test = frame.loc[(months >= pd.Period(split["test_start"])) & (months <= pd.Period(split["test_end"]))]
     if test.empty:
-        raise AuditRefused(
+        raise Refusal(
             f"the data has no rows in the model's test months {split['test_start']}..{split['test_end']}"
         )
     return test.assign(_excluded=spec.excluded_mask(test[time_column]))
@@ -140,13 +125,13 @@ def audit_version(
     spec = load_spec(scan, register)
     try:
         mv = registry.get_version(scan, version)
-    except LookupError as exc:
-        raise AuditRefused(str(exc)) from None
+    except NotFound as exc:
+        raise Refusal(str(exc)) from None
     model = registry.load_scan_model(scan, version)
     source = read_source(data_dir or home.data_dir(), spec.table)
     trained_on = mv.tags.get("dataset_sha256", "")
     if source.sha256 != trained_on and not allow_other_data:
-        raise AuditRefused(
+        raise Refusal(
             f"the source table (sha256 {source.sha256[:12]}) is not the data version {version} was trained and "
             f"tested on ({trained_on[:12]}); audit on that data, or pass --allow-other-data to audit on new data"
         )
@@ -197,7 +182,7 @@ def audit_version(
             "detail": f"all {len(inputs)} inputs have register role 'feature' for {scan}; "
             "no audit-only or forbidden column.",
         }
-    except ForbiddenColumnError as exc:
+    except ForbiddenColumn as exc:
         lock1 = {"verdict": "fail", "detail": str(exc)}
     checks.append(
         {"name": "no audit-only or forbidden input (register)", "scope": "model signature", **lock1}

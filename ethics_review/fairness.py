@@ -101,6 +101,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.metrics import precision_score
 
 from features.register import FeatureRegister, default_register
+from riskscan.errors import InvalidInput
 
 if TYPE_CHECKING:
     from models.specs import FairnessPolicy
@@ -148,10 +149,6 @@ _FAIRLEARN_METRICS = {
 }
 
 
-class AuditError(ValueError):
-    """The audit cannot be computed as asked: invalid input or an invalid policy. One clear sentence."""
-
-
 @dataclass(frozen=True)
 class Policy:
     """How groups are compared and judged.
@@ -195,7 +192,7 @@ class Policy:
         if self.ci_method not in ("multinomial", "fairlearn"):
             problems.append(f"ci_method '{self.ci_method}' must be 'multinomial' or 'fairlearn'")
         if problems:
-            raise AuditError("invalid fairness policy: " + "; ".join(problems))
+            raise InvalidInput("invalid fairness policy: " + "; ".join(problems))
 
     @classmethod
     def from_spec(cls, fairness: FairnessPolicy, **overrides: Any) -> Policy:
@@ -498,26 +495,26 @@ def audit_groups(
     its reference group; by default the register's ``audit_reference`` (joined for intersections) when
     that group occurs, else the largest group. ``metrics`` limits what is reported and judged (a
     label-free audit of selection rates passes ``("selection_rate",)``); checks are made for the policy's
-    gating metrics among them. Raises ``AuditError`` for invalid input.
+    gating metrics among them. Raises ``InvalidInput`` for invalid input.
     """
     policy = policy or Policy()
     unknown_metrics = [m for m in metrics if m not in METRICS]
     if unknown_metrics or not metrics:
-        raise AuditError(f"metrics must be a non-empty choice of {', '.join(METRICS)}; got {list(metrics)}")
+        raise InvalidInput(f"metrics must be a non-empty choice of {', '.join(METRICS)}; got {list(metrics)}")
     reported = tuple(m for m in METRICS if m in metrics)
     register = register or default_register()
     truth, flags = _binary(y_true, "y_true"), _binary(y_pred, "y_pred")
     if len(truth) != len(flags) or len(groups) != len(truth):
-        raise AuditError(
+        raise InvalidInput(
             f"y_true ({len(truth)}), y_pred ({len(flags)}) and groups ({len(groups)}) differ in length"
         )
     if len(truth) == 0:
-        raise AuditError("there are no rows to audit")
+        raise InvalidInput("there are no rows to audit")
     columns = {str(name): _group_values(groups[name], str(name)) for name in groups.columns}
     for combo in intersections:
         missing = [name for name in combo if name not in columns]
         if len(combo) < 2 or missing:
-            raise AuditError(
+            raise InvalidInput(
                 f"intersection {list(combo)} needs at least two of the group columns {list(columns)}"
             )
     attributes = {name: values for name, values in columns.items()}
@@ -528,7 +525,7 @@ def audit_groups(
         attributes[INTERSECTION_SEPARATOR.join(combo)] = joined
     unknown = sorted(set(reference or {}) - set(attributes))
     if unknown:
-        raise AuditError(
+        raise InvalidInput(
             f"reference given for unknown attribute(s) {', '.join(unknown)}; known: {', '.join(attributes)}"
         )
 
@@ -554,19 +551,19 @@ def _binary(values: ArrayLike, name: str) -> NDArray[np.int8]:
     series = pd.Series(np.asarray(values, dtype=object))
     missing = int(series.isna().sum())
     if missing:
-        raise AuditError(f"{name} has {missing} missing values; every row needs a known 0/1 value")
+        raise InvalidInput(f"{name} has {missing} missing values; every row needs a known 0/1 value")
     numeric = pd.to_numeric(series, errors="coerce")
     bad = series[numeric.isna() | ~numeric.isin((0, 1))]
     if len(bad):
         shown = ", ".join(sorted({repr(v) for v in bad})[:5])
-        raise AuditError(f"{name} must be binary (0/1); found {shown}")
+        raise InvalidInput(f"{name} must be binary (0/1); found {shown}")
     return numeric.to_numpy(dtype=np.int8)
 
 
 def _group_values(series: pd.Series, name: str) -> pd.Series:
     missing = int(series.isna().sum())
     if missing:
-        raise AuditError(f"group column '{name}' has {missing} rows without a group value")
+        raise InvalidInput(f"group column '{name}' has {missing} rows without a group value")
     return series.astype(str).reset_index(drop=True)
 
 
@@ -601,7 +598,9 @@ def _audit_attribute(
         reference = _default_reference(name, labels, sizes, register)
     elif reference not in labels:
         shown = ", ".join(f"'{label}' (n={size})" for label, size in zip(labels, sizes, strict=True))
-        raise AuditError(f"reference group '{reference}' does not occur in '{name}'; its groups are {shown}")
+        raise InvalidInput(
+            f"reference group '{reference}' does not occur in '{name}'; its groups are {shown}"
+        )
     ref = labels.index(reference)
 
     point = {

@@ -45,6 +45,8 @@ from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_
 from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 
+from riskscan.errors import InvalidInput
+
 FeatureKind = Literal["numeric", "categorical", "bool"]
 N_BINS = 10
 MAX_ROWS = 50_000
@@ -52,10 +54,6 @@ MIN_CLASS_ROWS = 20
 MAX_MODEL_LEVELS = 64  # levels of a categorical kept for the set model; rarer levels are pooled
 CV_FOLDS = 3
 _OTHER = "<other>"
-
-
-class ProxyError(ValueError):
-    """The proxy scan cannot run on this input; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -224,22 +222,22 @@ def proxy_scan(
     ``sensitive`` is aligned with ``frame`` by position: one Series (its name is the attribute) or a
     DataFrame with one column per attribute. ``set_features`` is the set whose joint proxy power is
     measured, for example a model's inputs among all candidate ``features`` (default: all ``features``).
-    Raises ``ProxyError`` for unusable input.
+    Raises ``InvalidInput`` for unusable input.
     """
     if not 0 < association_threshold < 1 or not 0.5 < auc_threshold < 1:
-        raise ProxyError(
+        raise InvalidInput(
             f"thresholds out of range: association {association_threshold} must lie in (0, 1), "
             f"AUC {auc_threshold} in (0.5, 1)"
         )
     set_features = list(features) if set_features is None else list(set_features)
     missing = [f for f in dict.fromkeys([*features, *set_features]) if f not in frame.columns]
     if missing:
-        raise ProxyError(f"feature(s) {', '.join(missing)} not in the table")
+        raise InvalidInput(f"feature(s) {', '.join(missing)} not in the table")
     if not features or not set_features:
-        raise ProxyError("there are no features to scan")
+        raise InvalidInput("there are no features to scan")
     attributes = sensitive.to_frame() if isinstance(sensitive, pd.Series) else sensitive
     if len(attributes) != len(frame):
-        raise ProxyError(
+        raise InvalidInput(
             f"sensitive attributes ({len(attributes)} rows) and table ({len(frame)} rows) differ"
         )
     frame = frame.reset_index(drop=True)
@@ -247,9 +245,9 @@ def proxy_scan(
     for name in attributes.columns:
         column = attributes[name].reset_index(drop=True)
         if column.isna().any():
-            raise ProxyError(f"sensitive attribute '{name}' has {int(column.isna().sum())} missing values")
+            raise InvalidInput(f"sensitive attribute '{name}' has {int(column.isna().sum())} missing values")
         if column.nunique() < 2:
-            raise ProxyError(f"sensitive attribute '{name}' has fewer than two groups")
+            raise InvalidInput(f"sensitive attribute '{name}' has fewer than two groups")
         groups[str(name)] = column.astype(str)
 
     kinds = {f: feature_kind(frame[f]) for f in dict.fromkeys([*features, *set_features])}

@@ -8,7 +8,6 @@ refers to), the model card in Markdown, and a draft entry for the Dutch Algoritm
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import jinja2
 
 from features.register import FeatureRegister, default_register
 from models.specs import ScanSpec
+from riskscan import jsonio
 
 TEMPLATES = Path(__file__).with_name("templates")
 ORGANISATION = "Uitvoeringsinstituut Werknemersverzekeringen (UWV)"
@@ -131,7 +131,7 @@ def write_documents(
 ) -> dict[str, Path]:
     """Write audit.json, report.html, model_card.md and the register draft; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    audit_json = json.dumps(audit, indent=2, ensure_ascii=False, default=_json_default)
+    audit_json = jsonio.dumps(audit)
     audit["audit_json_sha256"] = sha256_text(audit_json)
     paths = {"audit.json": out_dir / "audit.json"}
     paths["audit.json"].write_text(audit_json, encoding="utf-8")
@@ -143,15 +143,7 @@ def write_documents(
     paths["model_card.md"].write_text(render_model_card(audit, spec), encoding="utf-8")
     entry = algoritmeregister_entry(audit, spec)
     paths["algoritmeregister.json"] = out_dir / "algoritmeregister.json"
-    paths["algoritmeregister.json"].write_text(
-        json.dumps(entry, indent=2, ensure_ascii=False), encoding="utf-8"
-    )
+    jsonio.write_json(paths["algoritmeregister.json"], entry)
     paths["algoritmeregister.md"] = out_dir / "algoritmeregister.md"
     paths["algoritmeregister.md"].write_text(algoritmeregister_markdown(entry), encoding="utf-8")
     return paths
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)

@@ -1,7 +1,7 @@
 """Reading a table for the model-agnostic audits (``riskscan audit-scores``, ``riskscan proxy-scan``).
 
 These verbs take any CSV or Parquet file, so everything about the input is checked here and every problem
-is reported as one ``TableError`` sentence that names the file, the column and the offending values. A
+is reported as one ``InvalidInput`` sentence that names the file, the column and the offending values. A
 table that cannot be audited honestly (a label missing for some rows, a row without a group) is refused
 rather than silently cleaned: dropping rows changes the groups being measured.
 """
@@ -15,39 +15,37 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from riskscan.errors import InvalidInput
+
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _TRUE = frozenset({"1", "1.0", "true"})
 _FALSE = frozenset({"0", "0.0", "false"})
 
 
-class TableError(ValueError):
-    """The input table cannot be used as asked; the message says exactly why."""
-
-
 def read_table(path: Path, *, text_columns: Iterable[str] = ()) -> pd.DataFrame:
     """Read a CSV or Parquet file. ``text_columns`` are read as text from a CSV (group codes such as "01")."""
     if not path.exists():
-        raise TableError(f"input file {path} does not exist")
+        raise InvalidInput(f"input file {path} does not exist")
     if not path.is_file():
-        raise TableError(f"input {path} is not a file")
+        raise InvalidInput(f"input {path} is not a file")
     suffix = path.suffix.lower()
     if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-        raise TableError(f"input file {path} has suffix '{suffix}'; use a .csv or .parquet file")
+        raise InvalidInput(f"input file {path} has suffix '{suffix}'; use a .csv or .parquet file")
     if path.stat().st_size == 0:
-        raise TableError(f"input file {path} is empty")
+        raise InvalidInput(f"input file {path} is empty")
     try:
         if suffix in CSV_SUFFIXES:
             frame = pd.read_csv(path, dtype=dict.fromkeys(text_columns, str))
         else:
             frame = pd.read_parquet(path)
     except pd.errors.EmptyDataError:
-        raise TableError(f"input file {path} is empty") from None
+        raise InvalidInput(f"input file {path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowException, OSError) as exc:
         kind = "CSV" if suffix in CSV_SUFFIXES else "Parquet"
-        raise TableError(f"input file {path} cannot be read as {kind}: {exc}") from None
+        raise InvalidInput(f"input file {path} cannot be read as {kind}: {exc}") from None
     if len(frame) == 0:
-        raise TableError(f"input file {path} has no rows (columns: {', '.join(map(str, frame.columns))})")
+        raise InvalidInput(f"input file {path} has no rows (columns: {', '.join(map(str, frame.columns))})")
     return frame
 
 
@@ -57,12 +55,12 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], path: Path) -> 
     if missing:
         names = ", ".join(f"'{c}'" for c in missing)
         noun = "column" if len(missing) == 1 else "columns"
-        raise TableError(
+        raise InvalidInput(
             f"{noun} {names} not found in {path}; available columns: {', '.join(map(str, frame.columns))}"
         )
     repeated = sorted({c for c in columns if list(columns).count(c) > 1})
     if repeated:
-        raise TableError(f"column(s) {', '.join(repeated)} asked for more than one role")
+        raise InvalidInput(f"column(s) {', '.join(repeated)} asked for more than one role")
 
 
 def binary_column(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -70,7 +68,7 @@ def binary_column(frame: pd.DataFrame, column: str) -> np.ndarray:
     series = frame[column]
     missing = int(series.isna().sum())
     if missing:
-        raise TableError(
+        raise InvalidInput(
             f"label column '{column}' has {missing} rows without a value; an audit needs the outcome "
             "of every row (audit investigated cases or the random control sample only)"
         )
@@ -81,7 +79,7 @@ def binary_column(frame: pd.DataFrame, column: str) -> np.ndarray:
         counts = bad.astype(str).value_counts()
         shown = ", ".join(f"'{value}' ({count} rows)" for value, count in counts.head(5).items())
         more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
-        raise TableError(f"label column '{column}' must be binary (0/1 or true/false); found {shown}{more}")
+        raise InvalidInput(f"label column '{column}' must be binary (0/1 or true/false); found {shown}{more}")
     return ones.to_numpy(dtype=np.int8)
 
 
@@ -91,14 +89,14 @@ def numeric_column(frame: pd.DataFrame, column: str) -> np.ndarray:
     values = pd.to_numeric(series, errors="coerce")
     missing = series.isna()
     if missing.any():
-        raise TableError(f"score column '{column}' has {int(missing.sum())} rows without a value")
+        raise InvalidInput(f"score column '{column}' has {int(missing.sum())} rows without a value")
     bad = series[values.isna()]
     if len(bad):
         shown = ", ".join(repr(v) for v in bad.astype(str).unique()[:5])
-        raise TableError(f"score column '{column}' must be numeric; found {shown} ({len(bad)} rows)")
+        raise InvalidInput(f"score column '{column}' must be numeric; found {shown} ({len(bad)} rows)")
     array = values.to_numpy(dtype=np.float64)
     if not np.isfinite(array).all():
-        raise TableError(f"score column '{column}' has {int((~np.isfinite(array)).sum())} infinite values")
+        raise InvalidInput(f"score column '{column}' has {int((~np.isfinite(array)).sum())} infinite values")
     return array
 
 
@@ -108,13 +106,13 @@ def group_column(frame: pd.DataFrame, column: str) -> pd.Series:
     text = series.astype(str).str.strip()
     empty = series.isna() | (text == "")
     if empty.any():
-        raise TableError(
+        raise InvalidInput(
             f"group column '{column}' has {int(empty.sum())} rows with an empty or missing group; "
             "give them an explicit group (for example 'onbekend') or remove them before auditing"
         )
     groups = text.unique()
     if len(groups) < 2:
-        raise TableError(
+        raise InvalidInput(
             f"group column '{column}' has only one group ('{groups[0]}'); a comparison needs two"
         )
     return text.rename(column)

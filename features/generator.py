@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from features.register import Column, Role, default_register
 from features.sources import file_sha256
+from riskscan.errors import InvalidInput
 
 GENERATOR_VERSION = "1.0.0"
 
@@ -390,9 +391,9 @@ class Hazards:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.proxy_strength <= 1.0:
-            raise ValueError(f"proxy_strength must lie in [0, 1], got {self.proxy_strength}")
+            raise InvalidInput(f"proxy_strength must lie in [0, 1], got {self.proxy_strength}")
         if not 0.0 <= self.label_noise <= 1.0 / NON_DUTCH_NOISE_FACTOR:
-            raise ValueError(
+            raise InvalidInput(
                 f"label_noise must lie in [0, 1/{NON_DUTCH_NOISE_FACTOR:g}], got {self.label_noise}"
             )
 
@@ -414,13 +415,13 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         if np.datetime64(self.start, "M") > np.datetime64(self.end, "M"):
-            raise ValueError(f"start {self.start} lies after end {self.end}")
+            raise InvalidInput(f"start {self.start} lies after end {self.end}")
         if self.n_applications < 1 or self.n_periods < 1:
-            raise ValueError("n_applications and n_periods must be at least 1")
+            raise InvalidInput("n_applications and n_periods must be at least 1")
         if self.first_id < 1:
-            raise ValueError(f"first_id must be at least 1, got {self.first_id}")
+            raise InvalidInput(f"first_id must be at least 1, got {self.first_id}")
         if not 0.0 <= self.control_share <= 1.0:
-            raise ValueError(f"control_share must lie in [0, 1], got {self.control_share}")
+            raise InvalidInput(f"control_share must lie in [0, 1], got {self.control_share}")
 
 
 @dataclass

@@ -29,6 +29,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from features.register import Column, FeatureRegister, default_register
 from features.schemas import validate_frame
+from riskscan.errors import ConfigError, InvalidInput
 
 #: Where a routed case goes instead of being scored, by the routing column's scan.
 ROUTING_DESTINATION = {
@@ -71,7 +72,7 @@ class FeatureSet:
         return list(range(len(self.categorical)))
 
     def validate(self, frame: pd.DataFrame, *, key_column: str | None = None) -> None:
-        """Check every input column by type, range, category and nulls; raise DataValidationError."""
+        """Check every input column by type, range, category and nulls; raise InvalidInput."""
         validate_frame(frame, self.columns, key_column=key_column)
 
 
@@ -81,9 +82,9 @@ def feature_set(scan: str, names: Iterable[str], register: FeatureRegister | Non
     names = list(names)
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f"feature list for scan '{scan}' names {', '.join(duplicates)} more than once")
+        raise ConfigError(f"feature list for scan '{scan}' names {', '.join(duplicates)} more than once")
     if not names:
-        raise ValueError(f"feature list for scan '{scan}' is empty")
+        raise ConfigError(f"feature list for scan '{scan}' is empty")
     register.check_model_inputs(scan, names)
     return FeatureSet(
         scan=scan, columns=tuple(register[n] for n in names), register_hash=register.content_hash
@@ -217,13 +218,13 @@ def route(frame: pd.DataFrame, scan: str, register: FeatureRegister | None = Non
     mask = np.zeros(len(frame), dtype=bool)
     for column in rules:
         if column.name not in frame.columns:
-            raise ValueError(
+            raise InvalidInput(
                 f"scan '{scan}' routes on column '{column.name}' ({column.label}), which the input lacks; "
                 f"expected {column.dtype} values"
             )
         values = frame[column.name]
         if values.isna().any():
-            raise ValueError(f"routing column '{column.name}' has empty values; expected true or false")
+            raise InvalidInput(f"routing column '{column.name}' has empty values; expected true or false")
         mask |= values.to_numpy(dtype=bool)
     reason = " ".join(c.routing_note or "" for c in rules).strip()
     return Routing(

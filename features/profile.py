@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from features.register import Column
+from riskscan.errors import InvalidInput
 
 PROFILE_FORMAT = 1
 #: The file name under the training run's ``evaluation/`` artifacts.
@@ -66,7 +67,7 @@ class ColumnProfile:
     def from_dict(cls, content: dict[str, Any]) -> ColumnProfile:
         kind = content.get("kind")
         if kind not in ("numeric", "categorical"):
-            raise ValueError(
+            raise InvalidInput(
                 f"column profile '{content.get('name')}': kind {kind!r} is not numeric or categorical"
             )
         return cls(
@@ -136,7 +137,7 @@ class ReferenceProfile:
     @classmethod
     def from_dict(cls, content: dict[str, Any]) -> ReferenceProfile:
         if content.get("format") != PROFILE_FORMAT:
-            raise ValueError(
+            raise InvalidInput(
                 f"reference profile format {content.get('format')!r} is not supported (expected {PROFILE_FORMAT})"
             )
         columns = [ColumnProfile.from_dict(c) for c in content["columns"]]
@@ -160,12 +161,12 @@ def build_profile(
 ) -> ReferenceProfile:
     """Profile ``kinds``' columns of ``frame`` and the calibrated ``scores`` of the same rows."""
     if len(scores) != len(frame):
-        raise ValueError(f"{len(scores)} scores for {len(frame)} rows; a profile needs one score per row")
+        raise InvalidInput(f"{len(scores)} scores for {len(frame)} rows; a profile needs one score per row")
     if len(frame) == 0:
-        raise ValueError("cannot profile an empty population")
+        raise InvalidInput("cannot profile an empty population")
     missing = [name for name in kinds if name not in frame.columns]
     if missing:
-        raise ValueError(f"columns to profile are not in the frame: {', '.join(missing)}")
+        raise InvalidInput(f"columns to profile are not in the frame: {', '.join(missing)}")
     columns = {name: profile_column(name, frame[name], kind) for name, kind in kinds.items()}
     score_series = pd.Series(np.asarray(scores, dtype=np.float64))
     return ReferenceProfile(

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from riskscan.errors import ConfigError, ForbiddenColumn, NotFound
+
 DEFAULT_REGISTER_PATH = Path(__file__).with_name("register.yaml")
 
 
@@ -36,21 +38,6 @@ class Role(StrEnum):
 
 DType = Literal["string", "date", "category", "int", "float", "bool"]
 ProxyRisk = Literal["none", "low", "medium", "high"]
-
-
-class RegisterError(ValueError):
-    """The register file is malformed. The message lists every problem found."""
-
-
-class ForbiddenColumnError(ValueError):
-    """A column was asked for a use its register role does not allow."""
-
-    def __init__(self, column: str, role: str | None, purpose: str, detail: str = "") -> None:
-        self.column = column
-        self.role = role
-        role_text = f"has register role '{role}'" if role else "is not in the feature register"
-        message = f"column '{column}' {role_text} and may not be used {purpose}"
-        super().__init__(message + (f": {detail}" if detail else "."))
 
 
 class CategoryRange(BaseModel):
@@ -174,18 +161,18 @@ class FeatureRegister:
         try:
             return self.columns[name]
         except KeyError:
-            raise KeyError(f"column '{name}' is not in the feature register") from None
+            raise NotFound(f"column '{name}' is not in the feature register") from None
 
     def table_for_scan(self, scan: str) -> str:
         for name, table in self.tables.items():
             if table.scan == scan:
                 return name
         known = sorted(t.scan for t in self.tables.values())
-        raise KeyError(f"no source table for scan '{scan}'; known scans: {', '.join(known)}")
+        raise NotFound(f"no source table for scan '{scan}'; known scans: {', '.join(known)}")
 
     def table_columns(self, table: str) -> list[Column]:
         if table not in self.tables:
-            raise KeyError(f"unknown table '{table}'; known: {', '.join(sorted(self.tables))}")
+            raise NotFound(f"unknown table '{table}'; known: {', '.join(sorted(self.tables))}")
         return [c for c in self.columns.values() if table in c.tables]
 
     def by_role(self, role: Role, table: str | None = None) -> list[Column]:
@@ -198,7 +185,7 @@ class FeatureRegister:
     def label_for_scan(self, scan: str) -> Column:
         labels = [c for c in self.by_role(Role.LABEL) if scan in c.scans]
         if len(labels) != 1:
-            raise RegisterError(f"scan '{scan}' must have exactly one label column, found {len(labels)}")
+            raise ConfigError(f"scan '{scan}' must have exactly one label column, found {len(labels)}")
         return labels[0]
 
     def check_model_inputs(self, scan: str, names: Iterable[str]) -> None:
@@ -210,16 +197,14 @@ class FeatureRegister:
         for name in names:
             column = self.columns.get(name)
             if column is None:
-                raise ForbiddenColumnError(name, None, f"as an input of scan '{scan}'")
+                raise ForbiddenColumn(name, None, f"as an input of scan '{scan}'")
             if column.role is not Role.FEATURE:
                 detail = column.forbidden_reason or ""
                 if column.role is Role.AUDIT_ONLY:
                     detail = "audit-only attributes exist only to measure groups in audits"
-                raise ForbiddenColumnError(
-                    name, column.role.value, f"as a model input (scan '{scan}')", detail
-                )
+                raise ForbiddenColumn(name, column.role.value, f"as a model input (scan '{scan}')", detail)
             if scan not in column.scans:
-                raise ForbiddenColumnError(
+                raise ForbiddenColumn(
                     name,
                     column.role.value,
                     f"as an input of scan '{scan}'",
@@ -240,7 +225,7 @@ def parse_register(content: Any) -> FeatureRegister:
     try:
         raw = _RegisterFile.model_validate(content)
     except ValidationError as exc:
-        raise RegisterError(f"register is malformed: {_format_errors(exc)}") from None
+        raise ConfigError(f"register is malformed: {_format_errors(exc)}") from None
 
     problems: list[str] = []
     columns: list[Column] = []
@@ -282,7 +267,7 @@ def parse_register(content: Any) -> FeatureRegister:
                     f"table '{table_name}': {purpose} '{column_name}' must be an identifier column of it"
                 )
     if problems:
-        raise RegisterError("register is invalid:\n  - " + "\n  - ".join(problems))
+        raise ConfigError("register is invalid:\n  - " + "\n  - ".join(problems))
     return FeatureRegister(dict(raw.tables), columns, _canonical_hash(content))
 
 
@@ -307,9 +292,9 @@ def load_register(path: str | Path | None = None) -> FeatureRegister:
     try:
         content = yaml.safe_load(register_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise RegisterError(f"register file not found: {register_path}") from None
+        raise ConfigError(f"register file not found: {register_path}") from None
     except yaml.YAMLError as exc:
-        raise RegisterError(f"register file {register_path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"register file {register_path} is not valid YAML: {exc}") from None
     return parse_register(content)
 
 

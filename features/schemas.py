@@ -12,7 +12,6 @@ sent as text, a float in an integer column or an unknown category is an error, n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -33,51 +32,7 @@ from pydantic import (
 )
 
 from features.register import Column
-
-MAX_REPORTED_PROBLEMS = 50
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One invalid value: which case, which column, what it held and what was expected."""
-
-    column: str
-    value: Any
-    expected: str
-    row: Any = None
-    case_id: str | None = None
-
-    def __str__(self) -> str:
-        where = f"case '{self.case_id}'" if self.case_id is not None else f"row {self.row}"
-        if self.row is None and self.case_id is None:
-            where = "table"
-        return f"{where}: field '{self.column}' = {self.value!r}; expected {self.expected}"
-
-    def as_dict(self) -> dict[str, Any]:
-        value = self.value
-        if isinstance(value, np.generic):
-            value = value.item()
-        if not isinstance(value, str | int | float | bool | type(None)):
-            value = str(value)
-        return {
-            "case_id": self.case_id,
-            "row": self.row,
-            "field": self.column,
-            "value": value,
-            "expected": self.expected,
-        }
-
-
-class DataValidationError(ValueError):
-    """Input failed validation. ``problems`` lists each invalid value; nothing was changed."""
-
-    def __init__(self, problems: Sequence[Problem], total: int | None = None) -> None:
-        self.problems = list(problems)
-        self.total = total if total is not None else len(self.problems)
-        shown = "\n  - ".join(str(p) for p in self.problems[:MAX_REPORTED_PROBLEMS])
-        more = self.total - min(len(self.problems), MAX_REPORTED_PROBLEMS)
-        suffix = f"\n  ... and {more} more" if more > 0 else ""
-        super().__init__(f"{self.total} invalid value(s):\n  - {shown}{suffix}")
+from riskscan.errors import InvalidInput, Problem
 
 
 def expected_text(column: Column) -> str:
@@ -205,7 +160,7 @@ def frame_schema(columns: Iterable[Column]) -> pa.DataFrameSchema:
 
 
 def validate_frame(frame: pd.DataFrame, columns: Sequence[Column], *, key_column: str | None = None) -> None:
-    """Raise DataValidationError naming each invalid value; return None when the frame is valid."""
+    """Raise InvalidInput naming each invalid value; return None when the frame is valid."""
     columns = list(columns)
     problems: list[Problem] = [
         Problem(column=c.name, value="<missing column>", expected=f"a column '{c.name}' ({expected_text(c)})")
@@ -235,7 +190,7 @@ def validate_frame(frame: pd.DataFrame, columns: Sequence[Column], *, key_column
                 Problem(column=column_name, value=value, expected=expected, row=row, case_id=case_id)
             )
     if problems:
-        raise DataValidationError(problems[:MAX_REPORTED_PROBLEMS], total=len(problems))
+        raise InvalidInput.from_problems(problems)
 
 
 # -- single cases (JSON) ------------------------------------------------------------------------------

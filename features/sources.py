@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from riskscan.errors import InvalidInput, NotFound
+
 MANIFEST_FILE = "manifest.json"
 
 
@@ -41,19 +43,21 @@ def read_source(data_dir: Path, table: str) -> SourceTable:
     path = data_dir / f"{table}.parquet"
     manifest_path = data_dir / MANIFEST_FILE
     if not path.exists():
-        raise FileNotFoundError(f"source table {path} does not exist; run 'riskscan data generate' first")
+        raise NotFound(f"source table {path} does not exist; run 'riskscan data generate' first")
     if not manifest_path.exists():
-        raise FileNotFoundError(f"manifest {manifest_path} is missing; every source table needs one")
+        raise NotFound(f"manifest {manifest_path} is missing; every source table needs one")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     entry = manifest.get("tables", {}).get(table)
     if entry is None:
-        raise ValueError(f"manifest {manifest_path} has no entry for table '{table}'")
+        raise InvalidInput(f"manifest {manifest_path} has no entry for table '{table}'")
     sha = file_sha256(path)
     if entry.get("sha256") != sha:
-        raise ValueError(
+        raise InvalidInput(
             f"table {path} does not match its manifest (sha256 {sha[:12]} != {str(entry.get('sha256'))[:12]})"
         )
     fraction = float(entry["sample_fraction"])
     if not 0 < fraction <= 1:
-        raise ValueError(f"manifest sample_fraction for '{table}' is {fraction}; expected a value in (0, 1]")
+        raise InvalidInput(
+            f"manifest sample_fraction for '{table}' is {fraction}; expected a value in (0, 1]"
+        )
     return SourceTable(table, pd.read_parquet(path), path, sha, fraction, manifest)

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from features.profile import ColumnProfile
+from riskscan.errors import InvalidInput
 
 EPSILON = 1e-4
 MISSING = "(missing)"
@@ -107,7 +108,7 @@ def numeric_drift(profile: ColumnProfile, recent: pd.Series) -> DriftResult:
     values = pd.to_numeric(recent, errors="coerce")
     unreadable = int(values.isna().sum() - recent.isna().sum())
     if unreadable:
-        raise ValueError(f"column '{profile.name}': {unreadable} recent values are not numbers")
+        raise InvalidInput(f"column '{profile.name}': {unreadable} recent values are not numbers")
     present = values.dropna().to_numpy(dtype=np.float64)
     edges = np.asarray(profile.edges, dtype=np.float64)
     assert isinstance(profile.counts, list)

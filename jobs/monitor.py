@@ -42,8 +42,10 @@ from features.register import FeatureRegister, default_register
 from features.sources import read_source
 from jobs import process, report
 from jobs.drift import DriftResult, drift, p_value_text
-from models import home, registry
+from models import registry
 from models.specs import ScanSpec, load_spec
+from riskscan import home
+from riskscan.errors import NotFound, Unavailable
 from serving.history import logged_cases
 from serving.store import ServingStore
 
@@ -110,7 +112,7 @@ class MonitorResult:
 def _reference_profile(scan: str, version: str, work: Path) -> ReferenceProfile:
     path = registry.download_run_file(scan, version, f"evaluation/{PROFILE_FILE}", work)
     if path is None:
-        raise LookupError(
+        raise NotFound(
             f"champion {registry.model_name(scan)} version {version} has no reference profile "
             f"(evaluation/{PROFILE_FILE}); it was trained before profiles existed: retrain it"
         )
@@ -304,7 +306,7 @@ def monitor(
     matured = logged_cases(store, scan, start=start - maturity, end=end - maturity)
     champion = registry.version_by_alias(scan, registry.CHAMPION)
     if champion is None:
-        raise LookupError(f"scan '{scan}' has no champion to monitor")
+        raise Unavailable(f"scan '{scan}' has no champion to monitor")
     version = str(champion.version)
     out_dir.mkdir(parents=True, exist_ok=True)
     profile = _reference_profile(scan, version, out_dir / ".profile")

@@ -6,7 +6,6 @@ apart, and the JSON is what a script or the next job reads.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from ethics_review.audit import json_safe
 from ethics_review.plots import ratio_plot, to_data_uri
 from jobs.drift import p_value_text
 from models.specs import ScanSpec
+from riskscan import jsonio
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -69,18 +68,8 @@ def _ci(interval: dict[str, Any] | None, percent: bool = False) -> str:
     return f"{show(interval.get('estimate'))} [{show(interval.get('low'))}, {show(interval.get('high'))}]"
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return str(value)
-
-
 def write_json(view: dict[str, Any], path: Path) -> Path:
-    path.write_text(
-        json.dumps(json_safe(view), indent=2, ensure_ascii=False, default=_json_default) + "\n",
-        encoding="utf-8",
-    )
-    return path
+    return jsonio.write_json(path, view)
 
 
 # -------------------------------------------------------------------------------------------- monitor

@@ -28,14 +28,7 @@ from models.governance import (
     PromotionRecord,
     WithdrawalRecord,
 )
-
-
-class GateRefusal(ValueError):
-    """The gate refuses; ``unmet`` lists every condition that does not hold."""
-
-    def __init__(self, action: str, unmet: list[str]) -> None:
-        self.unmet = unmet
-        super().__init__(f"{action} refused: " + "; ".join(unmet))
+from riskscan.errors import GateRefusal
 
 
 @dataclass

@@ -25,50 +25,46 @@ Every timestamp is timezone-aware UTC. SQLite has no time zones, so it stores na
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import (
-    JSON,
     Boolean,
     CheckConstraint,
-    Connection,
     Date,
-    DateTime,
-    Dialect,
     Engine,
     ForeignKeyConstraint,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
-    create_engine,
-    event,
     exists,
     func,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, sessionmaker
 
-from models import home
-
-MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
+from riskscan import home
+from riskscan.db import (
+    KEY_LENGTH,
+    NAME_LENGTH,
+    WRITE_OPTIONS,
+    Base,
+    JSONDocument,
+    UTCDateTime,
+    iso,
+    make_engine,
+    sha256_field,
+    text_field,
+    upgrade,
+    utcnow,
+)
+from riskscan.errors import InvalidInput
 
 DECISIONS: Final = ("approve", "reject", "approve-with-conditions")
 APPROVALS: Final = frozenset({"approve", "approve-with-conditions"})
@@ -87,184 +83,6 @@ CHECKLIST_KEYS: Final = (
 
 TABLES: Final = ("committee_decisions", "promotions", "withdrawals")
 
-SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
-_SQLITE_BEGIN: Final = "riskscan_sqlite_begin"  # execution option read by the "begin" hook in make_engine
-_WRITE_OPTIONS: Final = {_SQLITE_BEGIN: "BEGIN IMMEDIATE"}
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_NAME_LENGTH: Final = 200
-_KEY_LENGTH: Final = 64
-
-
-class GovernanceError(ValueError):
-    """A governance record was refused; the message names the field and the value."""
-
-
-# --------------------------------------------------------------------------------------------- engine
-
-
-def normalise_url(url: str | URL) -> URL:
-    """``postgresql://`` and ``postgres://`` mean psycopg 3 here, the only PostgreSQL driver installed."""
-    parsed = make_url(url)
-    if parsed.drivername in {"postgresql", "postgres"}:
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
-def make_engine(url: str | URL | None = None) -> Engine:
-    """The one place engines are made, so every connection gets the same guarantees.
-
-    SQLite: foreign keys on (off by default, and the composite keys below matter), a busy timeout so two
-    processes wait for each other instead of failing, and real transactions: the sqlite3 driver's legacy
-    mode would run DDL outside any transaction, so a failed migration could leave half a schema behind.
-    Writes use ``BEGIN IMMEDIATE`` so that read-check-insert sequences (supersession) are serialised.
-    """
-    engine = create_engine(normalise_url(url or home.database_url()), pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see _sqlite_begin
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(connection: Connection) -> None:
-            connection.exec_driver_sql(connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))
-
-    return engine
-
-
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that takes the write lock up front (SQLite) and commits on success."""
-    with engine.execution_options(**_WRITE_OPTIONS).begin() as connection:
-        yield connection
-
-
-# ------------------------------------------------------------------------------------------ migrations
-
-
-def alembic_config(connection: Connection | None = None) -> Config:
-    """Alembic configured in code, so migrations run from an installed package without an alembic.ini."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("file_template", "%%(rev)s")  # revision ids are the file names: 0002_decision_log
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
-
-
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "models/migrations/versions holds no revision"
-    return head
-
-
-@contextmanager
-def _engine_for(url: str | URL | Engine | None) -> Iterator[Engine]:
-    if isinstance(url, Engine):
-        yield url
-        return
-    engine = make_engine(url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def _migration_transaction(engine: Engine) -> Iterator[Connection]:
-    """``write_transaction`` for migrations. On SQLite, foreign keys are off around it and checked before
-    the commit: SQLite cannot drop a constraint in place, so a migration rebuilds the table (revision
-    0003), and with foreign keys on, dropping the old table counts as deleting every row the outcomes
-    refer to. This is SQLite's own recipe (https://www.sqlite.org/lang_altertable.html): the pragma only
-    works outside a transaction, and ``PRAGMA foreign_key_check`` must find nothing before the commit.
-    """
-    if engine.dialect.name != "sqlite":
-        with write_transaction(engine) as connection:
-            yield connection
-        return
-    with engine.connect() as connection:
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        driver.execute("PRAGMA foreign_keys = OFF")  # on the driver: no transaction is open yet
-        try:
-            with connection.execution_options(**_WRITE_OPTIONS).begin():
-                yield connection
-                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
-                if broken:
-                    raise GovernanceError(
-                        f"a migration left rows whose foreign keys point nowhere: {broken[:3]}"
-                    )
-        finally:
-            driver.execute("PRAGMA foreign_keys = ON")
-
-
-def upgrade(url: str | URL | Engine | None = None, revision: str = "head") -> None:
-    """Bring the database to ``revision``. A database already there is left alone.
-
-    The whole upgrade is one transaction. Concurrent callers wait for each other: SQLite through
-    ``BEGIN IMMEDIATE``, PostgreSQL through an advisory lock taken in env.py, so the second one finds the
-    work done.
-    """
-    with _engine_for(url) as engine, _migration_transaction(engine) as connection:
-        command.upgrade(alembic_config(connection), revision)
-
-
-def downgrade(url: str | URL | Engine | None, revision: str) -> None:
-    """For developers and tests. Revision 0001 refuses to drop tables that still hold records."""
-    with _engine_for(url) as engine, _migration_transaction(engine) as connection:
-        command.downgrade(alembic_config(connection), revision)
-
-
-def current_revision(url: str | URL | Engine | None = None) -> str | None:
-    """The revision the database is at, or None for a database that was never migrated."""
-    with _engine_for(url) as engine, engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
-# ------------------------------------------------------------------------------------------ ORM types
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in, timezone-aware UTC out, on every dialect.
-
-    Naive datetimes are refused on write: a timestamp without a zone is ambiguous evidence.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise GovernanceError(f"timestamp {value!r} has no time zone")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-JSONDocument = JSON().with_variant(JSONB(), "postgresql")
-
-NAMING_CONVENTION: Final = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(constraint_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(constraint_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
 
 class CommitteeDecision(Base):
     """One decision of the ethics committee about one model version of one scan (revision 0001)."""
@@ -272,8 +90,8 @@ class CommitteeDecision(Base):
     __tablename__ = "committee_decisions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scan: Mapped[str] = mapped_column(String(_KEY_LENGTH))
-    model_version: Mapped[str] = mapped_column(String(_KEY_LENGTH))
+    scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
     audit_sha256: Mapped[str] = mapped_column(String(64))
     decision: Mapped[str] = mapped_column(String(32))
     decided_by: Mapped[list[str]] = mapped_column(JSONDocument)
@@ -319,12 +137,12 @@ class Promotion(Base):
     __tablename__ = "promotions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scan: Mapped[str] = mapped_column(String(_KEY_LENGTH))
-    model_version: Mapped[str] = mapped_column(String(_KEY_LENGTH))
-    previous_version: Mapped[str | None] = mapped_column(String(_KEY_LENGTH))
+    scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    previous_version: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
     decision_id: Mapped[int] = mapped_column(Integer)
     audit_sha256: Mapped[str] = mapped_column(String(64))
-    promoted_by: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    promoted_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
@@ -351,10 +169,10 @@ class Withdrawal(Base):
     __tablename__ = "withdrawals"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scan: Mapped[str] = mapped_column(String(_KEY_LENGTH))
-    model_version: Mapped[str | None] = mapped_column(String(_KEY_LENGTH))
+    scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    model_version: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
     reason: Mapped[str] = mapped_column(Text)
-    withdrawn_by: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    withdrawn_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
@@ -366,10 +184,6 @@ class Withdrawal(Base):
 
 
 # --------------------------------------------------------------------------------------------- records
-
-
-def _iso(value: date | datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 @dataclass(frozen=True)
@@ -424,10 +238,10 @@ class DecisionRecord:
             "decided_by": list(self.decided_by),
             "rationale": self.rationale,
             "conditions": list(self.conditions),
-            "valid_until": _iso(self.valid_until),
+            "valid_until": iso(self.valid_until),
             "checklist": dict(self.checklist),
             "demo": self.demo,
-            "created_at": _iso(self.created_at),
+            "created_at": iso(self.created_at),
             "supersedes_id": self.supersedes_id,
         }
 
@@ -465,7 +279,7 @@ class PromotionRecord:
             "decision_id": self.decision_id,
             "audit_sha256": self.audit_sha256,
             "promoted_by": self.promoted_by,
-            "created_at": _iso(self.created_at),
+            "created_at": iso(self.created_at),
         }
 
 
@@ -496,65 +310,45 @@ class WithdrawalRecord:
             "version": self.version,
             "reason": self.reason,
             "withdrawn_by": self.withdrawn_by,
-            "created_at": _iso(self.created_at),
+            "created_at": iso(self.created_at),
         }
 
 
 # ------------------------------------------------------------------------------------------ validation
 
 
-def _text(field: str, value: object, *, max_length: int | None = None) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise GovernanceError(f"{field} must be non-empty text, got {value!r}")
-    if max_length is not None and len(value.strip()) > max_length:
-        raise GovernanceError(f"{field} {value!r} is longer than {max_length} characters")
-    return value.strip()
-
-
-def _sha256(value: object) -> str:
-    if not isinstance(value, str) or not _SHA256.fullmatch(value.strip().lower()):
-        raise GovernanceError(f"audit_sha256 must be 64 hexadecimal characters, got {value!r}")
-    return value.strip().lower()
-
-
 def _text_list(field: str, value: object) -> list[str]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise GovernanceError(f"{field} must be a list of texts, got {value!r}")
-    items = [_text(f"{field}[{index}]", item) for index, item in enumerate(value)]
+        raise InvalidInput(f"{field} must be a list of texts, got {value!r}")
+    items = [text_field(f"{field}[{index}]", item) for index, item in enumerate(value)]
     return items
 
 
 def _names(value: object) -> list[str]:
     names = _text_list("decided_by", value)
     if not names:
-        raise GovernanceError(f"decided_by must name at least one committee member, got {value!r}")
+        raise InvalidInput(f"decided_by must name at least one committee member, got {value!r}")
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise GovernanceError(f"decided_by names {duplicates!r} more than once")
+        raise InvalidInput(f"decided_by names {duplicates!r} more than once")
     for name in names:
-        _text("decided_by", name, max_length=_NAME_LENGTH)
+        text_field("decided_by", name, max_length=NAME_LENGTH)
     return names
 
 
 def _checklist(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise GovernanceError(
-            f"checklist must map each of {list(CHECKLIST_KEYS)} to an answer, got {value!r}"
-        )
+        raise InvalidInput(f"checklist must map each of {list(CHECKLIST_KEYS)} to an answer, got {value!r}")
     unknown = sorted(str(key) for key in value if key not in CHECKLIST_KEYS)
     if unknown:
-        raise GovernanceError(f"checklist has unknown key {unknown[0]!r} (known: {list(CHECKLIST_KEYS)})")
+        raise InvalidInput(f"checklist has unknown key {unknown[0]!r} (known: {list(CHECKLIST_KEYS)})")
     missing = [key for key in CHECKLIST_KEYS if key not in value]
     if missing:
-        raise GovernanceError(f"checklist is missing {missing[0]!r}: every decision answers all seven items")
-    return {key: _text(f"checklist[{key!r}]", value[key]) for key in CHECKLIST_KEYS}
+        raise InvalidInput(f"checklist is missing {missing[0]!r}: every decision answers all seven items")
+    return {key: text_field(f"checklist[{key!r}]", value[key]) for key in CHECKLIST_KEYS}
 
 
 # ----------------------------------------------------------------------------------------------- store
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class GovernanceStore:
@@ -569,8 +363,8 @@ class GovernanceStore:
         self._engine = make_engine(url or home.database_url())
         upgrade(self._engine)
         self._read = sessionmaker(self._engine, expire_on_commit=False)
-        self._write = sessionmaker(self._engine.execution_options(**_WRITE_OPTIONS), expire_on_commit=False)
-        self._clock = clock or _utcnow
+        self._write = sessionmaker(self._engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False)
+        self._clock = clock or utcnow
 
     @property
     def url(self) -> str:
@@ -596,7 +390,7 @@ class GovernanceStore:
     def _now(self) -> datetime:
         now = self._clock()
         if now.tzinfo is None:
-            raise GovernanceError(f"clock returned {now!r}, a datetime without time zone")
+            raise InvalidInput(f"clock returned {now!r}, a datetime without time zone")
         return now.astimezone(UTC)
 
     def _lock_scan_version(self, session: Session, scan: str, version: str) -> None:
@@ -628,33 +422,31 @@ class GovernanceStore:
         Conditions belong to ``approve-with-conditions`` only (at least one), so that an ``approve`` can
         never carry conditions nobody is bound to check.
         """
-        scan = _text("scan", scan, max_length=_KEY_LENGTH)
-        version = _text("version", version, max_length=_KEY_LENGTH)
-        audit_sha256 = _sha256(audit_sha256)
+        scan = text_field("scan", scan, max_length=KEY_LENGTH)
+        version = text_field("version", version, max_length=KEY_LENGTH)
+        audit_sha256 = sha256_field("audit_sha256", audit_sha256)
         if decision not in DECISIONS:
-            raise GovernanceError(
-                f"decision must be one of {', '.join(map(repr, DECISIONS))}, got {decision!r}"
-            )
+            raise InvalidInput(f"decision must be one of {', '.join(map(repr, DECISIONS))}, got {decision!r}")
         names = _names(decided_by)
-        rationale = _text("rationale", rationale)
+        rationale = text_field("rationale", rationale)
         condition_list = _text_list("conditions", conditions)
         if decision == "approve-with-conditions" and not condition_list:
-            raise GovernanceError(
+            raise InvalidInput(
                 "conditions must list at least one condition for 'approve-with-conditions', "
                 f"got {conditions!r}"
             )
         if decision != "approve-with-conditions" and condition_list:
-            raise GovernanceError(
+            raise InvalidInput(
                 f"conditions {condition_list!r} given with decision {decision!r}; "
                 "conditions are recorded only with 'approve-with-conditions'"
             )
         if valid_until is not None and (
             isinstance(valid_until, datetime) or not isinstance(valid_until, date)
         ):
-            raise GovernanceError(f"valid_until must be a date or None, got {valid_until!r}")
+            raise InvalidInput(f"valid_until must be a date or None, got {valid_until!r}")
         answers = _checklist(checklist)
         if not isinstance(demo, bool):
-            raise GovernanceError(f"demo must be True or False, got {demo!r}")
+            raise InvalidInput(f"demo must be True or False, got {demo!r}")
 
         with self._write.begin() as session:
             self._lock_scan_version(session, scan, version)
@@ -728,38 +520,38 @@ class GovernanceStore:
         The rest of the gate (fairness, expiry of ``valid_until``, withdrawn versions) is the promotion
         gate's business; this check only keeps the evidence trail coherent.
         """
-        scan = _text("scan", scan, max_length=_KEY_LENGTH)
-        version = _text("version", version, max_length=_KEY_LENGTH)
+        scan = text_field("scan", scan, max_length=KEY_LENGTH)
+        version = text_field("version", version, max_length=KEY_LENGTH)
         if previous_version is not None:
-            previous_version = _text("previous_version", previous_version, max_length=_KEY_LENGTH)
+            previous_version = text_field("previous_version", previous_version, max_length=KEY_LENGTH)
         if isinstance(decision_id, bool) or not isinstance(decision_id, int):
-            raise GovernanceError(f"decision_id must be an integer, got {decision_id!r}")
-        audit_sha256 = _sha256(audit_sha256)
-        promoted_by = _text("promoted_by", promoted_by, max_length=_NAME_LENGTH)
+            raise InvalidInput(f"decision_id must be an integer, got {decision_id!r}")
+        audit_sha256 = sha256_field("audit_sha256", audit_sha256)
+        promoted_by = text_field("promoted_by", promoted_by, max_length=NAME_LENGTH)
 
         with self._write.begin() as session:
             self._lock_scan_version(session, scan, version)
             cited = session.get(CommitteeDecision, decision_id)
             if cited is None:
-                raise GovernanceError(f"decision_id {decision_id} does not exist")
+                raise InvalidInput(f"decision_id {decision_id} does not exist")
             if (cited.scan, cited.model_version) != (scan, version):
-                raise GovernanceError(
+                raise InvalidInput(
                     f"decision_id {decision_id} is about scan {cited.scan!r} version "
                     f"{cited.model_version!r}, not scan {scan!r} version {version!r}"
                 )
             if cited.audit_sha256 != audit_sha256:
-                raise GovernanceError(
+                raise InvalidInput(
                     f"audit_sha256 {audit_sha256!r} is not the audit the committee reviewed in decision "
                     f"{decision_id} ({cited.audit_sha256!r})"
                 )
             current = self._current(session, scan, version)
             if current is not None and current.id != cited.id:
-                raise GovernanceError(
+                raise InvalidInput(
                     f"decision_id {decision_id} is superseded by decision {current.id} "
                     f"({current.decision!r}); cite the current decision"
                 )
             if cited.decision not in APPROVALS:
-                raise GovernanceError(
+                raise InvalidInput(
                     f"decision_id {decision_id} is {cited.decision!r}: scan {scan!r} version {version!r} "
                     "is not approved"
                 )
@@ -788,11 +580,11 @@ class GovernanceStore:
         self, *, scan: str, version: str | None, reason: str, withdrawn_by: str
     ) -> WithdrawalRecord:
         """Append a withdrawal: the scan stops serving until a later promotion."""
-        scan = _text("scan", scan, max_length=_KEY_LENGTH)
+        scan = text_field("scan", scan, max_length=KEY_LENGTH)
         if version is not None:
-            version = _text("version", version, max_length=_KEY_LENGTH)
-        reason = _text("reason", reason)
-        withdrawn_by = _text("withdrawn_by", withdrawn_by, max_length=_NAME_LENGTH)
+            version = text_field("version", version, max_length=KEY_LENGTH)
+        reason = text_field("reason", reason)
+        withdrawn_by = text_field("withdrawn_by", withdrawn_by, max_length=NAME_LENGTH)
         with self._write.begin() as session:
             row = Withdrawal(
                 scan=scan,

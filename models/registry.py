@@ -21,9 +21,10 @@ from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
 from mlflow.types.schema import ColSpec, Schema
 
-from features.register import Column, FeatureRegister, ForbiddenColumnError, default_register
-from models import home
+from features.register import Column, FeatureRegister, default_register
 from models.scorer import ScanModel
+from riskscan import home
+from riskscan.errors import ForbiddenColumn, NotFound
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -102,9 +103,7 @@ def check_signature(
 ) -> None:
     """The first lock: refuse a model whose inputs include any column the register does not allow."""
     if signature is None or signature.inputs is None:
-        raise ForbiddenColumnError(
-            "<signature>", None, "without a signature", "a model must declare its inputs"
-        )
+        raise ForbiddenColumn("<signature>", None, "without a signature", "a model must declare its inputs")
     (register or default_register()).check_model_inputs(scan, signature.inputs.input_names())
 
 
@@ -163,7 +162,7 @@ def get_version(scan: str, version: int | str) -> ModelVersion:
     try:
         return client().get_model_version(model_name(scan), str(version))
     except mlflow.exceptions.MlflowException:
-        raise LookupError(f"{model_name(scan)} has no version {version}") from None
+        raise NotFound(f"{model_name(scan)} has no version {version}") from None
 
 
 def version_by_alias(scan: str, alias: str) -> ModelVersion | None:
@@ -227,7 +226,7 @@ def attach_audit(
     """
     mv = get_version(scan, version)
     if mv.run_id is None:
-        raise LookupError(f"{model_name(scan)} version {version} has no training run to attach the audit to")
+        raise NotFound(f"{model_name(scan)} version {version} has no training run to attach the audit to")
     path = f"audits/{report_sha256[:16]}"
     client().log_artifacts(mv.run_id, str(local_dir), artifact_path=path)
     for key, value in {**tags, "audit_sha256": report_sha256, "audit_artifact_path": path}.items():
@@ -296,6 +295,6 @@ def attach_run_files(scan: str, version: int | str, files: list[Path], artifact_
     """Add files (a retrain comparison report) to the training run of a version."""
     mv = get_version(scan, version)
     if mv.run_id is None:
-        raise LookupError(f"{model_name(scan)} version {version} has no training run to attach files to")
+        raise NotFound(f"{model_name(scan)} version {version} has no training run to attach files to")
     for path in files:
         client().log_artifact(mv.run_id, str(path), artifact_path=artifact_path)

@@ -28,6 +28,7 @@ from sklearn.compose import ColumnTransformer
 
 from features.pipeline import FeatureSet, feature_set
 from features.register import FeatureRegister, default_register
+from riskscan.errors import InvalidInput
 
 PREPROCESSOR_FILE = "preprocessor.skops"
 BOOSTER_FILE = "booster.txt"
@@ -166,7 +167,7 @@ class ScanModel:
         features = feature_set(meta["scan"], meta["features"], register)
         untrusted = set(sio.get_untrusted_types(file=directory / PREPROCESSOR_FILE)) - set(TRUSTED_TYPES)
         if untrusted:
-            raise ValueError(
+            raise InvalidInput(
                 f"preprocessor contains untrusted types {sorted(untrusted)}; refusing to load it"
             )
         preprocessor = sio.load(directory / PREPROCESSOR_FILE, trusted=TRUSTED_TYPES)

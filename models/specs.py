@@ -18,13 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features.pipeline import FeatureSet, feature_set
 from features.register import FeatureRegister, default_register
+from riskscan.errors import ConfigError, Refusal
 
 SCANS_DIR = Path(__file__).with_name("scans")
 SCAN_IDS = ("vw", "sollicitatie")
-
-
-class SpecError(ValueError):
-    """A scan specification is malformed or asks for something the register forbids."""
 
 
 class _Strict(BaseModel):
@@ -185,13 +182,13 @@ def _hash(content: dict[str, Any]) -> str:
 def parse_spec(content: Any, register: FeatureRegister | None = None) -> ScanSpec:
     register = register or default_register()
     if not isinstance(content, dict):
-        raise SpecError("scan spec must be a mapping")
+        raise ConfigError("scan spec must be a mapping")
     content = {k: v for k, v in content.items() if k != "content_hash"}
     try:
         spec = ScanSpec.model_validate({**content, "content_hash": _hash(content)})
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise SpecError(f"scan spec '{content.get('id', '?')}' is invalid: {details}") from None
+        raise ConfigError(f"scan spec '{content.get('id', '?')}' is invalid: {details}") from None
     problems = []
     if spec.table not in register.tables or register.tables[spec.table].scan != spec.id:
         problems.append(f"table '{spec.table}' is not the register's table for scan '{spec.id}'")
@@ -209,11 +206,11 @@ def parse_spec(content: Any, register: FeatureRegister | None = None) -> ScanSpe
     if overlap:
         problems.append(f"features both used and excluded: {', '.join(sorted(overlap))}")
     if problems:
-        raise SpecError(f"scan spec '{spec.id}': " + "; ".join(problems))
+        raise ConfigError(f"scan spec '{spec.id}': " + "; ".join(problems))
     try:
         spec.feature_set(register)
-    except ValueError as exc:  # ForbiddenColumnError included: the first lock, at the door
-        raise SpecError(f"scan spec '{spec.id}' cannot be used: {exc}") from None
+    except Refusal as exc:  # ForbiddenColumn included: the first lock, at the door
+        raise ConfigError(f"scan spec '{spec.id}' cannot be used: {exc}") from None
     return spec
 
 
@@ -222,12 +219,12 @@ def load_spec(scan_or_path: str | Path, register: FeatureRegister | None = None)
     path = Path(scan_or_path)
     if not path.suffix:
         if str(scan_or_path) not in SCAN_IDS:
-            raise SpecError(f"unknown scan '{scan_or_path}'; known scans: {', '.join(SCAN_IDS)}")
+            raise ConfigError(f"unknown scan '{scan_or_path}'; known scans: {', '.join(SCAN_IDS)}")
         path = SCANS_DIR / f"{scan_or_path}.yaml"
     try:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SpecError(f"scan spec file not found: {path}") from None
+        raise ConfigError(f"scan spec file not found: {path}") from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"scan spec {path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"scan spec {path} is not valid YAML: {exc}") from None
     return parse_spec(content, register)

@@ -8,7 +8,6 @@ packages; the work itself lives in features/, training/, models/, ethics_review/
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-class Refusal(Exception):
-    """A verb refuses to do what it was asked; the message is one clear sentence."""
+from riskscan import jsonio
+from riskscan.errors import Refusal
 
 
 @dataclass
@@ -31,8 +29,8 @@ class Outcome:
 
 
 Handler = Callable[[argparse.Namespace], Outcome]
-# Every refusal in the packages is a ValueError (DataValidationError, SpecError, RegisterError,
-# ForbiddenColumnError, GateRefusal, ...) or a lookup of something that does not exist. They end the verb
+# Every refusal in the packages is a ValueError (InvalidInput, ConfigError, ConfigError,
+# ForbiddenColumn, GateRefusal, ...) or a lookup of something that does not exist. They end the verb
 # with one sentence, not a traceback; RISKSCAN_DEBUG=1 shows the traceback for developers.
 _REFUSALS = (Refusal, ValueError, LookupError, FileNotFoundError)
 
@@ -61,8 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    jsonio.write_json(path, payload)
 
 
 def _quiet_mlflow() -> None:

@@ -16,9 +16,10 @@ from features import generator
 from features.pipeline import build_feature_matrix, build_tree_pipeline, route
 from features.register import default_register
 from features.sources import read_source
-from models import home
 from models.specs import SCAN_IDS, load_spec
-from riskscan.cli import Outcome, Refusal
+from riskscan import home
+from riskscan.cli import Outcome
+from riskscan.errors import Refusal
 
 Configure = Callable[[argparse.ArgumentParser], None]
 

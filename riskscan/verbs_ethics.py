@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from ethics_review import tables
-from ethics_review.fairness import AuditError, Policy, audit_groups
-from ethics_review.proxies import ProxyError, proxy_scan
-from riskscan.cli import Outcome, Refusal
+from ethics_review.fairness import Policy, audit_groups
+from ethics_review.proxies import proxy_scan
+from riskscan.cli import Outcome
+from riskscan.errors import InvalidInput, Refusal
 
 Configure = Callable[[argparse.ArgumentParser], None]
 _DEFAULTS = Policy()
@@ -92,7 +93,7 @@ def audit_scores(args: argparse.Namespace) -> Outcome:
         scores = tables.numeric_column(frame, args.score_col)
         labels = tables.binary_column(frame, args.label_col)
         groups = pd.DataFrame({col: tables.group_column(frame, col) for col in group_cols})
-    except tables.TableError as exc:
+    except InvalidInput as exc:
         raise Refusal(str(exc)) from None
     threshold, threshold_info = _threshold(args.threshold, args.top_fraction, scores)
     flags = (scores >= threshold).astype(np.int8)
@@ -108,7 +109,7 @@ def audit_scores(args: argparse.Namespace) -> Outcome:
             ci_method=args.ci_method,
         )
         audit = audit_groups(labels, flags, groups, policy=policy, reference=reference)
-    except AuditError as exc:
+    except InvalidInput as exc:
         raise Refusal(str(exc)) from None
 
     result = audit.to_dict()
@@ -221,7 +222,7 @@ def proxy_scan_verb(args: argparse.Namespace) -> Outcome:
         frame = tables.read_table(path, text_columns=[sensitive])
         tables.require_columns(frame, [sensitive, *args.exclude], path)
         groups = tables.group_column(frame, sensitive)
-    except tables.TableError as exc:
+    except InvalidInput as exc:
         raise Refusal(str(exc)) from None
     features = [str(c) for c in frame.columns if c != sensitive and c not in args.exclude]
     if not features:
@@ -235,7 +236,7 @@ def proxy_scan_verb(args: argparse.Namespace) -> Outcome:
             auc_threshold=args.auc_threshold,
             random_state=args.seed,
         )
-    except ProxyError as exc:
+    except InvalidInput as exc:
         raise Refusal(str(exc)) from None
 
     result = scan.to_dict()

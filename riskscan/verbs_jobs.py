@@ -7,9 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from models import home
 from models.specs import SCAN_IDS
-from riskscan.cli import Outcome, Refusal
+from riskscan import home
+from riskscan.cli import Outcome
+from riskscan.errors import Refusal
 
 Configure = Callable[[argparse.ArgumentParser], None]
 
@@ -49,27 +50,24 @@ def _configure_retrain(parser: argparse.ArgumentParser) -> None:
 
 
 def retrain(args: argparse.Namespace) -> Outcome:
-    from ethics_review.audit import json_safe
     from jobs.retrain import run_retrain_job
+    from riskscan.jsonio import json_safe
     from serving.store import ServingStore
 
     if args.compare_days < 1:
         raise Refusal(f"--compare-days must be at least 1, got {args.compare_days}")
     as_of = args.as_of or datetime.now(UTC).date()
-    try:
-        with ServingStore() as store:
-            result = run_retrain_job(
-                args.scan,
-                store,
-                work_dir=home.home() / "retrain",
-                report_dir=home.home() / "reports" / "retrain",
-                data_dir=args.data or home.data_dir(),
-                as_of=as_of,
-                compare_days=args.compare_days,
-                seed=args.seed,
-            )
-    except RuntimeError as exc:  # the job lock: another run is still going
-        raise Refusal(str(exc)) from None
+    with ServingStore() as store:
+        result = run_retrain_job(
+            args.scan,
+            store,
+            work_dir=home.home() / "retrain",
+            report_dir=home.home() / "reports" / "retrain",
+            data_dir=args.data or home.data_dir(),
+            as_of=as_of,
+            compare_days=args.compare_days,
+            seed=args.seed,
+        )
     trained = result.training
     lines = [
         f"{args.scan}: challenger is version {trained.version}"
@@ -109,8 +107,8 @@ def _configure_monitor(parser: argparse.ArgumentParser) -> None:
 
 
 def monitor(args: argparse.Namespace) -> Outcome:
-    from ethics_review.audit import json_safe
     from jobs.monitor import monitor as run_monitor
+    from riskscan.jsonio import json_safe
     from serving.store import ServingStore
 
     last = args.end or datetime.now(UTC).date()

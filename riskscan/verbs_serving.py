@@ -11,7 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from models.specs import SCAN_IDS
-from riskscan.cli import Outcome, Refusal
+from riskscan.cli import Outcome
+from riskscan.errors import Refusal
 
 Configure = Callable[[argparse.ArgumentParser], None]
 

@@ -25,14 +25,11 @@ from features.register import FeatureRegister, default_register
 from models import registry
 from models.scorer import MARGIN_SCALE, ScanModel
 from models.specs import ScanSpec, load_spec
+from riskscan.errors import Refusal
 from serving.scoring import ModelRef, control_draw, control_key
 from serving.store import BatchColumns, ServingStore
 
 LOG_CHUNK = 5_000  # short write locks, so API requests on the same log are not held up
-
-
-class BatchRefused(ValueError):
-    """The batch cannot be scored (no champion, withdrawn scan, wrong input)."""
 
 
 @dataclass
@@ -70,12 +67,10 @@ def select_signals(scores: np.ndarray, threshold: float, limit: int) -> np.ndarr
 def champion(scan: str, governance: Any) -> tuple[ScanModel, ModelRef]:
     withdrawal = governance.active_withdrawal(scan)
     if withdrawal is not None:
-        raise BatchRefused(
-            f"scan '{scan}' was withdrawn on {withdrawal.created_at:%Y-%m-%d}: {withdrawal.reason}"
-        )
+        raise Refusal(f"scan '{scan}' was withdrawn on {withdrawal.created_at:%Y-%m-%d}: {withdrawal.reason}")
     mv = registry.version_by_alias(scan, registry.CHAMPION)
     if mv is None:
-        raise BatchRefused(f"scan '{scan}' has no champion; promote an approved version first")
+        raise Refusal(f"scan '{scan}' has no champion; promote an approved version first")
     promotions = [p for p in governance.promotions(scan) if p.version == str(mv.version)]
     ref = ModelRef(
         registry.model_name(scan),
@@ -108,10 +103,10 @@ def score_batch(
     timings: dict[str, float] = {}
     start = now()
     if table.key not in frame.columns:
-        raise BatchRefused(f"input has no key column '{table.key}'")
+        raise Refusal(f"input has no key column '{table.key}'")
     if frame[table.key].duplicated().any():
         duplicated = frame.loc[frame[table.key].duplicated(), table.key].head(3).tolist()
-        raise BatchRefused(f"key column '{table.key}' repeats values, e.g. {duplicated}")
+        raise Refusal(f"key column '{table.key}' repeats values, e.g. {duplicated}")
     model.features.validate(frame, key_column=table.key)
     routing = route(frame, spec.id, register)
     cases = routing.scored

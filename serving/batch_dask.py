@@ -24,8 +24,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from models.cluster import dask_client
 from models.scorer import ScanModel
+from riskscan.cluster import dask_client
+from riskscan.errors import Unavailable
 
 PARTITION_ROWS = 50_000  # big enough that a task's overhead (ms) is small next to its work (~0.5 s)
 
@@ -56,7 +57,7 @@ def score_on_dask(
     with dask_client(scheduler) as client:
         workers = list(client.scheduler_info()["workers"])
         if not workers:
-            raise ValueError(
+            raise Unavailable(
                 f"the Dask scheduler at '{scheduler}' has no workers; start 'dask worker {scheduler}'"
             )
         shipped = client.scatter(model, broadcast=True, hash=False)  # once per worker, not once per task

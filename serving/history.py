@@ -13,7 +13,8 @@ from typing import Final
 
 import pandas as pd
 
-from serving.store import DecisionLogRow, ServingStore, StoreError, case_query
+from riskscan.errors import InvalidInput
+from serving.store import DecisionLogRow, ServingStore, case_query
 
 _LOG: Final = DecisionLogRow.__table__
 
@@ -54,7 +55,7 @@ def logged_cases(
     """
     for name, moment in (("start", start), ("end", end)):
         if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
-            raise StoreError(f"{name} must be a datetime with a time zone, got {moment!r}")
+            raise InvalidInput(f"{name} must be a datetime with a time zone, got {moment!r}")
     query = case_query(scan, with_inputs=with_inputs).order_by(_LOG.c.id)
     if start is not None:
         query = query.where(_LOG.c.created_at >= start)

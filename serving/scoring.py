@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from features.register import FeatureRegister, default_register
-from models import home
 from models.scorer import MARGIN_SCALE, ScanModel
+from riskscan import home
 
 SIGNAL_NOTICE_NL = (
     "Een signaal is een selectie voor onderzoek, geen besluit. Een medewerker beoordeelt de zaak en neemt pas "

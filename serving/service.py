@@ -20,9 +20,9 @@ from typing import Any
 
 import bentoml
 
+from riskscan.errors import InvalidInput
 from serving.auth import Authenticator
 from serving.runtime import RequestError, ScanRuntime
-from serving.store import StoreError
 from serving.web import build_app
 
 log = logging.getLogger("riskscan.serving")
@@ -45,9 +45,9 @@ def _workers() -> int:
     try:
         workers = int(value)
     except ValueError:
-        raise ValueError(f"{WORKERS_ENV} must be a positive integer, got {value!r}") from None
+        raise InvalidInput(f"{WORKERS_ENV} must be a positive integer, got {value!r}") from None
     if workers < 1:
-        raise ValueError(f"{WORKERS_ENV} must be a positive integer, got {value!r}")
+        raise InvalidInput(f"{WORKERS_ENV} must be a positive integer, got {value!r}")
     return workers
 
 
@@ -113,7 +113,7 @@ class RiskScan:
             return {"outcome": record.as_dict()}
         except RequestError as error:
             return _fail(ctx, error)
-        except StoreError as error:
+        except InvalidInput as error:
             status = 404 if "no scored case" in str(error) else 422
             return _fail(ctx, RequestError(status, str(error)))
 

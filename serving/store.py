@@ -103,8 +103,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models import home
-from models.governance import Base, GovernanceError, UTCDateTime, make_engine, upgrade, write_transaction
+from riskscan import home
+from riskscan.db import Base, UTCDateTime, make_engine, upgrade, write_transaction
+from riskscan.errors import InvalidInput
 
 GENESIS_HASH: Final = "0" * 64
 ROLES: Final = ("handhaving", "committee", "retrain", "admin")
@@ -143,10 +144,6 @@ _CANONICAL = json.JSONEncoder(
 
 
 _log = logging.getLogger(__name__)
-
-
-class StoreError(GovernanceError):
-    """A serving record was refused; the message names the field and the value."""
 
 
 # ------------------------------------------------------------------------------------------------ ORM
@@ -564,10 +561,10 @@ class TokenRecord:
 
 def _text(field_name: str, value: object, max_length: int | None = None) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise StoreError(f"{field_name} must be non-empty text, got {value!r}")
+        raise InvalidInput(f"{field_name} must be non-empty text, got {value!r}")
     value = value.strip()
     if max_length is not None and len(value) > max_length:
-        raise StoreError(f"{field_name} {value!r} is longer than {max_length} characters")
+        raise InvalidInput(f"{field_name} {value!r} is longer than {max_length} characters")
     return value
 
 
@@ -580,7 +577,7 @@ def _request_id(value: object) -> str:
             return uuid.UUID(str(value)).hex
         except ValueError:
             pass
-    raise StoreError(f"request_id must be a UUID (32 hexadecimal digits), got {value!r}")
+    raise InvalidInput(f"request_id must be a UUID (32 hexadecimal digits), got {value!r}")
 
 
 def _number(field_name: str, value: object) -> float:
@@ -590,7 +587,7 @@ def _number(field_name: str, value: object) -> float:
         number = float(value)
         if math.isfinite(number):
             return number
-    raise StoreError(f"{field_name} must be a finite number, got {value!r}")
+    raise InvalidInput(f"{field_name} must be a finite number, got {value!r}")
 
 
 def _flag(field_name: str, value: object) -> bool:
@@ -598,7 +595,7 @@ def _flag(field_name: str, value: object) -> bool:
         return value
     if isinstance(value, np.bool_):
         return bool(value)
-    raise StoreError(f"{field_name} must be True or False, got {value!r}")
+    raise InvalidInput(f"{field_name} must be True or False, got {value!r}")
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -614,12 +611,12 @@ def _plain(value: Any, where: str) -> Any:
             return float(value)
         if math.isnan(value):
             return None  # a missing value (pandas writes NaN for it); null is what it means
-        raise StoreError(f"{where} is {value!r}; only finite numbers can be logged")
+        raise InvalidInput(f"{where} is {value!r}; only finite numbers can be logged")
     if isinstance(value, Mapping):
         plain: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise StoreError(f"{where} has key {key!r}; keys must be text")
+                raise InvalidInput(f"{where} has key {key!r}; keys must be text")
             plain[str(key)] = _plain(item, f"{where}[{key!r}]")
         return plain
     if isinstance(value, list | tuple):
@@ -632,7 +629,7 @@ def _plain(value: Any, where: str) -> Any:
         return _plain(value.item(), where)
     if isinstance(value, np.ndarray):
         return _plain(value.tolist(), where)
-    raise StoreError(f"{where} holds {value!r} ({type(value).__name__}), which cannot be logged as JSON")
+    raise InvalidInput(f"{where} holds {value!r} ({type(value).__name__}), which cannot be logged as JSON")
 
 
 _SIMPLE: Final = frozenset({str, int, bool, type(None)})
@@ -640,7 +637,7 @@ _SIMPLE: Final = frozenset({str, int, bool, type(None)})
 
 def _inputs(value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise StoreError(f"inputs must be a mapping of input name to value, got {value!r}")
+        raise InvalidInput(f"inputs must be a mapping of input name to value, got {value!r}")
     # Fast path for the usual flat dict of text, integers and finite floats: a copy, nothing converted.
     for key, item in value.items():
         kind = type(item)
@@ -672,7 +669,7 @@ def _json_column(name: str, values: Sequence[Any] | np.ndarray) -> list[str]:
         infinite = np.flatnonzero(np.isinf(floats))
         if len(infinite):
             row = int(infinite[0])
-            raise StoreError(
+            raise InvalidInput(
                 f"{where} is {float(floats[row])!r} in row {row}; only finite numbers can be logged"
             )
         texts = list(map(float.__repr__, floats.tolist()))
@@ -688,8 +685,8 @@ def _json_column(name: str, values: Sequence[Any] | np.ndarray) -> list[str]:
         if text is None:
             try:
                 text = _CANONICAL(_plain(value, where))
-            except StoreError as exc:
-                raise StoreError(f"{exc} (row {row})") from None
+            except InvalidInput as exc:
+                raise InvalidInput(f"{exc} (row {row})") from None
             if kind in _CACHEABLE:
                 cache[key] = text
         texts.append(text)
@@ -707,9 +704,9 @@ def canonical_inputs(columns: Mapping[str, Sequence[Any] | np.ndarray], rows: in
     names = sorted(columns)
     for name in names:
         if type(name) is not str:
-            raise StoreError(f"inputs has key {name!r}; keys must be text")
+            raise InvalidInput(f"inputs has key {name!r}; keys must be text")
         if len(columns[name]) != rows:
-            raise StoreError(f"inputs[{name!r}] has {len(columns[name])} values for {rows} rows")
+            raise InvalidInput(f"inputs[{name!r}] has {len(columns[name])} values for {rows} rows")
     if not names:
         return ["{}"] * rows
     template = "{" + ",".join(_json_text(name).replace("%", "%%") + ":%s" for name in names) + "}"
@@ -721,14 +718,14 @@ def _explanation(value: object) -> list[dict[str, Any]]:
     if type(value) in (list, tuple) and not value:  # the batch scorer's usual case
         return []
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence | np.ndarray):
-        raise StoreError(
+        raise InvalidInput(
             f"explanation must be a list of {{feature, label, value, contribution}}, got {value!r}"
         )
     items = []
     for index, item in enumerate(value):
         where = f"explanation[{index}]"
         if not isinstance(item, Mapping) or set(item) != EXPLANATION_KEYS:
-            raise StoreError(f"{where} must have exactly the keys {sorted(EXPLANATION_KEYS)}, got {item!r}")
+            raise InvalidInput(f"{where} must have exactly the keys {sorted(EXPLANATION_KEYS)}, got {item!r}")
         items.append(
             {
                 "feature": _text(f"{where}.feature", item["feature"]),
@@ -743,20 +740,20 @@ def _explanation(value: object) -> list[dict[str, Any]]:
 def _entry_record(entry: LogEntry) -> dict[str, Any]:
     """A validated, JSON-plain decision-log record without id, created_at and hashes."""
     if not isinstance(entry, LogEntry):
-        raise StoreError(f"a decision-log row must be a LogEntry, got {type(entry).__name__}")
+        raise InvalidInput(f"a decision-log row must be a LogEntry, got {type(entry).__name__}")
     audit = entry.audit_sha256
     if audit is not None:
         if not isinstance(audit, str) or not _SHA256.fullmatch(audit.strip().lower()):
-            raise StoreError(f"audit_sha256 must be 64 hexadecimal characters or None, got {audit!r}")
+            raise InvalidInput(f"audit_sha256 must be 64 hexadecimal characters or None, got {audit!r}")
         audit = audit.strip().lower()
     decision_id = entry.decision_id
     if decision_id is not None and (isinstance(decision_id, bool) or not isinstance(decision_id, int)):
-        raise StoreError(f"decision_id must be an integer or None, got {decision_id!r}")
+        raise InvalidInput(f"decision_id must be an integer or None, got {decision_id!r}")
     control_draw = _number("control_draw", entry.control_draw)
     if not 0.0 <= control_draw < 1.0:
-        raise StoreError(f"control_draw must lie in [0, 1), got {entry.control_draw!r}")
+        raise InvalidInput(f"control_draw must lie in [0, 1), got {entry.control_draw!r}")
     if entry.source not in SOURCES:
-        raise StoreError(f"source must be one of {', '.join(map(repr, SOURCES))}, got {entry.source!r}")
+        raise InvalidInput(f"source must be one of {', '.join(map(repr, SOURCES))}, got {entry.source!r}")
     return {
         "request_id": _request_id(entry.request_id),
         "case_id": _text("case_id", entry.case_id, _NAME_LENGTH),
@@ -967,9 +964,11 @@ class _Serialised:
 def _column_check(name: str, values: object, rows: int, kind: str) -> np.ndarray:
     array = np.asarray(values)
     if array.shape != (rows,):
-        raise StoreError(f"{name} must hold one value per row ({rows}), got shape {array.shape}")
+        raise InvalidInput(f"{name} must hold one value per row ({rows}), got shape {array.shape}")
     if array.dtype.kind not in kind:
-        raise StoreError(f"{name} must be {'True or False' if kind == 'b' else 'numbers'}, got {array.dtype}")
+        raise InvalidInput(
+            f"{name} must be {'True or False' if kind == 'b' else 'numbers'}, got {array.dtype}"
+        )
     return array
 
 
@@ -1003,11 +1002,11 @@ def _serialise_batch(columns: BatchColumns, start: int, stop: int) -> tuple[_Ser
     bad = np.flatnonzero(~np.isfinite(scores))
     if len(bad):
         row = int(bad[0])
-        raise StoreError(f"score must be a finite number, got {float(scores[row])!r} (row {start + row})")
+        raise InvalidInput(f"score must be a finite number, got {float(scores[row])!r} (row {start + row})")
     bad = np.flatnonzero(~((draws >= 0.0) & (draws < 1.0)))
     if len(bad):
         row = int(bad[0])
-        raise StoreError(f"control_draw must lie in [0, 1), got {float(draws[row])!r} (row {start + row})")
+        raise InvalidInput(f"control_draw must lie in [0, 1), got {float(draws[row])!r} (row {start + row})")
     case_ids = [_text("case_id", case_id, _NAME_LENGTH) for case_id in columns.case_ids[start:stop]]
     inputs = canonical_inputs({name: values[start:stop] for name, values in columns.inputs.items()}, rows)
     explanations = ["[]"] * rows
@@ -1018,7 +1017,7 @@ def _serialise_batch(columns: BatchColumns, start: int, stop: int) -> tuple[_Ser
             or not isinstance(position, int | np.integer)
             or not 0 <= position < total
         ):
-            raise StoreError(f"explanations has row {position!r}, which is not a row of this batch")
+            raise InvalidInput(f"explanations has row {position!r}, which is not a row of this batch")
         if start <= position < stop:
             row = int(position) - start
             items = _explanation(explanation)
@@ -1102,7 +1101,7 @@ class ServingStore:
         safety net, at ``SQLITE_SAFETY_CHECKPOINT_PAGES`` instead of 1,000 pages.
         """
         if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
-            raise StoreError(
+            raise InvalidInput(
                 f"sqlite_synchronous must be one of {', '.join(map(repr, SQLITE_SYNCHRONOUS))}, "
                 f"got {sqlite_synchronous!r}"
             )
@@ -1111,7 +1110,7 @@ class ServingStore:
             or not isinstance(checkpoint_every, int | float)
             or not checkpoint_every > 0
         ):
-            raise StoreError(
+            raise InvalidInput(
                 f"checkpoint_every must be a positive number of seconds, got {checkpoint_every!r}"
             )
         self._engine = make_engine(url or home.database_url())
@@ -1186,7 +1185,7 @@ class ServingStore:
     def _now(self) -> datetime:
         now = self._clock()
         if not isinstance(now, datetime) or now.tzinfo is None:
-            raise StoreError(f"clock returned {now!r}, not a datetime with a time zone")
+            raise InvalidInput(f"clock returned {now!r}, not a datetime with a time zone")
         return now.astimezone(UTC)
 
     # ------------------------------------------------------------------------------------ decision log
@@ -1198,7 +1197,7 @@ class ServingStore:
     def append_scores(self, rows: Sequence[LogEntry]) -> list[LoggedScore]:
         """Append rows to the chain, in the order given, in one transaction: all are written or none.
 
-        Raises :class:`StoreError` for a row that is invalid or whose ``request_id`` is already logged,
+        Raises :class:`InvalidInput` for a row that is invalid or whose ``request_id`` is already logged,
         and lets any database error through: the caller must fail when the log cannot be written.
 
         Everything but ``id`` and ``created_at`` is validated and serialised before the lock is taken;
@@ -1213,7 +1212,7 @@ class ServingStore:
             seen: set[str] = set()
             for request_id in request_ids:
                 if request_id in seen:
-                    raise StoreError(f"request_id {request_id!r} appears more than once in this append")
+                    raise InvalidInput(f"request_id {request_id!r} appears more than once in this append")
                 seen.add(request_id)
         serialised = _Serialised(
             [item.head for item in prepared],
@@ -1259,7 +1258,7 @@ class ServingStore:
         in the log (they are valid, chained rows), and the caller must not release any score.
         """
         if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-            raise StoreError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+            raise InvalidInput(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
         request_ids: list[str] = []
         total = len(columns)
         for start in range(0, total, chunk_rows):
@@ -1333,19 +1332,19 @@ class ServingStore:
                     taken = connection.scalars(select(_LOG.c.request_id).where(_LOG.c.request_id.in_(chunk)))
                     first = taken.first()
                     if first is not None:
-                        raise StoreError(f"request_id {first!r} is already logged") from exc
+                        raise InvalidInput(f"request_id {first!r} is already logged") from exc
             if "FOREIGN KEY" in message or "decision_id" in message:
                 decisions = Base.metadata.tables["committee_decisions"]
                 cited = sorted({record["decision_id"] for record in records} - {None})
                 known = set(connection.scalars(select(decisions.c.id).where(decisions.c.id.in_(cited))))
                 missing = [decision for decision in cited if decision not in known]
                 if missing:
-                    raise StoreError(f"decision_id {missing[0]} does not exist") from exc
+                    raise InvalidInput(f"decision_id {missing[0]} does not exist") from exc
 
     def get_score(self, request_id: str) -> LoggedScore | None:
         try:
             request_id = _request_id(request_id)
-        except StoreError:
+        except InvalidInput:
             return None
         with self._engine.connect() as connection:
             row = connection.execute(select(_LOG).where(_LOG.c.request_id == request_id)).first()
@@ -1359,7 +1358,7 @@ class ServingStore:
         first problem. Rows appended while it runs are not checked (it stops at the last id it saw first).
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise StoreError(f"batch_size must be a positive integer, got {batch_size!r}")
+            raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
         with self._engine.connect() as connection:
             last_id = connection.scalar(select(func.max(_LOG.c.id)))
         checked, prev_id, prev_hash = 0, 0, GENESIS_HASH
@@ -1437,7 +1436,7 @@ class ServingStore:
             query = query.where(_LOG.c.model_version == model_version)
         for name, moment in (("start", start), ("end", end)):
             if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
-                raise StoreError(f"{name} must be a datetime with a time zone, got {moment!r}")
+                raise InvalidInput(f"{name} must be a datetime with a time zone, got {moment!r}")
         if start is not None:
             query = query.where(_LOG.c.created_at >= start)
         if end is not None:
@@ -1485,30 +1484,30 @@ class ServingStore:
         hoor_en_wederhoor = _flag("hoor_en_wederhoor", hoor_en_wederhoor)
         if sanction is not None:
             if not isinstance(sanction, str):
-                raise StoreError(f"sanction must be text or None, got {sanction!r}")
+                raise InvalidInput(f"sanction must be text or None, got {sanction!r}")
             sanction = sanction.strip() or None
         if not isinstance(notes, str):
-            raise StoreError(f"notes must be text, got {notes!r}")
+            raise InvalidInput(f"notes must be text, got {notes!r}")
         if violation and not hoor_en_wederhoor:
-            raise StoreError(
+            raise InvalidInput(
                 "hoor_en_wederhoor is False with violation True: a violation cannot be recorded without "
                 "hearing the client first (hoor en wederhoor)"
             )
         if sanction is not None and not violation:
-            raise StoreError(
+            raise InvalidInput(
                 f"sanction {sanction!r} given with violation False; a sanction is recorded only with a "
                 "violation"
             )
         try:
             key = _request_id(request_id)
-        except StoreError:
-            raise StoreError(f"no scored case with request_id {request_id!r}") from None
+        except InvalidInput:
+            raise InvalidInput(f"no scored case with request_id {request_id!r}") from None
         with write_transaction(self._engine) as connection:
             case = connection.execute(
                 select(_LOG.c.case_id, _LOG.c.scan).where(_LOG.c.request_id == key)
             ).first()
             if case is None:
-                raise StoreError(f"no scored case with request_id {request_id!r}")
+                raise InvalidInput(f"no scored case with request_id {request_id!r}")
             created_at = self._now()
             values: dict[str, Any] = {
                 "request_id": key,
@@ -1556,7 +1555,7 @@ class ServingStore:
         """A new token for ``role``. The plain token is returned here, once; the store keeps its SHA-256."""
         name = _text("name", name, _NAME_LENGTH)
         if role not in ROLES:
-            raise StoreError(f"role must be one of {', '.join(map(repr, ROLES))}, got {role!r}")
+            raise InvalidInput(f"role must be one of {', '.join(map(repr, ROLES))}, got {role!r}")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with write_transaction(self._engine) as connection:
             created_at = self._now()
@@ -1582,14 +1581,14 @@ class ServingStore:
     def revoke_token(self, token_id: int, reason: str) -> None:
         """Take a token out of use, for good: a revocation row, never an edit."""
         if isinstance(token_id, bool) or not isinstance(token_id, int):
-            raise StoreError(f"token_id must be an integer, got {token_id!r}")
+            raise InvalidInput(f"token_id must be an integer, got {token_id!r}")
         reason = _text("reason", reason)
         with write_transaction(self._engine) as connection:
             row = connection.execute(_token_query().where(_TOKENS.c.id == token_id)).first()
             if row is None:
-                raise StoreError(f"no API token with id {token_id}")
+                raise InvalidInput(f"no API token with id {token_id}")
             if row.revoked_at is not None:
-                raise StoreError(f"API token {token_id} ({row.name!r}) is already revoked")
+                raise InvalidInput(f"API token {token_id} ({row.name!r}) is already revoked")
             connection.execute(
                 insert(_REVOCATIONS), {"token_id": token_id, "reason": reason, "created_at": self._now()}
             )
@@ -1622,7 +1621,7 @@ def _use_wal(engine: Engine, synchronous: str, autocheckpoint: int | None) -> No
 
 def _limit(limit: object) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise StoreError(f"limit must be a positive integer, got {limit!r}")
+        raise InvalidInput(f"limit must be a positive integer, got {limit!r}")
     return limit
 
 
@@ -1718,7 +1717,6 @@ __all__ = [
     "LoggedScore",
     "OutcomeRecord",
     "ServingStore",
-    "StoreError",
     "TokenRecord",
     "canonical_inputs",
     "new_request_ids",

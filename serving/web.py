@@ -20,9 +20,11 @@ from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
-from models import home, registry
+from models import registry
 from models.registry import COMPARISON_TAG
 from models.specs import SCAN_IDS
+from riskscan import home
+from riskscan.errors import NotFound, Refusal
 from serving.runtime import RequestError
 from serving.scoring import SIGNAL_NOTICE_NL
 
@@ -268,7 +270,7 @@ def build_app() -> FastAPI:
             if error.status == 401:
                 return _login_redirect(request)
             return _page("error.html", status=error.status, message=error.body["error"])
-        except ValueError as error:  # the store names the field and the value
+        except Refusal as error:  # the store names the field and the value
             return _page("error.html", status=422, message=str(error))
         return RedirectResponse(f"/ui/worklist?scan={scan}&saved={request_id}", status_code=303)
 
@@ -328,7 +330,7 @@ def build_app() -> FastAPI:
             if error.status == 401:
                 return _login_redirect(request)
             return _page("error.html", status=error.status, message=error.body["error"])
-        except LookupError as error:
+        except NotFound as error:
             return _page("error.html", status=404, message=str(error))
         return HTMLResponse(html)
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from riskscan.errors import InvalidInput
 from training.evaluate import Interval, _safe, operating_point_rates
 
 METRICS = ("precision_at_op", "lift", "roc_auc", "flagged_share", "base_rate")
@@ -105,7 +106,7 @@ def compare_on_control(
     y = np.asarray(y, dtype=bool)
     (champion_scores, champion_threshold), (challenger_scores, challenger_threshold) = champion, challenger
     if not len(y) == len(champion_scores) == len(challenger_scores):
-        raise ValueError(
+        raise InvalidInput(
             f"{len(y)} labels, {len(champion_scores)} champion scores and {len(challenger_scores)} challenger "
             "scores: both models must be scored on the same cases"
         )

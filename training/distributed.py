@@ -48,7 +48,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from models.cluster import dask_client
+from riskscan.cluster import dask_client
+from riskscan.errors import Unavailable
 
 LOGLOSS_EPSILON = 1e-15  # LightGBM's kEpsilon: probabilities are clipped to [eps, 1 - eps] in binary_logloss
 
@@ -135,7 +136,7 @@ def fit_booster(
     with dask_client(scheduler, as_current=True) as client:
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
-            raise ValueError(
+            raise Unavailable(
                 f"the Dask scheduler at '{scheduler}' has no workers; start 'dask worker {scheduler}'"
             )
         # One contiguous block of rows per worker, placed there explicitly: every worker takes part, and

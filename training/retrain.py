@@ -53,6 +53,7 @@ from features.register import FeatureRegister, default_register
 from features.sources import MANIFEST_FILE, SourceTable, file_sha256, read_source
 from models import registry
 from models.specs import ScanSpec
+from riskscan.errors import Conflict, InvalidInput
 from training.train import train_scan
 
 #: Columns retraining needs from the decision log (see serving.history.logged_cases).
@@ -138,7 +139,7 @@ def assemble_training_table(
     register = register or default_register()
     missing = [c for c in LOGGED_COLUMNS if c not in logged.columns]
     if missing:
-        raise ValueError(f"the logged cases lack the columns {', '.join(missing)}")
+        raise InvalidInput(f"the logged cases lack the columns {', '.join(missing)}")
     key = register.tables[spec.table].key
     label = spec.label.column
     cutoff = maturity_cutoff(as_of, spec.outcomes.maturity_days)
@@ -234,7 +235,7 @@ def job_lock(lock_dir: Path, name: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"another '{name}' job is running (lock {lock_dir / name}.lock)") from None
+            raise Conflict(f"another '{name}' job is running (lock {lock_dir / name}.lock)") from None
         try:
             yield
         finally:

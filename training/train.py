@@ -39,6 +39,7 @@ from features.sources import SourceTable
 from models import registry
 from models.scorer import TRUSTED_TYPES, Calibration, ScanModel
 from models.specs import ScanSpec
+from riskscan.errors import InvalidInput
 from training import plots
 from training.evaluate import bootstrap_intervals, score_metrics
 
@@ -79,7 +80,7 @@ def temporal_split(frame: pd.DataFrame, spec: ScanSpec, time_column: str) -> Tem
     test_start = last - (spec.split.test_months - 1)
     validation_start = test_start - spec.split.validation_months
     if months.min() >= validation_start:
-        raise ValueError(
+        raise InvalidInput(
             f"data covers {months.min()} to {last}: too short for {spec.split.validation_months} validation "
             f"and {spec.split.test_months} test months plus training months"
         )
@@ -266,7 +267,7 @@ def train_scan(
     spec.feature_set(register).validate(scored, key_column=table.key)
     split = temporal_split(scored, spec, table.time)
     if split.train_labelled[label].sum() < 20 or split.validation_labelled[label].sum() < 5:
-        raise ValueError(
+        raise InvalidInput(
             f"too few recorded sanctions to train scan '{spec.id}' "
             f"({int(split.train_labelled[label].sum())} in training, "
             f"{int(split.validation_labelled[label].sum())} in validation)"

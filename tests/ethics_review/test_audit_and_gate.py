@@ -9,8 +9,9 @@ import pytest
 
 from ethics_review.audit import AuditResult, audit_version
 from models import registry
-from models.gate import GateRefusal, check_promotion, decide, promote, withdraw
+from models.gate import check_promotion, decide, promote, withdraw
 from models.governance import CHECKLIST_KEYS
+from riskscan.errors import GateRefusal
 from tests.ethics_review.conftest import World
 
 CHECKLIST = {key: f"test answer for {key}" for key in CHECKLIST_KEYS}

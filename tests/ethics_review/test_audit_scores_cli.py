@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskscan.cli import Outcome, Refusal
+from riskscan.cli import Outcome
+from riskscan.errors import Refusal
 from riskscan.verbs_ethics import VERBS
 
 METRICS = (

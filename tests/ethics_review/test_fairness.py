@@ -12,7 +12,7 @@ from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate
 
 from ethics_review.fairness import (
     METRICS,
-    AuditError,
+    InvalidInput,
     Policy,
     audit_groups,
     confusion_cells,
@@ -278,20 +278,20 @@ def test_reference_defaults_to_the_largest_group_outside_the_register() -> None:
     ],
 )
 def test_invalid_requests_are_refused_with_a_precise_message(kwargs: dict, message: str) -> None:
-    with pytest.raises(AuditError) as excinfo:
+    with pytest.raises(InvalidInput) as excinfo:
         audit_groups([0, 1, 0, 1], [0, 1, 1, 0], pd.DataFrame({"g": ["a", "a", "b", "b"]}), **kwargs)
     assert message in str(excinfo.value)
 
 
 def test_invalid_labels_groups_and_policies_are_refused() -> None:
     groups = pd.DataFrame({"g": ["a", "a", "b", "b"]})
-    with pytest.raises(AuditError, match=r"y_true must be binary \(0/1\); found 2"):
+    with pytest.raises(InvalidInput, match=r"y_true must be binary \(0/1\); found 2"):
         audit_groups([0, 2, 0, 1], [0, 1, 1, 0], groups)
-    with pytest.raises(AuditError, match="group column 'g' has 1 rows without a group value"):
+    with pytest.raises(InvalidInput, match="group column 'g' has 1 rows without a group value"):
         audit_groups([0, 1, 0, 1], [0, 1, 1, 0], pd.DataFrame({"g": ["a", None, "b", "b"]}))
-    with pytest.raises(AuditError, match=r"ratio band \[1.2, 1.5\] must satisfy 0 < low < 1 < high"):
+    with pytest.raises(InvalidInput, match=r"ratio band \[1.2, 1.5\] must satisfy 0 < low < 1 < high"):
         Policy(ratio_band=(1.2, 1.5))
-    with pytest.raises(AuditError, match="unknown gating metric"):
+    with pytest.raises(InvalidInput, match="unknown gating metric"):
         Policy(gating_metrics=("accuracy",))
 
 

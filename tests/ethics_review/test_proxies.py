@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ethics_review.proxies import ProxyError, category_codes, cramers_v, proxy_scan
+from ethics_review.proxies import category_codes, cramers_v, proxy_scan
 from features import generator
-from riskscan.cli import Refusal
+from riskscan.errors import InvalidInput, Refusal
 from riskscan.verbs_ethics import VERBS
 
 GROUPS = np.array(["nederlands", "midden_oost_eu", "turks_marokkaans"])
@@ -135,12 +135,12 @@ def test_several_attributes_and_a_separate_set() -> None:
 
 def test_invalid_input_is_refused() -> None:
     frame = _synthetic(n=200)
-    with pytest.raises(ProxyError, match="feature\\(s\\) nope not in the table"):
+    with pytest.raises(InvalidInput, match="feature\\(s\\) nope not in the table"):
         proxy_scan(frame, ["nope"], frame["nationaliteit"], association_threshold=0.3, auc_threshold=0.65)
     one_group = pd.Series("x", index=frame.index, name="nationaliteit")
-    with pytest.raises(ProxyError, match="sensitive attribute 'nationaliteit' has fewer than two groups"):
+    with pytest.raises(InvalidInput, match="sensitive attribute 'nationaliteit' has fewer than two groups"):
         proxy_scan(frame, ["taal"], one_group, association_threshold=0.3, auc_threshold=0.65)
-    with pytest.raises(ProxyError, match="thresholds out of range"):
+    with pytest.raises(InvalidInput, match="thresholds out of range"):
         proxy_scan(frame, ["taal"], frame["nationaliteit"], association_threshold=0.3, auc_threshold=0.4)
 
 

@@ -32,6 +32,7 @@ from features.generator import (
     write_tables,
 )
 from features.register import Role, default_register
+from riskscan.errors import InvalidInput
 
 N_APPLICATIONS = 40_000
 N_PERIODS = 150_000
@@ -464,13 +465,13 @@ def test_write_tables_writes_parquet_manifest_and_truth_on_request(tmp_path: Pat
 
 
 def test_invalid_configurations_are_refused() -> None:
-    with pytest.raises(ValueError, match="proxy_strength"):
+    with pytest.raises(InvalidInput, match="proxy_strength"):
         Hazards(proxy_strength=1.5)
-    with pytest.raises(ValueError, match="label_noise"):
+    with pytest.raises(InvalidInput, match="label_noise"):
         Hazards(label_noise=-0.1)
-    with pytest.raises(ValueError, match="lies after"):
+    with pytest.raises(InvalidInput, match="lies after"):
         GeneratorConfig(start="2021-01", end="2020-12")
-    with pytest.raises(ValueError, match="control_share"):
+    with pytest.raises(InvalidInput, match="control_share"):
         GeneratorConfig(control_share=1.5)
 
 
@@ -485,5 +486,5 @@ def test_a_later_caseload_numbers_its_cases_after_the_extract() -> None:
     assert not set(later["ww_aanvragen"].frame["persoon_id"]) & set(
         later["ww_sollicitatieperiodes"].frame["persoon_id"]
     )
-    with pytest.raises(ValueError, match="first_id must be at least 1, got 0"):
+    with pytest.raises(InvalidInput, match="first_id must be at least 1, got 0"):
         GeneratorConfig(first_id=0)

@@ -14,9 +14,10 @@ from features.pipeline import (
     feature_set,
     route,
 )
-from features.register import ForbiddenColumnError, default_register
-from features.schemas import DataValidationError, record_model
+from features.register import default_register
+from features.schemas import record_model
 from models.specs import load_spec
+from riskscan.errors import ForbiddenColumn, InvalidInput
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def applications(small_tables: dict[str, generator.GeneratedTable]) -> pd.DataFr
     ],
 )
 def test_pipeline_refuses_non_features_naming_column_and_role(column: str, role: str) -> None:
-    with pytest.raises(ForbiddenColumnError) as excinfo:
+    with pytest.raises(ForbiddenColumn) as excinfo:
         feature_set("vw", ["sector", column])
     assert excinfo.value.column == column
     assert excinfo.value.role == role
@@ -93,7 +94,7 @@ def test_malformed_input_gets_precise_errors(applications: pd.DataFrame) -> None
     bad["dienstverband_maanden"] = bad["dienstverband_maanden"].astype(object)
     bad.loc[bad.index[2], "dienstverband_maanden"] = "12"
     bad = bad.drop(columns=["sector"])
-    with pytest.raises(DataValidationError) as excinfo:
+    with pytest.raises(InvalidInput) as excinfo:
         build_feature_matrix(bad, features, build_tree_pipeline(features), key_column="aanvraag_id", fit=True)
     found = {(p.case_id, p.column, str(p.value)) for p in excinfo.value.problems}
     assert (first, "reden_einde_dienstverband", "ontslagen") in found
@@ -110,9 +111,7 @@ def test_floats_in_an_integer_column_are_not_coerced(applications: pd.DataFrame)
     features = load_spec("vw").feature_set()
     frame = route(applications, "vw").scored.head(3).copy()
     frame["weken_gewerkt_36"] = frame["weken_gewerkt_36"].astype(float)
-    with pytest.raises(
-        DataValidationError, match="field 'weken_gewerkt_36' = 3?[0-9]\\.0; expected an integer"
-    ):
+    with pytest.raises(InvalidInput, match="field 'weken_gewerkt_36' = 3?[0-9]\\.0; expected an integer"):
         features.validate(frame, key_column="aanvraag_id")
 
 

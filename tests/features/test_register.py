@@ -11,8 +11,8 @@ import yaml
 
 from features.register import (
     DEFAULT_REGISTER_PATH,
-    ForbiddenColumnError,
-    RegisterError,
+    ConfigError,
+    ForbiddenColumn,
     Role,
     default_register,
     load_register,
@@ -61,17 +61,17 @@ def test_each_table_has_key_time_label_and_selection_flags() -> None:
     "name", [*AUDIT_ONLY, "inlog_buitenland", "aanvraag_id", "maatregel_vw", "onderzocht"]
 )
 def test_model_inputs_refuse_every_non_feature_role(name: str) -> None:
-    with pytest.raises(ForbiddenColumnError, match=f"column '{name}' has register role"):
+    with pytest.raises(ForbiddenColumn, match=f"column '{name}' has register role"):
         default_register().check_model_inputs("vw", ["sector", name])
 
 
 def test_model_inputs_refuse_a_feature_of_another_scan() -> None:
-    with pytest.raises(ForbiddenColumnError, match="allows it only for sollicitatie"):
+    with pytest.raises(ForbiddenColumn, match="allows it only for sollicitatie"):
         default_register().check_model_inputs("vw", ["werkmap_logins"])
 
 
 def test_model_inputs_refuse_unknown_columns() -> None:
-    with pytest.raises(ForbiddenColumnError, match="is not in the feature register"):
+    with pytest.raises(ForbiddenColumn, match="is not in the feature register"):
         default_register().check_model_inputs("vw", ["schoenmaat"])
 
 
@@ -83,7 +83,7 @@ def test_unknown_role_is_a_clear_error(raw: dict[str, Any]) -> None:
     broken = copy.deepcopy(raw)
     _entry(broken, "sector")["role"] = "kenmerk"
     with pytest.raises(
-        RegisterError, match=r"column 'sector': unknown role 'kenmerk' \(expected one of: feature"
+        ConfigError, match=r"column 'sector': unknown role 'kenmerk' \(expected one of: feature"
     ):
         parse_register(broken)
 
@@ -91,7 +91,7 @@ def test_unknown_role_is_a_clear_error(raw: dict[str, Any]) -> None:
 def test_duplicate_name_is_a_clear_error(raw: dict[str, Any]) -> None:
     broken = copy.deepcopy(raw)
     broken["columns"].append(copy.deepcopy(_entry(broken, "sector")))
-    with pytest.raises(RegisterError, match="duplicate column 'sector'"):
+    with pytest.raises(ConfigError, match="duplicate column 'sector'"):
         parse_register(broken)
 
 
@@ -103,14 +103,14 @@ def test_missing_legal_basis_is_a_clear_error(raw: dict[str, Any], empty: str | 
         del entry["legal_basis"]
     else:
         entry["legal_basis"] = empty
-    with pytest.raises(RegisterError, match="column 'dagloon': .*legal_basis"):
+    with pytest.raises(ConfigError, match="column 'dagloon': .*legal_basis"):
         parse_register(broken)
 
 
 def test_unlawful_column_must_be_forbidden(raw: dict[str, Any]) -> None:
     broken = copy.deepcopy(raw)
     _entry(broken, "werkmap_logins")["lawful"] = False
-    with pytest.raises(RegisterError, match="lawful is false, so role must be 'forbidden'"):
+    with pytest.raises(ConfigError, match="lawful is false, so role must be 'forbidden'"):
         parse_register(broken)
 
 
@@ -118,18 +118,18 @@ def test_all_problems_are_reported_at_once(raw: dict[str, Any]) -> None:
     broken = copy.deepcopy(raw)
     _entry(broken, "sector")["role"] = "kenmerk"
     del _entry(broken, "dagloon")["legal_basis"]
-    with pytest.raises(RegisterError) as excinfo:
+    with pytest.raises(ConfigError) as excinfo:
         parse_register(broken)
     assert "sector" in str(excinfo.value)
     assert "dagloon" in str(excinfo.value)
 
 
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
-    with pytest.raises(RegisterError, match="not found"):
+    with pytest.raises(ConfigError, match="not found"):
         load_register(tmp_path / "absent.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("columns: [\n", encoding="utf-8")
-    with pytest.raises(RegisterError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         load_register(bad)
 
 

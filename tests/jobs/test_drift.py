@@ -12,7 +12,8 @@ from scipy import stats
 from features.profile import ReferenceProfile, build_profile, profile_column
 from jobs.drift import EPSILON, DriftResult, categorical_drift, ks_against_grid, numeric_drift, psi
 from jobs.monitor import _drift_findings
-from models.specs import SpecError, load_spec, parse_spec
+from models.specs import load_spec, parse_spec
+from riskscan.errors import ConfigError, InvalidInput
 
 
 def test_psi_matches_its_formula_and_is_zero_for_equal_shares() -> None:
@@ -103,7 +104,7 @@ def test_missing_values_have_a_bin_of_their_own() -> None:
 
 def test_numeric_drift_refuses_values_that_are_not_numbers() -> None:
     profile = profile_column("uren", pd.Series([1.0, 2.0, 3.0] * 100), "numeric")
-    with pytest.raises(ValueError, match="'uren': 1 recent values are not numbers"):
+    with pytest.raises(InvalidInput, match="'uren': 1 recent values are not numbers"):
         numeric_drift(profile, pd.Series([1.0, "veel", 3.0], dtype=object))
 
 
@@ -135,11 +136,11 @@ def test_a_profile_round_trips_through_json_and_holds_no_records() -> None:
 
 def test_build_profile_refuses_mismatched_or_empty_input() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0]})
-    with pytest.raises(ValueError, match="3 scores for 2 rows"):
+    with pytest.raises(InvalidInput, match="3 scores for 2 rows"):
         build_profile(frame, {"x": "numeric"}, np.zeros(3), threshold=0.5, population="p")
-    with pytest.raises(ValueError, match="not in the frame: y"):
+    with pytest.raises(InvalidInput, match="not in the frame: y"):
         build_profile(frame, {"y": "numeric"}, np.zeros(2), threshold=0.5, population="p")
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(InvalidInput, match="format"):
         ReferenceProfile.from_dict({"format": 99})
 
 
@@ -165,5 +166,5 @@ def test_drift_findings_need_both_size_and_significance_and_respect_report_only_
 def test_a_spec_cannot_exempt_an_input_it_does_not_use() -> None:
     content = load_spec("sollicitatie").model_dump(mode="json", exclude={"content_hash"})
     content["monitoring"]["drift_report_only"] = [{"name": "dagloon", "reason": "not an input of this scan"}]
-    with pytest.raises(SpecError, match="drift_report_only names inputs the scan does not use: dagloon"):
+    with pytest.raises(ConfigError, match="drift_report_only names inputs the scan does not use: dagloon"):
         parse_spec(content)

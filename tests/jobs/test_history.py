@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from riskscan.errors import InvalidInput
 from serving.history import COLUMNS, logged_cases
-from serving.store import LogEntry, ServingStore, StoreError
+from serving.store import LogEntry, ServingStore
 
 
 class Clock:
@@ -89,6 +90,6 @@ def test_logged_cases_carry_the_latest_outcome_and_honour_the_window(database_ur
 def test_logged_cases_refuse_a_window_without_time_zone(database_url: str) -> None:
     with (
         ServingStore(database_url) as store,
-        pytest.raises(StoreError, match="start must be a datetime with a time zone"),
+        pytest.raises(InvalidInput, match="start must be a datetime with a time zone"),
     ):
         logged_cases(store, "vw", start=datetime(2025, 1, 1))

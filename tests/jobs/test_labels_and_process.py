@@ -13,6 +13,7 @@ from scipy.stats import binomtest
 from features import generator
 from jobs.process import process_health
 from models.specs import load_spec
+from riskscan.errors import Conflict, InvalidInput
 from training.compare import compare_on_control
 from training.retrain import assemble_training_table, job_lock, maturity_cutoff
 
@@ -103,7 +104,7 @@ def test_a_rescored_case_counts_once_by_the_row_that_carries_its_outcome(source:
 
 
 def test_assembly_names_missing_log_columns(source: pd.DataFrame) -> None:
-    with pytest.raises(ValueError, match="lack the columns hoor_en_wederhoor"):
+    with pytest.raises(InvalidInput, match="lack the columns hoor_en_wederhoor"):
         assemble_training_table(
             load_spec("vw"),
             source,
@@ -159,14 +160,14 @@ def test_the_comparison_is_paired_and_says_when_it_cannot_tell() -> None:
     same = compare_on_control(y, (good, 0.8), (good, 0.8), n_boot=300)
     assert same.difference["precision_at_op"].estimate == 0
     assert same.difference["precision_at_op"].low == 0 == same.difference["precision_at_op"].high
-    with pytest.raises(ValueError, match="both models must be scored on the same cases"):
+    with pytest.raises(InvalidInput, match="both models must be scored on the same cases"):
         compare_on_control(y, (good, 0.5), (good[:10], 0.5))
 
 
 def test_one_retraining_run_per_scan_at_a_time(tmp_path: Path) -> None:
     with job_lock(tmp_path, "retrain-vw"):
         with (
-            pytest.raises(RuntimeError, match="another 'retrain-vw' job is running"),
+            pytest.raises(Conflict, match="another 'retrain-vw' job is running"),
             job_lock(tmp_path, "retrain-vw"),
         ):
             pass

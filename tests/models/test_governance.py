@@ -18,18 +18,15 @@ from alembic.config import main as alembic_main
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from models import governance
 from models.governance import (
     CHECKLIST_KEYS,
-    MIGRATIONS_DIR,
     TABLES,
-    GovernanceError,
+    DecisionRecord,
     GovernanceStore,
-    current_revision,
-    head_revision,
-    make_engine,
-    upgrade,
 )
+from riskscan import db
+from riskscan.db import MIGRATIONS_DIR, current_revision, head_revision, make_engine, upgrade
+from riskscan.errors import InvalidInput
 from tests.postgres import temporary_database
 
 AUDIT = "ab" * 32
@@ -60,7 +57,7 @@ def store(url: str) -> Iterator[GovernanceStore]:
         yield opened
 
 
-def decide(store: GovernanceStore, **overrides: Any) -> governance.DecisionRecord:
+def decide(store: GovernanceStore, **overrides: Any) -> DecisionRecord:
     fields: dict[str, Any] = {
         "scan": "vw",
         "version": "3",
@@ -98,7 +95,7 @@ def test_upgrade_is_idempotent_and_downgrade_reaches_base(url: str) -> None:
     upgrade(url)  # a second run finds nothing to do
     assert current_revision(url) == head_revision()
 
-    governance.downgrade(url, "base")
+    db.downgrade(url, "base")
     assert current_revision(url) is None
     assert not set(TABLES) & table_names(url)
     upgrade(url)  # and back up: downgrade left nothing behind (triggers, the PostgreSQL function)
@@ -108,7 +105,7 @@ def test_upgrade_is_idempotent_and_downgrade_reaches_base(url: str) -> None:
 def test_alembic_command_line_uses_the_application_database(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The developer's `alembic -c models/migrations/alembic.ini ...` finds the same database the app uses,
+    """The developer's `alembic -c riskscan/migrations/alembic.ini ...` finds the same database the app uses,
     and downgrading below 0001 refuses while records exist, unless told the data may go."""
     monkeypatch.setenv("RISKSCAN_DATABASE_URL", url)
     monkeypatch.setattr("logging.config.fileConfig", lambda *_args, **_kwargs: None)  # keep pytest's logging
@@ -136,7 +133,7 @@ def test_default_database_lives_in_riskscan_home(riskscan_home: Path) -> None:
 
 def test_postgresql_urls_use_psycopg_3() -> None:
     for url in ("postgresql://u@db:5432/gov", "postgres://u@db/gov"):
-        assert governance.normalise_url(url).drivername == "postgresql+psycopg"
+        assert db.normalise_url(url).drivername == "postgresql+psycopg"
     engine = make_engine("postgresql://u@db/gov")  # no connection is made until one is needed
     assert engine.dialect.driver == "psycopg"
     engine.dispose()
@@ -241,17 +238,17 @@ def test_a_promotion_cites_the_current_approving_decision(store: GovernanceStore
         "previous_version": None,
         "promoted_by": "C. Jansen",
     }
-    with pytest.raises(GovernanceError, match="decision_id 999 does not exist"):
+    with pytest.raises(InvalidInput, match="decision_id 999 does not exist"):
         store.record_promotion(**promote, decision_id=999, audit_sha256=AUDIT)
-    with pytest.raises(GovernanceError, match=f"audit_sha256 '{OTHER_AUDIT}' is not the audit"):
+    with pytest.raises(InvalidInput, match=f"audit_sha256 '{OTHER_AUDIT}' is not the audit"):
         store.record_promotion(**promote, decision_id=approval.id, audit_sha256=OTHER_AUDIT)
-    with pytest.raises(GovernanceError, match=f"decision_id {approval.id} is about scan 'vw' version '3'"):
+    with pytest.raises(InvalidInput, match=f"decision_id {approval.id} is about scan 'vw' version '3'"):
         store.record_promotion(**{**promote, "version": "4"}, decision_id=approval.id, audit_sha256=AUDIT)
 
     rejection = decide(store, decision="reject")
-    with pytest.raises(GovernanceError, match=f"decision_id {approval.id} is superseded by decision"):
+    with pytest.raises(InvalidInput, match=f"decision_id {approval.id} is superseded by decision"):
         store.record_promotion(**promote, decision_id=approval.id, audit_sha256=AUDIT)
-    with pytest.raises(GovernanceError, match=f"decision_id {rejection.id} is 'reject'"):
+    with pytest.raises(InvalidInput, match=f"decision_id {rejection.id} is 'reject'"):
         store.record_promotion(**promote, decision_id=rejection.id, audit_sha256=AUDIT)
     assert store.promotions("vw") == []
 
@@ -292,16 +289,16 @@ def test_invalid_decisions_are_refused_naming_field_and_value(
     riskscan_home: Path, overrides: dict[str, Any], message: str
 ) -> None:
     with GovernanceStore() as store:
-        with pytest.raises(GovernanceError, match=message):
+        with pytest.raises(InvalidInput, match=message):
             decide(store, **overrides)
         assert store.decisions("vw") == []
 
 
 def test_invalid_withdrawals_and_promotions_are_refused(riskscan_home: Path) -> None:
     with GovernanceStore() as store:
-        with pytest.raises(GovernanceError, match="reason must be non-empty text, got ''"):
+        with pytest.raises(InvalidInput, match="reason must be non-empty text, got ''"):
             store.record_withdrawal(scan="vw", version=None, reason="", withdrawn_by="D")
-        with pytest.raises(GovernanceError, match="promoted_by must be non-empty text, got ' '"):
+        with pytest.raises(InvalidInput, match="promoted_by must be non-empty text, got ' '"):
             store.record_promotion(
                 scan="vw",
                 version="3",

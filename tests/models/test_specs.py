@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from models.specs import SCANS_DIR, SpecError, load_spec, parse_spec
+from models.specs import SCANS_DIR, load_spec, parse_spec
+from riskscan.errors import ConfigError
 
 
 @pytest.mark.parametrize("scan", ["vw", "sollicitatie"])
@@ -32,30 +33,30 @@ def test_spec_listing_a_non_feature_is_refused(column: str) -> None:
     content = _raw("vw")
     content["features"] = [*content["features"], column]
     content["excluded_features"] = [e for e in content["excluded_features"] if e["name"] != column]
-    with pytest.raises(SpecError, match=f"column '{column}' has register role"):
+    with pytest.raises(ConfigError, match=f"column '{column}' has register role"):
         parse_spec(content)
 
 
 def test_unknown_scan_and_unknown_key() -> None:
-    with pytest.raises(SpecError, match="unknown scan 'ziekte'"):
+    with pytest.raises(ConfigError, match="unknown scan 'ziekte'"):
         load_spec("ziekte")
     content = _raw("vw")
     content["drempel"] = 0.5
-    with pytest.raises(SpecError, match="drempel"):
+    with pytest.raises(ConfigError, match="drempel"):
         parse_spec(content)
 
 
 def test_unbounded_depth_is_refused() -> None:
     content = _raw("vw")
     content["model"]["max_depth"] = 17
-    with pytest.raises(SpecError, match=r"model\.max_depth"):
+    with pytest.raises(ConfigError, match=r"model\.max_depth"):
         parse_spec(content)
 
 
 def test_window_must_end_after_it_starts() -> None:
     content = _raw("sollicitatie")
     content["excluded_windows"][0]["end"] = "2020-01-01"
-    with pytest.raises(SpecError, match="ends"):
+    with pytest.raises(ConfigError, match="ends"):
         parse_spec(content)
 
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from features import generator
-from features.register import ForbiddenColumnError
 from features.sources import read_source
 from models import registry
 from models.specs import load_spec
+from riskscan.errors import ForbiddenColumn
 from training.train import TrainResult, temporal_split, train_scan
 
 
@@ -108,14 +108,14 @@ def test_registration_refuses_a_signature_with_an_audit_only_column() -> None:
     from features.register import default_register
 
     columns = [default_register()[n] for n in ("sector", "nationaliteit")]
-    with pytest.raises(ForbiddenColumnError, match="nationaliteit"):
+    with pytest.raises(ForbiddenColumn, match="nationaliteit"):
         registry.check_signature("vw", registry.signature_for(columns))
 
 
 def test_spec_listing_nationality_fails_to_train(data_dir: Path) -> None:
-    from models.specs import SpecError
+    from riskscan.errors import ConfigError
 
-    with pytest.raises(SpecError, match="'nationaliteit' has register role 'audit_only'"):
+    with pytest.raises(ConfigError, match="'nationaliteit' has register role 'audit_only'"):
         load_spec("vw").with_features([*load_spec("vw").features, "nationaliteit"])
 
 

@@ -18,9 +18,10 @@ from features.pipeline import route
 from features.register import default_register
 from features.sources import read_source
 from models import registry
-from models.cluster import dask_client
 from models.specs import load_spec
 from riskscan.cli import main
+from riskscan.cluster import dask_client
+from riskscan.errors import InvalidInput
 from training.distributed import best_iteration, sklearn_params
 from training.train import TemporalSplit, _lgb_params, fit_scan_model, temporal_split, train_scan
 
@@ -161,7 +162,7 @@ def test_unreachable_scheduler_is_refused_in_one_sentence(
 def test_malformed_scheduler_address_is_refused_before_connecting() -> None:
     with (
         pytest.raises(
-            ValueError, match=r"dask scheduler address 'localhost' is not valid \(missing port number"
+            InvalidInput, match=r"dask scheduler address 'localhost' is not valid \(missing port number"
         ),
         dask_client("localhost"),
     ):

@@ -17,10 +17,11 @@ from distributed.protocol import deserialize, serialize
 from features.pipeline import route
 from features.register import default_register
 from features.sources import read_source
-from models.cluster import dask_client
 from models.governance import GovernanceStore
 from models.specs import load_spec
 from riskscan.cli import main
+from riskscan.cluster import dask_client
+from riskscan.errors import InvalidInput
 from serving.batch import champion, score_batch
 from serving.batch_dask import partitions, score_partition
 from serving.store import ServingStore
@@ -150,5 +151,5 @@ def test_unreachable_scheduler_is_refused_in_one_sentence(
 )
 def test_malformed_scheduler_address_is_refused_before_connecting(address: str, reason: str) -> None:
     refusal = rf"dask scheduler address '{address}' is not valid \({reason}"
-    with pytest.raises(ValueError, match=refusal), dask_client(address):
+    with pytest.raises(InvalidInput, match=refusal), dask_client(address):
         pass

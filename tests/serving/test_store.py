@@ -24,17 +24,13 @@ from alembic.config import main as alembic_main
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from models import governance
 from models.governance import (
     CHECKLIST_KEYS,
-    MIGRATIONS_DIR,
-    GovernanceError,
     GovernanceStore,
-    current_revision,
-    head_revision,
-    make_engine,
-    upgrade,
 )
+from riskscan import db
+from riskscan.db import MIGRATIONS_DIR, current_revision, head_revision, make_engine, upgrade
+from riskscan.errors import InvalidInput
 from serving.store import (
     GENESIS_HASH,
     STATUS_NO_SIGNAL,
@@ -46,7 +42,6 @@ from serving.store import (
     LogEntry,
     LoggedScore,
     ServingStore,
-    StoreError,
     canonical_inputs,
     new_request_ids,
     row_hash,
@@ -133,7 +128,7 @@ def test_migrations_from_empty_and_back_to_0001(url: str) -> None:
     assert set(TABLES) <= table_names(url)
 
     with pytest.raises(RuntimeError, match="decision_log hold records, which are evidence"):
-        governance.downgrade(url, "0001_governance")
+        db.downgrade(url, "0001_governance")
     assert current_revision(url) == HEAD  # the refusal rolled the whole downgrade back, 0003's part too
 
 
@@ -162,7 +157,7 @@ def test_upgrade_from_0001_keeps_governance_records_and_downgrade_drops_only_ser
     with ServingStore(url) as store:  # migrates 0001 -> 0002
         logged = store.append_score(entry(decision_id=1, audit_sha256=AUDIT))
         assert logged.decision_id == 1
-        with pytest.raises(StoreError, match="decision_id 99 does not exist"):
+        with pytest.raises(InvalidInput, match="decision_id 99 does not exist"):
             store.append_score(entry(decision_id=99))
     with GovernanceStore(url) as governance_store:
         assert [decision.id for decision in governance_store.decisions("vw")] == [1]
@@ -206,7 +201,7 @@ def test_0003_drops_the_row_hash_constraint_and_keeps_every_row_trigger_and_inde
             rows = connection.execute(text("SELECT * FROM decision_log ORDER BY id")).all()
     assert ("row_hash",) not in _unique_columns(url) and ("request_id",) in _unique_columns(url)
 
-    governance.downgrade(url, "0002_serving")  # puts the constraint back; 0002 holds the records
+    db.downgrade(url, "0002_serving")  # puts the constraint back; 0002 holds the records
     assert current_revision(url) == "0002_serving"
     assert ("row_hash",) in _unique_columns(url)
     upgrade(url)
@@ -233,9 +228,9 @@ def test_sqlite_store_uses_wal_and_lives_in_riskscan_home(riskscan_home: Path) -
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     with ServingStore(sqlite_synchronous="FULL") as store, store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
-    with pytest.raises(StoreError, match="sqlite_synchronous must be one of 'NORMAL', 'FULL', got 'OFF'"):
+    with pytest.raises(InvalidInput, match="sqlite_synchronous must be one of 'NORMAL', 'FULL', got 'OFF'"):
         ServingStore(sqlite_synchronous="OFF")
-    with pytest.raises(StoreError, match="checkpoint_every must be a positive number of seconds, got 0"):
+    with pytest.raises(InvalidInput, match="checkpoint_every must be a positive number of seconds, got 0"):
         ServingStore(checkpoint_every=0)
 
 
@@ -385,20 +380,20 @@ def test_invalid_rows_are_refused_naming_field_and_value(
     riskscan_home: Path, overrides: dict[str, Any], message: str
 ) -> None:
     with ServingStore() as store:
-        with pytest.raises(StoreError, match=message):
+        with pytest.raises(InvalidInput, match=message):
             store.append_scores([entry(case_id="fine"), entry(**overrides)])
         assert store.verify_chain().rows_checked == 0  # nothing of the append was written
 
 
 def test_a_request_id_is_logged_once(store: ServingStore) -> None:
     logged = store.append_score(entry())
-    with pytest.raises(StoreError, match=f"request_id '{logged.request_id}' is already logged"):
+    with pytest.raises(InvalidInput, match=f"request_id '{logged.request_id}' is already logged"):
         store.append_scores([entry(), entry(request_id=logged.request_id)])
     twice = uuid.uuid4().hex
-    with pytest.raises(StoreError, match=f"request_id '{twice}' appears more than once in this append"):
+    with pytest.raises(InvalidInput, match=f"request_id '{twice}' appears more than once in this append"):
         store.append_scores([entry(request_id=twice), entry(request_id=twice)])
     assert store.verify_chain().rows_checked == 1
-    assert isinstance(StoreError("x"), GovernanceError | ValueError)
+    assert isinstance(InvalidInput("x"), InvalidInput | ValueError)
 
 
 def test_bulk_appends_chunk_and_stay_one_chain(store: ServingStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -482,13 +477,13 @@ def test_canonical_inputs_write_what_a_log_entry_writes(store: ServingStore) -> 
         )
         assert texts[row] == canonical
     assert canonical_inputs({}, 2) == ["{}", "{}"]
-    with pytest.raises(StoreError, match=r"inputs\['x'\] is inf in row 1; only finite numbers"):
+    with pytest.raises(InvalidInput, match=r"inputs\['x'\] is inf in row 1; only finite numbers"):
         canonical_inputs({"x": np.array([1.0, np.inf])}, 2)
     with pytest.raises(
-        StoreError, match=r"inputs\['x'\] is -inf; only finite numbers can be logged \(row 0\)"
+        InvalidInput, match=r"inputs\['x'\] is -inf; only finite numbers can be logged \(row 0\)"
     ):
         canonical_inputs({"x": [-math.inf]}, 1)
-    with pytest.raises(StoreError, match=r"inputs\['x'\] has 1 values for 2 rows"):
+    with pytest.raises(InvalidInput, match=r"inputs\['x'\] has 1 values for 2 rows"):
         canonical_inputs({"x": [1]}, 2)
 
 
@@ -596,7 +591,7 @@ def test_the_bulk_path_refuses_what_a_log_entry_would(
         **overrides,
     }
     with ServingStore() as store:
-        with pytest.raises(StoreError, match=message):
+        with pytest.raises(InvalidInput, match=message):
             store.append_batch(BatchColumns(**fields))
         assert store.verify_chain().rows_checked == 0
 
@@ -734,9 +729,9 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
     as_json = json.loads(json.dumps(cases["high"].as_dict()))
     assert as_json["outcome"]["sanction"] == "boete"
     assert as_json["status"] == "afgehandeld: overtreding"
-    with pytest.raises(StoreError, match="start must be a datetime with a time zone"):
+    with pytest.raises(InvalidInput, match="start must be a datetime with a time zone"):
         store.cases(scan="vw", start=datetime(2026, 3, 1))
-    with pytest.raises(StoreError, match="limit must be a positive integer, got 0"):
+    with pytest.raises(InvalidInput, match="limit must be a positive integer, got 0"):
         store.worklist("vw", 0)
 
 
@@ -764,7 +759,7 @@ def test_invalid_outcomes_are_refused(riskscan_home: Path, overrides: dict[str, 
             "hoor_en_wederhoor": True,
             "investigator": "E. Visser",
         }
-        with pytest.raises(StoreError, match=message):
+        with pytest.raises(InvalidInput, match=message):
             store.record_outcome(**{**fields, **overrides})
         assert store.outcomes() == []
 
@@ -870,17 +865,17 @@ def test_tokens(store: ServingStore) -> None:
     assert json.loads(json.dumps(listed[0].as_dict()))["active"] is False
     assert "token_hash" not in listed[0].as_dict()
 
-    with pytest.raises(StoreError, match=f"API token {record.id} .* is already revoked"):
+    with pytest.raises(InvalidInput, match=f"API token {record.id} .* is already revoked"):
         store.revoke_token(record.id, "again")
-    with pytest.raises(StoreError, match="no API token with id 99"):
+    with pytest.raises(InvalidInput, match="no API token with id 99"):
         store.revoke_token(99, "typo")
-    with pytest.raises(StoreError, match="reason must be non-empty text, got ''"):
+    with pytest.raises(InvalidInput, match="reason must be non-empty text, got ''"):
         store.revoke_token(listed[1].id, "")
     with pytest.raises(
-        StoreError, match="role must be one of 'handhaving', 'committee', 'retrain', 'admin', got 'root'"
+        InvalidInput, match="role must be one of 'handhaving', 'committee', 'retrain', 'admin', got 'root'"
     ):
         store.create_token(name="x", role="root")
-    with pytest.raises(StoreError, match="name must be non-empty text, got ''"):
+    with pytest.raises(InvalidInput, match="name must be non-empty text, got ''"):
         store.create_token(name="", role="admin")
     with pytest.raises(IntegrityError, match="ck_api_tokens_role"):
         execute(

@@ -2,11 +2,11 @@
 
 Two ways in:
 
-- from code (``models.governance.upgrade``): the caller hands over a connection that is already inside a
+- from code (``riskscan.db.upgrade``): the caller hands over a connection that is already inside a
   write transaction (``config.attributes["connection"]``), so the whole upgrade commits or rolls back as
   one, and the caller's engine settings (SQLite foreign keys, busy timeout) apply;
 - from the ``alembic`` command line with ``alembic.ini``: the URL is ``-x url=...``, else
-  ``sqlalchemy.url`` from the ini, else the application's own (``models.home.database_url()``).
+  ``sqlalchemy.url`` from the ini, else the application's own (``riskscan.home.database_url()``).
 
 On PostgreSQL an advisory lock serialises concurrent upgrades (two services starting at once); SQLite
 gets the same from ``BEGIN IMMEDIATE``.
@@ -19,8 +19,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection, text
 
-from models import home
-from models.governance import Base, make_engine, normalise_url, write_transaction
+from riskscan import home
+from riskscan.db import Base, make_engine, normalise_url, write_transaction
 
 config = context.config
 if config.config_file_name is not None:

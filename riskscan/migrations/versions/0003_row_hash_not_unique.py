@@ -55,7 +55,9 @@ def _rebuild_sqlite(change: str) -> None:
         rebuilt = table_sql.replace(SQLITE_CLAUSE, "")
     else:
         if SQLITE_NEXT not in table_sql:
-            raise RuntimeError(f"decision_log's stored DDL has no '{SQLITE_NEXT}' to put the constraint before")
+            raise RuntimeError(
+                f"decision_log's stored DDL has no '{SQLITE_NEXT}' to put the constraint before"
+            )
         rebuilt = table_sql.replace(SQLITE_NEXT, SQLITE_CLAUSE + SQLITE_NEXT)
     # 0002 stored 'CREATE TABLE decision_log ('; after a rebuild SQLite's RENAME stores the name quoted.
     head = re.match(r'CREATE TABLE\s+"?decision_log"?\s*\(', rebuilt)

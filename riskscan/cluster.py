@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from riskscan.errors import InvalidInput, Unavailable
+
 DASK_CONNECT_TIMEOUT = 5.0  # seconds; an unreachable scheduler should be refused quickly, not hang a run
 
 
@@ -27,7 +29,7 @@ def check_address(address: str) -> None:
         if scheme in ("tcp", "tls"):
             parse_host_port(location)
     except ValueError as exc:
-        raise ValueError(
+        raise InvalidInput(
             f"dask scheduler address '{address}' is not valid ({exc}); expected e.g. 'tcp://10.0.0.5:8786'"
         ) from None
 
@@ -49,7 +51,7 @@ def dask_client(
     except (OSError, TimeoutError, ValueError) as exc:
         # distributed raises OSError ("Timed out trying to connect ...") or TimeoutError, with a long
         # traceback; the verb should say in one sentence what was tried and what to do.
-        raise ValueError(
+        raise Unavailable(
             f"cannot reach the Dask scheduler at '{address}' within {timeout:g} s "
             f"({type(exc).__name__}); start one with 'dask scheduler' and 'dask worker {address}', "
             "or leave out --dask-scheduler to run on this machine"

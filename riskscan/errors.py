@@ -1,0 +1,137 @@
+"""Every error a user may see, in one module (as NannyML keeps its ``exceptions.py``).
+
+The tree::
+
+    RiskscanError                 root; never raised itself
+    └── Refusal                   a clear "no" in one sentence: what, the value, what was expected
+        ├── InvalidInput          a value is wrong; ``problems`` lists each one (field, value, expected)
+        ├── NotFound              what was asked for does not exist (a case, a version, a file)
+        ├── Conflict              the request contradicts what is on record (already withdrawn, stale hash)
+        │   └── GateRefusal       promotion refused; ``unmet`` lists every condition that does not hold
+        ├── Unavailable           something needed is not there now (the log database, a champion)
+        ├── ConfigError           a reviewed file (register, scan spec) is malformed
+        ├── ForbiddenColumn       a column was asked for a use its register role does not allow
+        ├── Unauthenticated       no valid credentials
+        └── Forbidden             valid credentials, but the role may not do this
+
+Why one tree: the command line catches :class:`Refusal` and nothing else, so a ``KeyError`` or a
+``ValueError`` from a bug is never dressed up as a polite refusal; it is a bug, with a traceback under
+``RISKSCAN_DEBUG``. Both HTTP front-ends and the command line map these classes to statuses and exit codes
+through one table each (``serving/http_errors.py``, ``riskscan/cli/exit_codes.py``), so a not-found is a
+404 on the API and on the web pages alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+#: How many problems a message (and an HTTP error body) lists; the count says how many there were.
+MAX_REPORTED_PROBLEMS: Final = 50
+
+
+class RiskscanError(Exception):
+    """The root of every riskscan error."""
+
+
+class Refusal(RiskscanError):
+    """A clear, user-facing "no". The message is one sentence naming the field, the value and what was
+    expected; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One invalid value: which case or row, which field, what it held and what was expected."""
+
+    column: str
+    value: Any
+    expected: str
+    row: Any = None
+    case_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f"case '{self.case_id}'" if self.case_id is not None else f"row {self.row}"
+        if self.row is None and self.case_id is None:
+            where = "table"
+        return f"{where}: field '{self.column}' = {self.value!r}; expected {self.expected}"
+
+    def as_dict(self) -> dict[str, Any]:
+        value = self.value
+        if hasattr(value, "item") and callable(value.item):  # a numpy scalar
+            value = value.item()
+        if not isinstance(value, str | int | float | bool | type(None)):
+            value = str(value)
+        return {
+            "case_id": self.case_id,
+            "row": self.row,
+            "field": self.column,
+            "value": value,
+            "expected": self.expected,
+        }
+
+
+class InvalidInput(Refusal):
+    """Input failed validation and nothing was changed.
+
+    Raised with a sentence (one bad value), or through :meth:`from_problems` with every invalid value
+    found; ``problems`` then holds the first :data:`MAX_REPORTED_PROBLEMS` and ``total`` counts them all.
+    """
+
+    def __init__(self, message: str, problems: Sequence[Problem] = (), total: int | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+        self.total = total if total is not None else len(self.problems)
+
+    @classmethod
+    def from_problems(cls, problems: Sequence[Problem], total: int | None = None) -> InvalidInput:
+        total = total if total is not None else len(problems)
+        shown = list(problems[:MAX_REPORTED_PROBLEMS])
+        more = total - len(shown)
+        suffix = f"\n  ... and {more} more" if more > 0 else ""
+        lines = "\n  - ".join(str(problem) for problem in shown)
+        return cls(f"{total} invalid value(s):\n  - {lines}{suffix}", shown, total)
+
+
+class NotFound(Refusal):
+    """What was asked for does not exist: a logged case, a model version, an input file."""
+
+
+class Conflict(Refusal):
+    """The request contradicts what is on record: a scan already withdrawn, an audit hash that is stale."""
+
+
+class GateRefusal(Conflict):
+    """The promotion gate refuses; ``unmet`` lists every condition that does not hold."""
+
+    def __init__(self, action: str, unmet: list[str]) -> None:
+        self.unmet = unmet
+        super().__init__(f"{action} refused: " + "; ".join(unmet))
+
+
+class Unavailable(Refusal):
+    """Something the request needs is not there now: the log database, a scan's champion, a scheduler."""
+
+
+class ConfigError(Refusal):
+    """A reviewed file (the feature register, a scan specification) is malformed; the message lists every
+    problem found."""
+
+
+class ForbiddenColumn(Refusal):
+    """A column was asked for a use its register role does not allow."""
+
+    def __init__(self, column: str, role: str | None, purpose: str, detail: str = "") -> None:
+        self.column = column
+        self.role = role
+        role_text = f"has register role '{role}'" if role else "is not in the feature register"
+        message = f"column '{column}' {role_text} and may not be used {purpose}"
+        super().__init__(message + (f": {detail}" if detail else "."))
+
+
+class Unauthenticated(Refusal):
+    """No credentials, or credentials that are not (or no longer) valid."""
+
+
+class Forbidden(Refusal):
+    """Valid credentials whose role may not do what was asked."""
