@@ -19,6 +19,7 @@ culpable reasons, a settlement, a late application, a short job, too few weeks w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,6 @@ from synthetic.draws import (
 )
 from synthetic.world import (
     World,
-    by_contract,
     by_sector,
     draw_contract,
     draw_people,
@@ -140,7 +140,7 @@ def _draw_job(rng: np.random.Generator, nationality: IntArray, spike: BoolArray,
     contract = draw_contract(rng, sector, nationality)
     size_table = by_sector("werkgever_grootte", EMPLOYER_SIZE_BY_SECTOR, EMPLOYER_SIZE_DEFAULT)
     size = draw_categorical(rng.random(n), size_table, sector)
-    reason = draw_categorical(rng.random(n), by_contract(REASON_BY_CONTRACT), contract)
+    reason = draw_categorical(rng.random(n), _by_contract(REASON_BY_CONTRACT), contract)
     settlement = (
         rng.random(n)
         < per_category("reden_einde_dienstverband", SETTLEMENT_BY_REASON, SETTLEMENT_OTHER)[reason]
@@ -187,7 +187,11 @@ def _draw_delay(rng: np.random.Generator, latent: FloatArray) -> IntArray:
 def _truth_logit(
     job: _Job, delay: IntArray, latent: FloatArray, nationality: IntArray, hazards: Hazards
 ) -> FloatArray:
-    """Log-odds of culpable unemployment, without the intercept (the terms are summed in this order)."""
+    """Log-odds of culpable unemployment, without the intercept.
+
+    The terms are summed in this order on purpose: floating-point addition is not associative, and the
+    generated tables are pinned to these exact bits.
+    """
     return (
         per_category("reden_einde_dienstverband", VW_REASON_EFFECT, 0.0)[job.reason]
         + VW_SETTLEMENT_EFFECT * job.settlement
@@ -196,4 +200,14 @@ def _truth_logit(
         + VW_WEEKS_SHORT_EFFECT * (36 - job.weeks_worked)
         + VW_LATENT_EFFECT * latent
         + nationality_effect(nationality, hazards)
+    )
+
+
+def _by_contract(tables: Mapping[str, Mapping[str, float]]) -> FloatArray:
+    """A (contract x reason for the end of employment) table."""
+    return np.array(
+        [
+            per_category("reden_einde_dienstverband", tables[c], 0.0)
+            for c in register_categories("contractsoort")
+        ]
     )

@@ -354,7 +354,11 @@ def _tightness(region: IntArray, dates: DateArray) -> FloatArray:
 
 
 def _truth_logit(activity: _Activities, runs: _BenefitRuns, hazards: Hazards) -> FloatArray:
-    """Log-odds of not meeting the duty to apply, without the intercept (the terms are summed in this order)."""
+    """Log-odds of not meeting the duty to apply, without the intercept.
+
+    The terms are summed in this order on purpose: floating-point addition is not associative, and the
+    generated tables are pinned to these exact bits.
+    """
     required, reported = activity.required, activity.reported
     shortfall = np.maximum(required - reported, 0) / np.maximum(required, 1)
     unverifiable = np.where(

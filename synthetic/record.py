@@ -101,6 +101,7 @@ class _Process:
 
 
 def _vw_legacy(columns: Columns) -> FloatArray:
+    """VW rules of the time: by the reason the job ended, an application over 14 days late, a settlement."""
     check = per_category("reden_einde_dienstverband", VW_CHECK_BY_REASON, 0.0)[
         columns["reden_einde_dienstverband"]
     ]
@@ -109,6 +110,8 @@ def _vw_legacy(columns: Columns) -> FloatArray:
 
 
 def _sollicitatie_legacy(columns: Columns) -> FloatArray:
+    """Sollicitatie rules of the time: a base rate, fewer activities reported than required, a missed
+    appointment, a refused offer, half or more of the reported activities repeats."""
     reported = columns["activiteiten_gemeld"]
     check = np.full(len(reported), SOLL_CHECK_BASE)
     check = either(check, np.where(reported < columns["activiteiten_vereist"], SOLL_CHECK_SHORTFALL, 0.0))
@@ -118,17 +121,26 @@ def _sollicitatie_legacy(columns: Columns) -> FloatArray:
     return either(check, np.where(repeat_share >= 0.5, SOLL_CHECK_REPEATS, 0.0))
 
 
+def _not_wajong(columns: Columns) -> BoolArray:
+    """Wajong applicants are assessed by their labour expert, not by the enforcement team (002 l.329-341)."""
+    return np.asarray(~columns["wajong"], dtype=bool)
+
+
+def _every_case(columns: Columns) -> BoolArray:
+    return np.ones(len(columns["periode_start"]), dtype=bool)
+
+
 _PROCESS = {
     APPLICATIONS: _Process(
         legacy=_vw_legacy,
-        eligible=lambda columns: ~columns["wajong"],
+        eligible=_not_wajong,
         paper_check=PAPER_CHECK_VW,
         noise_scale=1.0,
         income_signal=False,
     ),
     PERIODS: _Process(
         legacy=_sollicitatie_legacy,
-        eligible=lambda columns: np.ones(len(columns["periode_start"]), dtype=bool),
+        eligible=_every_case,
         paper_check=PAPER_CHECK_SOLLICITATIE,
         noise_scale=SOLLICITATIE_NOISE_SCALE,
         income_signal=True,

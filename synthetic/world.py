@@ -184,16 +184,6 @@ def by_sector(
     )
 
 
-def by_contract(tables: Mapping[str, Mapping[str, float]]) -> FloatArray:
-    """A (contract x reason for the end of employment) table."""
-    return np.array(
-        [
-            per_category("reden_einde_dienstverband", tables[c], 0.0)
-            for c in register_categories("contractsoort")
-        ]
-    )
-
-
 def nationality_effect(nationality: IntArray, hazards: Hazards) -> FloatArray:
     """Log-odds that nationality adds to the truth: none, unless the audit test plants it on purpose."""
     if not hazards.truth_depends_on_nationality:
