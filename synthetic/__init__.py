@@ -1,9 +1,10 @@
 """The synthetic world: made-up WW source tables, and simulated months of traffic, for the demo, the tests
-and the benchmarks. Never production: no real extract is ever generated, read or changed here, except that
-``simulate-month`` adds its month to an extract whose manifest says it is synthetic.
+and the benchmarks. Never production: nothing here describes real people, and the one writer into an existing
+extract, ``simulate-month``, is refused by the CLI unless the extract's manifest says it is synthetic.
 
 Owns the generator (calibration, world, record; see ``synthetic/DATA_CARD.md`` for every figure and
-planted hazard) and ``simulate-month`` (:mod:`synthetic.simulate`).
+planted hazard), re-exported here, and ``simulate-month`` (:mod:`synthetic.simulate`), which is imported
+on its own because it drives the serving stack and ``import synthetic`` should stay light.
 
 May import: numpy, pandas, pyarrow; the platform (``riskscan.*``); ``features`` (the register and the
 source files); ``simulate`` also the stages it drives (``models``, ``serving``). Imported only by the CLI,

@@ -17,28 +17,6 @@ from synthetic.calibration import NON_DUTCH_NOISE_FACTOR
 APPLICATIONS = "ww_aanvragen"  # the VW scan: one row per handled WW application
 PERIODS = "ww_sollicitatieperiodes"  # the sollicitatie scan: one row per person per 4-week period on WW
 
-_VW_CHECK_BY_REASON = {
-    "bedrijfseconomisch": 0.03,
-    "einde_tijdelijk_contract": 0.03,
-    "faillissement": 0.02,
-    "wederzijds_goedvinden": 0.10,
-    "ontslag_staande_voet": 0.80,
-    "eigen_verzoek": 0.70,
-    "disfunctioneren": 0.45,
-    "overig": 0.06,
-}
-_VW_CHECK_LATE = 0.15  # application more than 14 days after unemployment
-_VW_CHECK_SETTLEMENT = 0.10
-_SOLL_CHECK_BASE = 0.002
-_SOLL_CHECK_SHORTFALL = 0.06
-_SOLL_CHECK_MISSED = 0.06
-_SOLL_CHECK_REFUSED = 0.25
-_SOLL_CHECK_REPEATS = 0.05
-
-# Random streams: each block of the story draws from its own stream, so switching a hazard (which
-# changes parameters inside one block) never shifts the random numbers of another block.
-_BLOCKS = ("people", "proxies", "work", "behaviour", "history", "channel", "selection", "truth", "labels")
-
 
 @dataclass(frozen=True)
 class Hazards:
