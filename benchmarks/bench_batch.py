@@ -59,13 +59,13 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, home: Path) -> None:
-    from features.generator import GeneratorConfig, generate_applications
     from features.pipeline import route
     from features.register import default_register
     from models.governance import GovernanceStore
     from models.specs import load_spec
     from serving.batch import champion, score_batch
     from serving.store import ServingStore
+    from synthetic import GeneratorConfig, generate_applications
 
     spec = load_spec(SCAN)
     register = default_register()

@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.generator import (
+from features.register import default_register
+from synthetic import (
     GeneratedTable,
     GeneratorConfig,
     generate_applications,
     generate_periods,
     write_tables,
 )
-from features.register import default_register
 
 
 def timed(function: Callable[[], Any]) -> tuple[Any, float]:

@@ -76,7 +76,6 @@ def _warm_up() -> None:
 def run(args: argparse.Namespace, home: Path) -> None:
     from distributed import Client, LocalCluster
 
-    from features.generator import GeneratorConfig, generate_applications
     from features.pipeline import route
     from features.register import default_register
     from models.governance import GovernanceStore
@@ -84,6 +83,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
     from serving.batch import champion, score_batch
     from serving.batch_dask import score_on_dask
     from serving.store import ServingStore
+    from synthetic import GeneratorConfig, generate_applications
     from training.train import fit_scan_model, temporal_split
 
     spec = load_spec(SCAN)

@@ -48,11 +48,11 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, home: Path) -> None:
-    from features.generator import GeneratorConfig, generate_applications, generate_periods, write_tables
     from features.pipeline import route
     from features.register import default_register
     from features.sources import read_source
     from models.specs import load_spec
+    from synthetic import GeneratorConfig, generate_applications, generate_periods, write_tables
     from training.train import fit_scan_model, temporal_split, train_scan
 
     register = default_register()

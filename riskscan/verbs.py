@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features import generator
+import synthetic as generator
 from features.pipeline import build_feature_matrix, build_tree_pipeline, route
 from features.register import default_register
 from features.sources import read_source

@@ -159,8 +159,8 @@ def simulate_month(args: argparse.Namespace) -> Outcome:
     import json
 
     from features.sources import MANIFEST_FILE
-    from jobs.simulation import TrafficConfig
-    from jobs.simulation import simulate_month as simulate
+    from synthetic.simulate import TrafficConfig
+    from synthetic.simulate import simulate_month as simulate
 
     data = args.data or home.data_dir()
     manifest = data / MANIFEST_FILE

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from features import generator
+import synthetic as generator
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import synthetic as generator
 from ethics_review.audit import AuditResult, audit_version
-from features import generator
 from features.sources import read_source
 from models.governance import GovernanceStore
 from models.specs import load_spec

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import synthetic as generator
 from ethics_review.proxies import category_codes, cramers_v, proxy_scan
-from features import generator
 from riskscan.errors import InvalidInput, Refusal
 from riskscan.verbs_ethics import VERBS
 

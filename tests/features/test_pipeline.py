@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import generator
+import synthetic as generator
 from features.pipeline import (
     build_feature_matrix,
     build_linear_pipeline,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from features import generator
-from jobs.simulation import TrafficConfig, TrafficSummary, simulate_month
+import synthetic as generator
 from models import registry
 from riskscan.cli import main
+from synthetic.simulate import TrafficConfig, TrafficSummary, simulate_month
 from tests.lifecycle import home_environment, promote_new_champion
 
 QUIET = {"progress": lambda _: None}

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from features import generator
+import synthetic as generator
 from jobs.process import process_health
 from models.specs import load_spec
 from riskscan.errors import Conflict, InvalidInput

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import generator
+import synthetic as generator
 from features.sources import read_source
 from models import registry
 from models.specs import load_spec

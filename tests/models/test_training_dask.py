@@ -13,7 +13,7 @@ import pytest
 from distributed import LocalCluster
 from sklearn.metrics import roc_auc_score
 
-from features import generator
+import synthetic as generator
 from features.pipeline import route
 from features.register import default_register
 from features.sources import read_source

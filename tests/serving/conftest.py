@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from features import generator
+import synthetic as generator
 from features.sources import read_source
 from models.governance import GovernanceStore
 from models.specs import load_spec

@@ -17,7 +17,9 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
-from features.generator import (
+from features.register import Role, default_register
+from riskscan.errors import InvalidInput
+from synthetic import (
     APPLICATIONS,
     COVID_END,
     COVID_START,
@@ -31,8 +33,6 @@ from features.generator import (
     summarize,
     write_tables,
 )
-from features.register import Role, default_register
-from riskscan.errors import InvalidInput
 
 N_APPLICATIONS = 40_000
 N_PERIODS = 150_000

@@ -26,14 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import generator
 from features.register import default_register
 from features.sources import MANIFEST_FILE, SourceTable, file_sha256, read_source
 from models.governance import GovernanceStore
 from models.specs import load_spec
+from riskscan.jsonio import write_json
 from serving.batch import champion, score_batch
 from serving.history import logged_cases
 from serving.store import ServingStore
+from synthetic.config import GeneratorConfig
+from synthetic.generator import generate_applications
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,8 @@ class TrafficSummary:
 
 
 def _month_of_applications(config: TrafficConfig, id_offset: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    table = generator.generate_applications(
-        generator.GeneratorConfig(
+    table = generate_applications(
+        GeneratorConfig(
             start=config.month, end=config.month, n_applications=config.n_cases, n_periods=1, seed=config.seed
         )
     )
@@ -109,7 +111,7 @@ def _append_to_extract(source: SourceTable, month: pd.DataFrame) -> None:
     manifest["tables"][table]["sha256"] = file_sha256(path)
     manifest["tables"][table]["rows"] = len(extract)
     manifest.setdefault("refreshes", []).append({"table": table, "added_rows": len(month)})
-    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(manifest_path, manifest)
 
 
 class _Clock:
