@@ -29,6 +29,10 @@ def answer_error(request: Request, error: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Answer refusals and bugs as :func:`answer_error` says; FastAPI's own 422 for a malformed query and
-    404 for an unknown path stay as they are."""
+    404 for an unknown path stay as they are.
+
+    Starlette runs the ``Exception`` handler in its outermost middleware and re-raises the bug once the
+    500 has been sent, so the ASGI server logs the traceback a second time; the answer is not affected.
+    """
     app.add_exception_handler(Refusal, answer_error)
     app.add_exception_handler(Exception, answer_error)
