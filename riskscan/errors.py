@@ -5,6 +5,8 @@ The tree::
     RiskscanError                 root; never raised itself
     └── Refusal                   a clear "no" in one sentence: what, the value, what was expected
         ├── InvalidInput          a value is wrong; ``problems`` lists each one (field, value, expected)
+        │   └── InvalidParameter  a parameter of the request itself (which scan, a date, a limit) is wrong
+        │       └── TooLarge      the request carries more than one request may (cases per call)
         ├── NotFound              what was asked for does not exist (a case, a version, a file)
         ├── Conflict              the request contradicts what is on record (already withdrawn, stale hash)
         │   └── GateRefusal       promotion refused; ``unmet`` lists every condition that does not hold
@@ -19,6 +21,10 @@ Why one tree: the command line catches :class:`Refusal` and nothing else, so a `
 ``RISKSCAN_DEBUG``. Both HTTP front-ends and the command line map these classes to statuses and exit codes
 through one table each (``serving/http_errors.py``, ``riskscan/cli/exit_codes.py``), so a not-found is a
 404 on the API and on the web pages alike.
+
+A refusal may carry ``details``: named facts beside the sentence (the field and the value refused, since
+when a scan is unavailable) that a program can read without parsing the message; the HTTP front-ends add
+them to the JSON body.
 """
 
 from __future__ import annotations
@@ -37,14 +43,18 @@ class RiskscanError(Exception):
 
 class Refusal(RiskscanError):
     """A clear, user-facing "no". The message is one sentence naming the field, the value and what was
-    expected; nothing was changed."""
+    expected; nothing was changed. Keyword arguments are kept as ``details``."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 @dataclass(frozen=True)
 class Problem:
     """One invalid value: which case or row, which field, what it held and what was expected."""
 
-    column: str
+    column: str | None  # None when the value is not a record at all (a number where a case was expected)
     value: Any
     expected: str
     row: Any = None
@@ -78,8 +88,10 @@ class InvalidInput(Refusal):
     found; ``problems`` then holds the first :data:`MAX_REPORTED_PROBLEMS` and ``total`` counts them all.
     """
 
-    def __init__(self, message: str, problems: Sequence[Problem] = (), total: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, problems: Sequence[Problem] = (), total: int | None = None, **details: Any
+    ) -> None:
+        super().__init__(message, **details)
         self.problems = list(problems)
         self.total = total if total is not None else len(self.problems)
 
@@ -91,6 +103,16 @@ class InvalidInput(Refusal):
         suffix = f"\n  ... and {more} more" if more > 0 else ""
         lines = "\n  - ".join(str(problem) for problem in shown)
         return cls(f"{total} invalid value(s):\n  - {lines}{suffix}", shown, total)
+
+
+class InvalidParameter(InvalidInput):
+    """A parameter of the request itself is wrong (which scan, a date, a limit), as opposed to the records
+    it carries; ``details`` names the ``field`` and, where there is one, the ``value``."""
+
+
+class TooLarge(InvalidParameter):
+    """The request carries more than one request may (cases per call); the message says where to go
+    instead."""
 
 
 class NotFound(Refusal):

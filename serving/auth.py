@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from serving.runtime import RequestError
+from riskscan.errors import Forbidden, Unauthenticated
 from serving.store import ServingStore, TokenRecord
 
 #: Which roles may use which part of the service. Admin may do everything.
@@ -45,21 +45,21 @@ class Authenticator:
 
     def token_from_header(self, header: str | None) -> str:
         if not header:
-            raise RequestError(401, "authentication required: send 'Authorization: Bearer <token>'")
+            raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise RequestError(401, "malformed Authorization header: expected 'Bearer <token>'")
+            raise Unauthenticated("malformed Authorization header: expected 'Bearer <token>'")
         return token.strip()
 
     def require(self, token: str | None, action: str) -> TokenRecord:
         if not token:
-            raise RequestError(401, "authentication required: send 'Authorization: Bearer <token>'")
+            raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
         record = self._lookup(token)
         if record is None:
-            raise RequestError(401, "unknown or revoked token")
+            raise Unauthenticated("unknown or revoked token")
         allowed = PERMISSIONS[action]
         if record.role not in allowed:
-            raise RequestError(
-                403, f"role '{record.role}' may not {action}; allowed roles: {', '.join(sorted(allowed))}"
+            raise Forbidden(
+                f"role '{record.role}' may not {action}; allowed roles: {', '.join(sorted(allowed))}"
             )
         return record

@@ -145,7 +145,7 @@ def score_batch(
     inputs_frame = cases[model.features.names]
     if contributions is not None and base_values is not None:
         # Vectorised: the top contributions of every explained row at once, then plain dicts. Sentences
-        # and display values are for screens (serving/web.py builds them when a case is shown).
+        # and display values are for screens (serving/web/_worklist.py builds them when a case is shown).
         names = model.encoded_names
         labels = [register[name].label for name in names]
         order = np.argsort(-np.abs(contributions), axis=1, kind="stable")

@@ -30,6 +30,7 @@ from models import registry
 from models.governance import GovernanceStore
 from models.scorer import MARGIN_SCALE, ScanModel
 from models.specs import SCAN_IDS, ScanSpec, load_spec
+from riskscan.errors import InvalidInput, InvalidParameter, Problem, TooLarge, Unavailable
 from serving.scoring import ModelRef, ScoredCase, control_key, result_json, score_records
 from serving.store import LogEntry, ServingStore
 
@@ -38,13 +39,12 @@ MAX_TOP_N = 50
 REFRESH_SECONDS = 2.0
 
 
-class RequestError(Exception):
-    """A request that cannot be served; carries the HTTP status and a JSON body."""
-
-    def __init__(self, status: int, error: str, **details: Any) -> None:
-        super().__init__(error)
-        self.status = status
-        self.body = {"error": error, **details}
+def check_scan(scan: str) -> None:
+    """Refuse a scan id that names no scan, as a bad request parameter (the API and ``GET /cases``)."""
+    if scan not in SCAN_IDS:
+        raise InvalidParameter(
+            f"unknown scan '{scan}'; known scans: {', '.join(SCAN_IDS)}", field="scan", value=scan
+        )
 
 
 @dataclass
@@ -143,14 +143,10 @@ class ScanRuntime:
 
     def state(self, scan: str) -> ScanState:
         self.refresh_if_changed()
-        if scan not in self.states:
-            raise RequestError(
-                400, f"unknown scan '{scan}'; known scans: {', '.join(SCAN_IDS)}", field="scan", value=scan
-            )
+        check_scan(scan)
         state = self.states[scan]
         if state.model is None:
-            raise RequestError(
-                503,
+            raise Unavailable(
                 state.unavailable or f"scan '{scan}' is unavailable",
                 scan=scan,
                 since=state.unavailable_since,
@@ -161,20 +157,19 @@ class ScanRuntime:
 
     def _validate(self, state: ScanState, cases: list[Any]) -> list[dict[str, Any]]:
         assert state.validator is not None
-        problems: list[dict[str, Any]] = []
+        problems: list[Problem] = []
         records: list[dict[str, Any]] = []
         seen: set[str] = set()
         for index, case in enumerate(cases):
             case_id = case.get("case_id") if isinstance(case, dict) else None
             if not isinstance(case, dict):
                 problems.append(
-                    {
-                        "index": index,
-                        "case_id": None,
-                        "field": None,
-                        "value": case,
-                        "expected": "an object with case_id and the scan's input fields",
-                    }
+                    Problem(
+                        column=None,
+                        value=case,
+                        expected="an object with case_id and the scan's input fields",
+                        row=index,
+                    )
                 )
                 continue
             try:
@@ -184,29 +179,27 @@ class ScanRuntime:
                 fields = set()
                 for err in exc.errors():
                     problem = self._problem(state, index, case_id, err)
-                    if problem["field"] not in fields:
-                        fields.add(problem["field"])
+                    if problem.column not in fields:
+                        fields.add(problem.column)
                         problems.append(problem)
                 continue
             if record["case_id"] in seen:
                 problems.append(
-                    {
-                        "index": index,
-                        "case_id": record["case_id"],
-                        "field": "case_id",
-                        "value": record["case_id"],
-                        "expected": "a case_id not repeated in one request",
-                    }
+                    Problem(
+                        column="case_id",
+                        value=record["case_id"],
+                        expected="a case_id not repeated in one request",
+                        row=index,
+                        case_id=record["case_id"],
+                    )
                 )
             seen.add(record["case_id"])
             records.append(record)
         if problems:
-            raise RequestError(
-                422, f"{len(problems)} invalid value(s); nothing was scored or logged", problems=problems
-            )
+            raise InvalidInput(f"{len(problems)} invalid value(s); nothing was scored or logged", problems)
         return records
 
-    def _problem(self, state: ScanState, index: int, case_id: Any, err: Any) -> dict[str, Any]:
+    def _problem(self, state: ScanState, index: int, case_id: Any, err: Any) -> Problem:
         field_name = str(err["loc"][0]) if err.get("loc") else None
         column = state.columns.get(field_name or "")
         if err["type"] == "missing":
@@ -217,30 +210,26 @@ class ScanRuntime:
         else:
             value = err.get("input")
             expected = expected_text(column) if column else err["msg"]
-        if not isinstance(value, str | int | float | bool | type(None)):
-            value = str(value)
-        return {
-            "index": index,
-            "case_id": case_id if isinstance(case_id, str) else None,
-            "field": field_name,
-            "value": value,
-            "expected": expected,
-        }
+        return Problem(
+            column=field_name,
+            value=value,  # Problem.as_dict shows anything but a JSON scalar as text
+            expected=expected,
+            row=index,
+            case_id=case_id if isinstance(case_id, str) else None,
+        )
 
     def score(self, scan: str, cases: list[Any], top_n: int = 5) -> dict[str, Any]:
         if not isinstance(cases, list) or not cases:
-            raise RequestError(400, "cases must be a non-empty list of cases", field="cases")
+            raise InvalidParameter("cases must be a non-empty list of cases", field="cases")
         if len(cases) > MAX_CASES_PER_REQUEST:
-            raise RequestError(
-                413,
+            raise TooLarge(
                 f"at most {MAX_CASES_PER_REQUEST} cases per request (got {len(cases)}); "
                 "use 'riskscan score-batch' for a caseload",
                 field="cases",
                 value=len(cases),
             )
         if not 0 <= top_n <= MAX_TOP_N:
-            raise RequestError(
-                400,
+            raise InvalidParameter(
                 f"top_n must be between 0 and {MAX_TOP_N} (0 = all contributions)",
                 field="top_n",
                 value=top_n,
@@ -267,8 +256,8 @@ class ScanRuntime:
         try:
             logged = self.store.append_scores(entries)
         except Exception as exc:  # any failure to log means no score may leave the service
-            raise RequestError(
-                503, "the decision log could not be written; no score was released", detail=type(exc).__name__
+            raise Unavailable(
+                "the decision log could not be written; no score was released", detail=type(exc).__name__
             ) from exc
         by_case = {case.case_id: (case, row.request_id) for case, row in zip(scored, logged, strict=True)}
         results = []

@@ -8,8 +8,9 @@ API endpoints (BentoML ``@bentoml.api``, JSON, bearer token in ``Authorization``
 * ``POST /reload``: reload the champions (admin).
 
 ``GET /cases`` and the web pages (``/ui/...``) are a FastAPI app mounted in the same service. BentoML's
-own ``/healthz``, ``/livez`` and ``/readyz`` need no token. No request may end in a 500: every refusal
-is a ``RequestError`` with a status and a JSON body that says what was wrong.
+own ``/healthz``, ``/livez`` and ``/readyz`` need no token. Both answer errors through one table
+(serving/http_errors.py): a refusal gets its status and a JSON body that says what was wrong; only a bug
+ends in a 500, with its traceback in the server log and not in the answer.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import bentoml
 
 from riskscan.errors import InvalidInput
 from serving.auth import Authenticator
-from serving.runtime import RequestError, ScanRuntime
+from serving.http_errors import answer
+from serving.runtime import ScanRuntime
 from serving.web import build_app
 
 log = logging.getLogger("riskscan.serving")
@@ -51,9 +53,10 @@ def _workers() -> int:
     return workers
 
 
-def _fail(ctx: bentoml.Context, error: RequestError) -> dict[str, Any]:
-    ctx.response.status_code = error.status
-    return error.body
+def _fail(ctx: bentoml.Context, error: Exception, route: str) -> dict[str, Any]:
+    """The table's answer to ``error``: its status on the response, its JSON body returned."""
+    ctx.response.status_code, body = answer(error, f"POST {route}")
+    return body
 
 
 @bentoml.asgi_app(web_app, path="/")
@@ -85,8 +88,8 @@ class RiskScan:
         try:
             self._guard(ctx, "score")
             return self.runtime.score(scan, cases, top_n)
-        except RequestError as error:
-            return _fail(ctx, error)
+        except Exception as error:
+            return _fail(ctx, error, "/score")
 
     @bentoml.api(route="/outcome")
     def outcome(
@@ -111,11 +114,8 @@ class RiskScan:
                 notes=notes,
             )
             return {"outcome": record.as_dict()}
-        except RequestError as error:
-            return _fail(ctx, error)
-        except InvalidInput as error:
-            status = 404 if "no scored case" in str(error) else 422
-            return _fail(ctx, RequestError(status, str(error)))
+        except Exception as error:
+            return _fail(ctx, error, "/outcome")
 
     @bentoml.api(route="/reload")
     def reload(self, ctx: bentoml.Context) -> dict[str, Any]:
@@ -123,5 +123,5 @@ class RiskScan:
         try:
             self._guard(ctx, "reload")
             return {"scans": self.runtime.reload()}
-        except RequestError as error:
-            return _fail(ctx, error)
+        except Exception as error:
+            return _fail(ctx, error, "/reload")

@@ -105,7 +105,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from riskscan import home
 from riskscan.db import Base, UTCDateTime, make_engine, upgrade, write_transaction
-from riskscan.errors import InvalidInput
+from riskscan.errors import InvalidInput, NotFound
 
 GENESIS_HASH: Final = "0" * 64
 ROLES: Final = ("handhaving", "committee", "retrain", "admin")
@@ -1501,13 +1501,13 @@ class ServingStore:
         try:
             key = _request_id(request_id)
         except InvalidInput:
-            raise InvalidInput(f"no scored case with request_id {request_id!r}") from None
+            raise NotFound(f"no scored case with request_id {request_id!r}") from None
         with write_transaction(self._engine) as connection:
             case = connection.execute(
                 select(_LOG.c.case_id, _LOG.c.scan).where(_LOG.c.request_id == key)
             ).first()
             if case is None:
-                raise InvalidInput(f"no scored case with request_id {request_id!r}")
+                raise NotFound(f"no scored case with request_id {request_id!r}")
             created_at = self._now()
             values: dict[str, Any] = {
                 "request_id": key,

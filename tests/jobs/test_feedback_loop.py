@@ -130,7 +130,7 @@ def test_retrain_registers_a_challenger_never_promotes_and_is_idempotent(loop: L
     assert comparison["n_violations"] < 20
     assert first["verdict"].startswith(f"undetermined (only {comparison['n_violations']} violations")
     assert Path(first["files"]["html"]).exists()
-    # The committee page links the comparison through the version's tags (serving/web.py).
+    # The committee page links the comparison through the version's tags (serving/web/_committee.py).
     tags = registry.get_version("vw", challenger).tags
     assert tags[registry.COMPARISON_VERDICT_TAG] == first["verdict"]
     fetched = registry.download_run_file(

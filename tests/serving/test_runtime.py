@@ -13,7 +13,9 @@ import pytest
 
 from features.sources import read_source
 from models.specs import load_spec
-from serving.runtime import RequestError, ScanRuntime
+from riskscan.errors import InvalidInput, Unavailable
+from serving.http_errors import refusal_body, status_for
+from serving.runtime import ScanRuntime
 from serving.scoring import CONTROL_KEY_ENV, control_draw, control_key
 from tests.serving.conftest import ServedHome, caseload
 
@@ -75,10 +77,10 @@ def test_invalid_cases_get_field_value_and_expectation(runtime: ScanRuntime, ser
         {**good, "case_id": "forbidden", "nationaliteit": "nederlands"},
     ]
     before = len(runtime.store.cases(scan="vw"))
-    with pytest.raises(RequestError) as excinfo:
+    with pytest.raises(InvalidInput) as excinfo:
         runtime.score("vw", bad)
-    assert excinfo.value.status == 422
-    problems = {(p["case_id"], p["field"]): p for p in excinfo.value.body["problems"]}
+    assert status_for(excinfo.value) == 422
+    problems = {(p["case_id"], p["field"]): p for p in refusal_body(excinfo.value)["problems"]}
     assert problems[("bad-category", "reden_einde_dienstverband")]["value"] == "ontslagen"
     assert "one of: bedrijfseconomisch" in problems[("bad-category", "reden_einde_dienstverband")]["expected"]
     assert problems[("bad-type", "dagloon")]["value"] == "honderd"
@@ -90,15 +92,17 @@ def test_invalid_cases_get_field_value_and_expectation(runtime: ScanRuntime, ser
 
 def test_request_limits_and_unknown_scan(runtime: ScanRuntime, served_home: ServedHome) -> None:
     case = caseload(served_home, "vw", 1)[0]
-    with pytest.raises(RequestError) as too_many:
+    with pytest.raises(InvalidInput) as too_many:
         runtime.score("vw", [{**case, "case_id": str(i)} for i in range(1001)])
-    assert too_many.value.status == 413
-    with pytest.raises(RequestError) as unknown:
+    assert status_for(too_many.value) == 413
+    with pytest.raises(InvalidInput) as unknown:
         runtime.score("ziekte", [case])
-    assert unknown.value.status == 400 and "unknown scan 'ziekte'" in unknown.value.body["error"]
-    with pytest.raises(RequestError) as empty:
+    assert (
+        status_for(unknown.value) == 400 and "unknown scan 'ziekte'" in refusal_body(unknown.value)["error"]
+    )
+    with pytest.raises(InvalidInput) as empty:
         runtime.score("vw", [])
-    assert empty.value.status == 400
+    assert status_for(empty.value) == 400
 
 
 def test_wajong_applicants_are_routed_not_scored(runtime: ScanRuntime, served_home: ServedHome) -> None:
@@ -116,11 +120,11 @@ def test_a_failed_log_write_fails_the_request(
         raise OSError("disk full")
 
     monkeypatch.setattr(runtime.store, "append_scores", broken)
-    with pytest.raises(RequestError) as excinfo:
+    with pytest.raises(Unavailable) as excinfo:
         runtime.score("vw", caseload(served_home, "vw", 2))
-    assert excinfo.value.status == 503
-    assert "no score was released" in excinfo.value.body["error"]
-    assert "results" not in excinfo.value.body
+    assert status_for(excinfo.value) == 503
+    assert "no score was released" in refusal_body(excinfo.value)["error"]
+    assert "results" not in refusal_body(excinfo.value)
 
 
 def test_control_draw_is_reproducible_and_near_its_share(runtime: ScanRuntime) -> None:
@@ -192,9 +196,10 @@ def test_withdrawn_scan_answers_503_with_reason_and_date(
         runtime.governance, "active_withdrawal", lambda scan: record if scan == "sollicitatie" else real(scan)
     )
     runtime.reload()
-    with pytest.raises(RequestError) as excinfo:
+    with pytest.raises(Unavailable) as excinfo:
         runtime.score("sollicitatie", caseload(served_home, "sollicitatie", 1))
-    assert excinfo.value.status == 503
-    assert excinfo.value.body["error"] == "scan 'sollicitatie' was withdrawn: test: unlawful input found"
-    assert excinfo.value.body["since"] == "2026-11-01T00:00:00+00:00"
+    assert status_for(excinfo.value) == 503
+    body = refusal_body(excinfo.value)
+    assert body["error"] == "scan 'sollicitatie' was withdrawn: test: unlawful input found"
+    assert body["since"] == "2026-11-01T00:00:00+00:00"
     assert runtime.score("vw", caseload(served_home, "vw", 1))["results"], "other scans keep serving"

@@ -30,7 +30,7 @@ from models.governance import (
 )
 from riskscan import db
 from riskscan.db import MIGRATIONS_DIR, current_revision, head_revision, make_engine, upgrade
-from riskscan.errors import InvalidInput
+from riskscan.errors import InvalidInput, NotFound
 from serving.store import (
     GENESIS_HASH,
     STATUS_NO_SIGNAL,
@@ -736,20 +736,27 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "refusal", "message"),
     [
-        ({"request_id": "0" * 32}, f"no scored case with request_id '{'0' * 32}'"),
-        ({"request_id": "onbekend"}, "no scored case with request_id 'onbekend'"),
+        ({"request_id": "0" * 32}, NotFound, f"no scored case with request_id '{'0' * 32}'"),
+        ({"request_id": "onbekend"}, NotFound, "no scored case with request_id 'onbekend'"),
         (
             {"violation": True, "sanction": "boete", "hoor_en_wederhoor": False},
+            InvalidInput,
             "hoor_en_wederhoor is False with violation True",
         ),
-        ({"violation": False, "sanction": "boete"}, "sanction 'boete' given with violation False"),
-        ({"investigator": " "}, "investigator must be non-empty text, got ' '"),
-        ({"violation": "ja"}, "violation must be True or False, got 'ja'"),
+        (
+            {"violation": False, "sanction": "boete"},
+            InvalidInput,
+            "sanction 'boete' given with violation False",
+        ),
+        ({"investigator": " "}, InvalidInput, "investigator must be non-empty text, got ' '"),
+        ({"violation": "ja"}, InvalidInput, "violation must be True or False, got 'ja'"),
     ],
 )
-def test_invalid_outcomes_are_refused(riskscan_home: Path, overrides: dict[str, Any], message: str) -> None:
+def test_invalid_outcomes_are_refused(
+    riskscan_home: Path, overrides: dict[str, Any], refusal: type[Exception], message: str
+) -> None:
     with ServingStore() as store:
         logged = store.append_score(entry(signal=True))
         fields: dict[str, Any] = {
@@ -759,7 +766,7 @@ def test_invalid_outcomes_are_refused(riskscan_home: Path, overrides: dict[str, 
             "hoor_en_wederhoor": True,
             "investigator": "E. Visser",
         }
-        with pytest.raises(InvalidInput, match=message):
+        with pytest.raises(refusal, match=message):
             store.record_outcome(**{**fields, **overrides})
         assert store.outcomes() == []
 

@@ -1,0 +1,93 @@
+"""One table from :mod:`riskscan.errors` to HTTP statuses, for the BentoML API and the web pages alike.
+
+Both front-ends (``serving/service.py`` and ``serving/web/``) turn every exception through this module, so
+the status of an error is decided here and nowhere else: a not-found is a 404 on ``POST /outcome`` and on
+a committee document page, a missing token a 401 on both (the pages then send the browser to the login
+page).
+
+A class's status is that of the nearest class in its MRO that the table names, so ``TooLarge`` (413) wins
+over its parent ``InvalidParameter`` (400), which wins over ``InvalidInput`` (422), and every other
+:class:`~riskscan.errors.Refusal` answers 422. Anything that is not a refusal is a bug: it is logged with
+its traceback and answered with a plain 500 body that says nothing about the code.
+
+The JSON body of a refusal is ``{"error": <the sentence>, **details}``, plus ``problems`` (and ``total``
+when only the first were kept) for an :class:`~riskscan.errors.InvalidInput` that lists them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from riskscan.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidParameter,
+    NotFound,
+    Problem,
+    Refusal,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+)
+
+log = logging.getLogger("riskscan.serving")
+
+#: The HTTP status of each refusal class; a class not listed takes its nearest listed ancestor's.
+STATUS: Final[Mapping[type[Refusal], int]] = MappingProxyType(
+    {
+        InvalidParameter: 400,
+        Unauthenticated: 401,
+        Forbidden: 403,
+        NotFound: 404,
+        Conflict: 409,
+        TooLarge: 413,
+        InvalidInput: 422,
+        Refusal: 422,
+        Unavailable: 503,
+    }
+)
+#: The answer to a bug: no exception text, no traceback; those go to the server log only.
+BUG_STATUS: Final = 500
+BUG_BODY: Final[Mapping[str, str]] = MappingProxyType(
+    {"error": "internal server error: this is a bug, and the server log has the details"}
+)
+
+
+def status_for(error: BaseException) -> int:
+    """The HTTP status of ``error``: from :data:`STATUS` for a refusal, :data:`BUG_STATUS` otherwise."""
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return BUG_STATUS
+
+
+def refusal_body(error: Refusal) -> dict[str, Any]:
+    """The JSON body of a refusal: the sentence, its details and, for invalid input, every problem."""
+    body: dict[str, Any] = {"error": str(error), **error.details}
+    if isinstance(error, InvalidInput) and error.problems:
+        body["problems"] = [problem_json(problem) for problem in error.problems]
+        if error.total > len(error.problems):
+            body["total"] = error.total
+    return body
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    """One problem as the API has always shown it: ``index`` is the record's position in the request."""
+    fields = problem.as_dict()
+    return {"index": fields.pop("row"), **fields}
+
+
+def answer(error: BaseException, where: str) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body for ``error``, raised while answering ``where`` (``"POST /score"``).
+
+    A refusal is answered as the table says; anything else is logged with its traceback and answered
+    with :data:`BUG_BODY`.
+    """
+    if isinstance(error, Refusal):
+        return status_for(error), refusal_body(error)
+    log.error("bug while answering %s", where, exc_info=error)
+    return BUG_STATUS, dict(BUG_BODY)
