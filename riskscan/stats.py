@@ -31,10 +31,6 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import binomtest
 from scipy.stats.contingency import relative_risk
 
-#: The largest share of bootstrap draws in which the statistic may be undefined before its interval is
-#: undefined too (see :func:`percentile_interval` for why 1%).
-MAX_UNDEFINED_SHARE: Final = 0.01
-
 _NAN: Final = float("nan")
 Name = TypeVar("Name", bound=Hashable)
 
@@ -107,9 +103,7 @@ def tail_quantiles(level: float) -> tuple[float, float]:
     return tail, 1 - tail
 
 
-def percentile_interval(
-    estimate: float, draws: ArrayLike, level: float, *, max_undefined: float = MAX_UNDEFINED_SHARE
-) -> Estimate:
+def percentile_interval(estimate: float, draws: ArrayLike, level: float) -> Estimate:
     r"""The percentile bootstrap interval of a statistic from its ``draws`` over resamples.
 
     With ``a = (1 - level) / 2``, the interval is the pair of ``a`` and ``1 - a`` quantiles of the draws
@@ -120,21 +114,23 @@ def percentile_interval(
     **The rule for undefined draws**, the same for every interval riskscan bootstraps. A draw is
     *undefined* when the statistic is not a finite number in that resample: a rate whose denominator is
     empty (no innocent drawn, nothing flagged), a ratio to a rate that is zero, a ROC-AUC of a resample
-    with one class. Undefined draws are dropped and the quantiles are taken over the rest, unless more
-    than ``max_undefined`` (:data:`MAX_UNDEFINED_SHARE`, 1%) of the draws are undefined: then the interval
-    is undefined (``low`` and ``high`` NaN). An undefined ``estimate`` has no interval either.
+    with one class. Undefined draws are dropped and the quantiles are taken over the rest, unless more than
+    a tail's share ``a`` of the draws is undefined (2.5% for a 95% interval): then the interval is undefined
+    (``low`` and ``high`` NaN). An undefined ``estimate`` has no interval either.
 
-    Why 1%. Whatever the dropped draws would have been, the reported interval still holds a share
-    ``level x (1 - u)`` of *all* draws, where ``u`` is the undefined share, and each bound moves by at most
-    ``u / (1 - u)`` in quantile level; so with ``u <= 1%`` a 95% interval is at least a 94% interval. A
-    larger share is not noise to drop: it says that the resampling distribution puts real mass where the
-    statistic does not exist (a reference group whose rate is often zero makes the ratio unbounded), and a
-    bound stated anyway would claim a precision the data do not have. Dropping none at all would instead
-    refuse an interval for one unlucky draw in a thousand.
+    Why a tail's share. The typical undefined draw is an unbounded one: a ratio to a reference rate that is
+    zero in the resample is infinite. Kept as infinities, such draws leave the percentile bound on their
+    side finite exactly as long as they fit beyond it, that is while they are at most a share ``a`` of the
+    draws; past that the bound is infinite and no interval can be stated. Every other undefined draw gets
+    the same tolerance. Dropping the tolerated draws instead of keeping them at one end moves each bound by
+    at most ``u / (1 - u)`` in quantile level (``u`` the undefined share), so a 95% interval still holds at
+    least ``0.95 (1 - u) > 92.6%`` of all draws. A looser rule (Fairlearn's bootstrap drops any number of
+    undefined draws) lets a rate whose denominator is usually empty look precise; a stricter one (no
+    undefined draw at all) refuses an interval for one unlucky resample in a thousand.
 
     Examples
     --------
-    >>> draws = np.r_[np.linspace(0.0, 1.0, 199), np.nan]  # one undefined draw in 200 (0.5%)
+    >>> draws = np.r_[np.linspace(0.0, 1.0, 198), np.nan, np.inf]  # 2 undefined draws in 200 (1%)
     >>> e = percentile_interval(0.5, draws, 0.95)
     >>> round(e.low, 3), round(e.high, 3)
     (0.025, 0.975)
@@ -143,9 +139,10 @@ def percentile_interval(
     """
     values = np.asarray(draws, dtype=np.float64).ravel()
     defined = np.isfinite(values)
-    if not values.size or not math.isfinite(estimate) or (~defined).mean() > max_undefined:
+    low_tail, high_tail = tail_quantiles(level)
+    if not values.size or not math.isfinite(estimate) or (~defined).mean() > low_tail:
         return Estimate.undefined(level, estimate)
-    low, high = np.quantile(values[defined], tail_quantiles(level))
+    low, high = np.quantile(values[defined], (low_tail, high_tail))
     return Estimate(float(estimate), float(low), float(high), level)
 
 
