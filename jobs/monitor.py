@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethics_review.audit import one_row_per_person
+from ethics_review.cases import one_row_per_person
 from ethics_review.fairness import Policy, audit_groups
 from features.profile import PROFILE_FILE, ReferenceProfile
 from features.register import FeatureRegister, default_register
