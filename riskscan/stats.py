@@ -120,13 +120,14 @@ def percentile_interval(estimate: float, draws: ArrayLike, level: float) -> Esti
 
     Why a tail's share. The typical undefined draw is an unbounded one: a ratio to a reference rate that is
     zero in the resample is infinite. Kept as infinities, such draws leave the percentile bound on their
-    side finite exactly as long as they fit beyond it, that is while they are at most a share ``a`` of the
-    draws; past that the bound is infinite and no interval can be stated. Every other undefined draw gets
-    the same tolerance. Dropping the tolerated draws instead of keeping them at one end moves each bound by
-    at most ``u / (1 - u)`` in quantile level (``u`` the undefined share), so a 95% interval still holds at
-    least ``0.95 (1 - u) > 92.6%`` of all draws. A looser rule (Fairlearn's bootstrap drops any number of
-    undefined draws) lets a rate whose denominator is usually empty look precise; a stricter one (no
-    undefined draw at all) refuses an interval for one unlucky resample in a thousand.
+    side finite as long as they fit beyond it, that is while they are at most a share ``a`` of the draws
+    (up to the interpolation between two draws); past that the bound is infinite and no interval can be
+    stated. Every other undefined draw gets the same tolerance. Dropping the tolerated draws instead of
+    keeping them at one end moves each bound by at most ``u / (1 - u)`` in quantile level (``u`` the
+    undefined share), so a 95% interval still holds at least ``0.95 (1 - u) > 92.6%`` of all draws. A
+    looser rule (Fairlearn's bootstrap drops any number of undefined draws) lets a rate whose denominator
+    is usually empty look precise; a stricter one (no undefined draw at all) refuses an interval for one
+    unlucky resample in a thousand.
 
     Examples
     --------
@@ -140,7 +141,8 @@ def percentile_interval(estimate: float, draws: ArrayLike, level: float) -> Esti
     values = np.asarray(draws, dtype=np.float64).ravel()
     defined = np.isfinite(values)
     low_tail, high_tail = tail_quantiles(level)
-    if not values.size or not math.isfinite(estimate) or (~defined).mean() > low_tail:
+    # The margin keeps binary rounding of (1 - level) / 2 from refusing exactly a tail's share.
+    if not values.size or not math.isfinite(estimate) or (~defined).mean() > low_tail + 1e-12:
         return Estimate.undefined(level, estimate)
     low, high = np.quantile(values[defined], (low_tail, high_tail))
     return Estimate(float(estimate), float(low), float(high), level)
