@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from ethics_review.plots import ratio_plot, to_data_uri
+from ethics_review.plots import as_float, ratio_plot, to_data_uri
 from jobs.drift import p_value_text
 from models.specs import ScanSpec
 from riskscan import fmt, jsonio
@@ -38,11 +38,6 @@ def _environment() -> jinja2.Environment:
     environment.filters["ci"] = fmt.interval
     environment.filters["p"] = _p_value
     return environment
-
-
-def _float(value: Any) -> float:
-    """A number from a JSON view, where a missing or undefined one is None."""
-    return float(value) if fmt.is_number(value) else float("nan")
 
 
 def _p_value(value: Any) -> str:
@@ -95,7 +90,7 @@ def bins_plot(result: dict[str, Any], title: str) -> str:
 
 def _interval_bar(ax: Any, interval: dict[str, Any], row: int, colour: str) -> None:
     """One estimate with its interval as a horizontal error bar; nothing when the estimate is undefined."""
-    estimate, low, high = (_float(interval.get(k)) for k in ("estimate", "low", "high"))
+    estimate, low, high = (as_float(interval.get(k)) for k in ("estimate", "low", "high"))
     if math.isfinite(estimate):
         err = [
             [estimate - low if math.isfinite(low) else 0.0],
