@@ -32,7 +32,7 @@ from scipy.stats import binomtest
 from scipy.stats.contingency import relative_risk
 
 _NAN: Final = float("nan")
-Name = TypeVar("Name", bound=Hashable)
+_Key = TypeVar("_Key", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Estimate:
 
     ``estimate`` is NaN when the statistic is undefined (a rate whose denominator is empty: "0% of
     innocents investigated" is a claim a group without innocents cannot support). ``low`` and ``high`` are
-    NaN when the interval is undefined; they are never half defined.
+    NaN when the interval is undefined (:attr:`interval` is then None).
 
     Examples
     --------
@@ -149,8 +149,8 @@ def percentile_interval(estimate: float, draws: ArrayLike, level: float) -> Esti
 
 
 def bootstrap_draws(
-    statistic: Callable[[NDArray[np.intp]], Mapping[Name, float]], n_rows: int, *, n_boot: int, seed: int
-) -> dict[Name, NDArray[np.float64]]:
+    statistic: Callable[[NDArray[np.intp]], Mapping[_Key, float]], n_rows: int, *, n_boot: int, seed: int
+) -> dict[_Key, NDArray[np.float64]]:
     """Draws of each named value of ``statistic`` over ``n_boot`` resamples of ``n_rows`` rows.
 
     Each resample draws ``n_rows`` row positions with replacement (``Generator.integers``, seeded) and calls
@@ -159,7 +159,7 @@ def bootstrap_draws(
     :func:`percentile_interval`.
     """
     rng = np.random.default_rng(seed)
-    draws: dict[Name, NDArray[np.float64]] = {}
+    draws: dict[_Key, NDArray[np.float64]] = {}
     for i in range(n_boot):
         values = statistic(rng.integers(0, n_rows, n_rows))
         for name, value in values.items():
@@ -168,13 +168,13 @@ def bootstrap_draws(
 
 
 def bootstrap(
-    statistic: Callable[[NDArray[np.intp]], Mapping[Name, float]],
+    statistic: Callable[[NDArray[np.intp]], Mapping[_Key, float]],
     n_rows: int,
     *,
     n_boot: int,
     level: float,
     seed: int,
-) -> dict[Name, Estimate]:
+) -> dict[_Key, Estimate]:
     """Each named value of ``statistic`` on all rows, with its percentile interval over resampled rows.
 
     >>> y = np.r_[np.zeros(80), np.ones(20)]
