@@ -31,7 +31,8 @@ def to_data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _finite(value: Any) -> float:
+def as_float(value: Any) -> float:
+    """A number from a JSON view, where an undefined one is None, as a float that is NaN when undefined."""
     return float(value) if value is not None and math.isfinite(float(value)) else float("nan")
 
 
@@ -47,8 +48,8 @@ def ratio_plot(attribute: str, result: dict[str, Any], metrics: list[str], band:
         ax.axvline(1.0, color="grey", linewidth=0.8)
         for row, name in enumerate(names):
             entry = groups[name]
-            ratio = _finite(entry["ratio"].get(metric))
-            low, high = (_finite(v) for v in entry["ratio_ci"].get(metric) or [None, None])
+            ratio = as_float(entry["ratio"].get(metric))
+            low, high = (as_float(v) for v in entry["ratio_ci"].get(metric) or [None, None])
             verdict = entry["verdict"].get(metric, "insufficient_evidence")
             colour = VERDICT_COLOURS.get(verdict, "grey")
             if math.isfinite(ratio):
@@ -80,9 +81,9 @@ def metric_plot(attribute: str, result: dict[str, Any], metric: str) -> str:
     """The metric itself per group, with interval bars (the numbers behind the ratios)."""
     groups = result["groups"]
     names = list(groups)
-    values = [_finite(groups[n].get(metric)) for n in names]
-    lows = [_finite((groups[n]["ci"].get(metric) or [None, None])[0]) for n in names]
-    highs = [_finite((groups[n]["ci"].get(metric) or [None, None])[1]) for n in names]
+    values = [as_float(groups[n].get(metric)) for n in names]
+    lows = [as_float((groups[n]["ci"].get(metric) or [None, None])[0]) for n in names]
+    highs = [as_float((groups[n]["ci"].get(metric) or [None, None])[1]) for n in names]
     fig, ax = plt.subplots(figsize=(6.5, 0.4 * len(names) + 1.4))
     for row, (value, low, high) in enumerate(zip(values, lows, highs, strict=True)):
         if math.isfinite(value):

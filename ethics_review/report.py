@@ -8,15 +8,18 @@ refers to), the model card in Markdown, and a draft entry for the Dutch Algoritm
 from __future__ import annotations
 
 import hashlib
-import math
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
+import pandas as pd
 
+from ethics_review import plots
+from ethics_review.fairness import METRICS
 from features.register import FeatureRegister, default_register
 from models.specs import ScanSpec
-from riskscan import jsonio
+from riskscan import fmt, jsonio
 
 TEMPLATES = Path(__file__).with_name("templates")
 ORGANISATION = "Uitvoeringsinstituut Werknemersverzekeringen (UWV)"
@@ -33,18 +36,6 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{float(value):.{digits}f}"
-
-
-def _ci(interval: dict[str, Any] | None) -> str:
-    if not interval:
-        return "—"
-    return f"{_fmt(interval.get('estimate'))} [{_fmt(interval.get('low'))}, {_fmt(interval.get('high'))}]"
-
-
 def render_html(view: dict[str, Any]) -> str:
     return _environment().get_template("report.html.j2").render(a=view)
 
@@ -55,7 +46,7 @@ def render_model_card(audit: dict[str, Any], spec: ScanSpec, register: FeatureRe
     return (
         _environment()
         .get_template("model_card.md.j2")
-        .render(a=audit, spec=spec, inputs=inputs, fmt=_fmt, ci=_ci)
+        .render(a=audit, spec=spec, inputs=inputs, fmt=fmt.number, ci=fmt.interval)
     )
 
 
@@ -147,3 +138,105 @@ def write_documents(
     paths["algoritmeregister.md"] = out_dir / "algoritmeregister.md"
     paths["algoritmeregister.md"].write_text(algoritmeregister_markdown(entry), encoding="utf-8")
     return paths
+
+
+# -- the report's view of an audit -----------------------------------------------------------------------
+
+
+def _table_rows(result: dict[str, Any], metrics: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows = []
+    for group, entry in result["groups"].items():
+        cells = []
+        for metric in metrics:
+            ci, verdict = entry["ci"].get(metric), entry["verdict"].get(metric, "")
+            text = fmt.number(entry.get(metric))
+            if ci:
+                text += f" [{fmt.bounds(*ci)}]"
+            ratio = entry["ratio"].get(metric)
+            if ratio is not None and verdict != "reference":
+                text += f"; ratio {fmt.number(ratio, 2)}"
+            if verdict:
+                text += f" ({verdict.replace('_', ' ')})"
+            cells.append(text)
+        rows.append({"group": group, "n": entry["n"], "cells": cells})
+    return rows
+
+
+def report_view(
+    audit: dict[str, Any], spec: ScanSpec, register: FeatureRegister, scores: np.ndarray, test: pd.DataFrame
+) -> dict[str, Any]:
+    """What the HTML report shows beyond audit.json: per scope the plots and tables, the proxy rows, the
+    score distribution by nationality of the scored ``test`` cases, and the counterfactual plot."""
+    band = (spec.fairness.ratio_band[0], spec.fairness.ratio_band[1])
+    gating = list(spec.fairness.gating_metrics)
+    scopes = []
+    for key, title, note, metrics in (
+        (
+            "population",
+            "All scored test cases: selection rate",
+            "Needs no labels: who gets selected.",
+            ("selection_rate",),
+        ),
+        (
+            "labelled_test",
+            "Labelled test cases (investigated)",
+            "Biased by the historical selection; read with the control sample.",
+            METRICS,
+        ),
+        (
+            "control_sample",
+            "Random control sample (unbiased, small)",
+            "Intervals are wide; 'insufficient evidence' here means the sample cannot tell.",
+            METRICS,
+        ),
+    ):
+        result = audit["fairness"][key]
+        shown = [m for m in gating if m in metrics] or list(metrics[:1])
+        scope_plots = [
+            {"alt": f"{attr} ratios ({title})", "uri": plots.ratio_plot(attr, res, shown, band)}
+            for attr, res in result["attributes"].items()
+            if attr in ("nationaliteit", "migratieachtergrond") or key == "population"
+        ]
+        tables = [
+            {
+                "attribute": attr,
+                "reference": res["reference"],
+                "metrics": list(metrics),
+                "rows": _table_rows(res, tuple(metrics)),
+            }
+            for attr, res in result["attributes"].items()
+        ]
+        scopes.append({"title": title, "note": note, "plots": scope_plots, "tables": tables})
+    proxy_rows = [
+        {**f, "note": register[f["feature"]].proxy_note or "" if f["feature"] in register else ""}
+        for f in sorted(audit["proxy_scan"]["features"], key=lambda f: -f["gating_association"])
+    ]
+    gating_attributes = spec.fairness.proxy.gating_attributes
+    proxy_sets = [
+        {
+            "name": "model inputs",
+            "attribute": attr + ("" if attr in gating_attributes else " (reported, not gating)"),
+            "auc": res["auc"] if res.get("auc") is not None else float("nan"),
+            "flagged": bool(res.get("flagged")) and attr in gating_attributes,
+        }
+        for attr, res in audit["proxy_scan"]["set"].items()
+    ]
+    nationality = test["nationaliteit"].astype(str)
+    return {
+        "fairness_scopes": scopes,
+        "score_plots": [
+            {
+                "alt": "score distribution by nationality group",
+                "uri": plots.score_distribution_plot(
+                    scores, nationality, audit["operating_point"]["threshold"]
+                ),
+            }
+        ],
+        "proxy_plot": plots.proxy_plot(
+            audit["proxy_scan"]["features"], spec.fairness.proxy.association_threshold
+        ),
+        "proxy_rows": proxy_rows,
+        "proxy_sets": proxy_sets,
+        "lock1": next(c for c in audit["checks"] if c["scope"] == "model signature"),
+        "counterfactual_plot": plots.counterfactual_plot(audit["counterfactual"]),
+    }

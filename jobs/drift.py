@@ -104,7 +104,29 @@ def ks_against_grid(values: np.ndarray, quantiles: np.ndarray) -> tuple[float, f
     return statistic, float(stats.kstwo.sf(statistic, len(sample)))
 
 
+@dataclass(frozen=True)
+class _Binned:
+    """A column's reference and recent counts over the same bins (the last one for missing values), and the
+    test that fits its kind."""
+
+    kind: str
+    labels: list[str]
+    reference: np.ndarray
+    recent: np.ndarray
+    test: str
+    statistic: float
+    p_value: float
+
+
+def drift(profile: ColumnProfile, recent: pd.Series) -> DriftResult:
+    """PSI and the test that fits the column's kind."""
+    if profile.kind == "numeric":
+        return numeric_drift(profile, recent)
+    return categorical_drift(profile, recent)
+
+
 def numeric_drift(profile: ColumnProfile, recent: pd.Series) -> DriftResult:
+    """Deciles of the reference (and missing), with Kolmogorov-Smirnov against the reference's quantiles."""
     values = pd.to_numeric(recent, errors="coerce")
     unreadable = int(values.isna().sum() - recent.isna().sum())
     if unreadable:
@@ -113,30 +135,27 @@ def numeric_drift(profile: ColumnProfile, recent: pd.Series) -> DriftResult:
     edges = np.asarray(profile.edges, dtype=np.float64)
     assert isinstance(profile.counts, list)
     recent_counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
-    reference = np.append(np.asarray(profile.counts, dtype=np.float64), profile.missing)
-    current = np.append(recent_counts.astype(np.float64), float(len(values) - len(present)))
     labels = [f"< {edges[0]:g}"] if len(edges) else ["all"]
     labels += [f"[{lo:g}, {hi:g})" for lo, hi in itertools.pairwise(edges)]
     labels += [f">= {edges[-1]:g}"] if len(edges) else []
-    labels.append(MISSING)
     if len(present) and profile.quantiles:
         statistic, p_value = ks_against_grid(present, np.asarray(profile.quantiles))
     else:
         statistic, p_value = float("nan"), float("nan")
-    return DriftResult(
-        profile.name,
+    binned = _Binned(
         "numeric",
-        profile.n,
-        len(values),
-        psi(reference, current),
+        [*labels, MISSING],
+        np.append(np.asarray(profile.counts, dtype=np.float64), profile.missing),
+        np.append(recent_counts.astype(np.float64), float(len(values) - len(present))),
         "ks",
         statistic,
         p_value,
-        _bins(labels, reference, current),
     )
+    return _result(profile, len(values), binned)
 
 
 def categorical_drift(profile: ColumnProfile, recent: pd.Series) -> DriftResult:
+    """Categories of either (and missing), with chi-square goodness of fit against the reference shares."""
     assert isinstance(profile.counts, dict)
     present = recent.dropna().astype(str)
     recent_by_category = present.value_counts()
@@ -153,24 +172,24 @@ def categorical_drift(profile: ColumnProfile, recent: pd.Series) -> DriftResult:
         statistic, p_value = float(result.statistic), float(result.pvalue)
     else:
         statistic, p_value = float("nan"), float("nan")
-    return DriftResult(
-        profile.name,
-        "categorical",
-        profile.n,
-        len(recent),
-        psi(reference, current),
-        "chi-square",
-        statistic,
-        p_value,
-        _bins([*categories, MISSING], reference, current),
+    binned = _Binned(
+        "categorical", [*categories, MISSING], reference, current, "chi-square", statistic, p_value
     )
+    return _result(profile, len(recent), binned)
 
 
-def drift(profile: ColumnProfile, recent: pd.Series) -> DriftResult:
-    """PSI and the test that fits the column's kind."""
-    if profile.kind == "numeric":
-        return numeric_drift(profile, recent)
-    return categorical_drift(profile, recent)
+def _result(profile: ColumnProfile, n_recent: int, binned: _Binned) -> DriftResult:
+    return DriftResult(
+        column=profile.name,
+        kind=binned.kind,
+        n_reference=profile.n,
+        n_recent=n_recent,
+        psi=psi(binned.reference, binned.recent),
+        test=binned.test,
+        statistic=binned.statistic,
+        p_value=binned.p_value,
+        bins=_bins(binned.labels, binned.reference, binned.recent),
+    )
 
 
 def _bins(labels: list[str], reference: np.ndarray, recent: np.ndarray) -> list[dict[str, Any]]:

@@ -28,15 +28,15 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ethics_review.audit import one_row_per_person
-from ethics_review.fairness import Policy, audit_groups
+from ethics_review.cases import one_row_per_person
+from ethics_review.fairness import FairnessAudit, Policy, audit_groups
 from features.profile import PROFILE_FILE, ReferenceProfile
 from features.register import FeatureRegister, default_register
 from features.sources import read_source
@@ -44,7 +44,7 @@ from jobs import process, report
 from jobs.drift import DriftResult, drift, p_value_text
 from models import registry
 from models.specs import ScanSpec, load_spec
-from riskscan import home
+from riskscan import fmt, home
 from riskscan.errors import NotFound, Unavailable
 from serving.history import logged_cases
 from serving.store import ServingStore
@@ -79,7 +79,7 @@ class MonitorResult:
     drift: list[DriftResult]
     score_drift: DriftResult | None
     flagged_share: dict[str, float]
-    fairness: dict[str, Any] | None
+    fairness: FairnessAudit | None  # selection rates of model signals by group
     process: process.ProcessHealth
     files: dict[str, str] = field(default_factory=dict)
     mlflow_run_id: str = ""
@@ -102,7 +102,7 @@ class MonitorResult:
             "drift": [d.as_dict() for d in self.drift],
             "score_drift": self.score_drift.as_dict() if self.score_drift else None,
             "flagged_share": self.flagged_share,
-            "fairness": self.fairness,
+            "fairness": None if self.fairness is None else self.fairness.to_dict(),
             "process": self.process.as_dict(),
             "files": self.files,
             "mlflow_run_id": self.mlflow_run_id,
@@ -160,7 +160,7 @@ def _drift_findings(
 
 def _live_fairness(
     spec: ScanSpec, logged: pd.DataFrame, data_dir: Path, register: FeatureRegister
-) -> tuple[dict[str, Any] | None, list[Finding], list[str]]:
+) -> tuple[FairnessAudit | None, list[Finding], list[str]]:
     """Selection rates of model signals by group; the audit-only attributes joined from the source."""
     table = register.tables[spec.table]
     source = read_source(data_dir, spec.table)
@@ -211,15 +211,11 @@ def _live_fairness(
         intersections=intersections,
         metrics=("selection_rate",),
         register=register,
-    ).to_dict()
+    )
     findings = [
-        Finding(
-            COMMITTEE,
-            f"selection rate of {c['attribute']} = {c['group']}",
-            c.get("sentence_en") or f"ratio {c['ratio']} outside the band",
-        )
-        for c in result["checks"]
-        if c["verdict"] == "fail"
+        Finding(COMMITTEE, f"selection rate of {c.attribute} = {c.group}", c.sentence_en)
+        for c in result.checks
+        if c.verdict == "fail"
     ]
     return result, [*unmatched, *findings], notes
 
@@ -250,13 +246,13 @@ def _process_findings(spec: ScanSpec, health: process.ProcessHealth) -> list[Fin
     selected, control = health.model_selected_violation_rate, health.control_violation_rate
     ratio = health.effectiveness_ratio
     enough = min(selected.n, control.n) >= policy.min_assessed_for_effectiveness
-    if enough and math.isfinite(ratio.high) and ratio.high < 1:
+    if enough and ratio.lies_below(1):
         findings.append(
             Finding(
                 COMMITTEE,
                 "effectiveness",
                 f"model-selected cases end in a violation less often than random-control cases: ratio "
-                f"{ratio.estimate:.2f} [{ratio.low:.2f}, {ratio.high:.2f}]; the scan selects worse than chance",
+                f"{fmt.interval(ratio, 2)}; the scan selects worse than chance",
             )
         )
     return findings
@@ -270,14 +266,49 @@ def _effectiveness_note(spec: ScanSpec, health: process.ProcessHealth) -> str:
             f"effectiveness not judged: {selected.n} model-selected and {control.n} random-control cases "
             f"assessed, fewer than {spec.monitoring.min_assessed_for_effectiveness} in a group"
         )
-    if not math.isfinite(ratio.low):
+    if ratio.interval is None:
         return "effectiveness not judged: no violation in one of the groups"
-    if ratio.low > 1:
-        return f"the scan selects better than chance: ratio {ratio.estimate:.2f} [{ratio.low:.2f}, {ratio.high:.2f}]"
-    return (
-        f"no evidence that the scan selects better than chance: ratio {ratio.estimate:.2f} "
-        f"[{ratio.low:.2f}, {ratio.high:.2f}] contains 1"
-    )
+    if ratio.lies_above(1):
+        return f"the scan selects better than chance: ratio {fmt.interval(ratio, 2)}"
+    return f"no evidence that the scan selects better than chance: ratio {fmt.interval(ratio, 2)} contains 1"
+
+
+@dataclass(frozen=True)
+class _Drift:
+    """The drift part of a monitoring run: each input, the score, the flagged share, findings and notes."""
+
+    inputs: list[DriftResult]
+    score: DriftResult | None
+    flagged_share: dict[str, float]
+    findings: list[Finding]
+    notes: list[str]
+
+
+def _drift(spec: ScanSpec, logged: pd.DataFrame, profile: ReferenceProfile, version: str) -> _Drift:
+    """Every logged input against the champion's profile, and the champion's own logged scores."""
+    flagged_share = {"reference": profile.flagged_share, "recent": float("nan")}
+    if len(logged) < spec.monitoring.min_cases:
+        note = f"drift not judged: {len(logged)} scored cases in the window, fewer than {spec.monitoring.min_cases}"
+        return _Drift([], None, flagged_share, [], [note])
+    inputs = _recent_inputs(logged, list(profile.columns))
+    results = [drift(profile.columns[name], inputs[name]) for name in profile.columns]
+    served = logged.loc[logged["model_version"] == version]
+    notes: list[str] = []
+    score = None
+    if len(served):
+        score = drift(profile.score, served["score"])
+        flagged_share["recent"] = float((served["score"] >= served["threshold"]).mean())
+    else:
+        notes.append(
+            f"no case in the window was scored by the champion (v{version}): score drift not measured"
+        )
+    findings, alpha = _drift_findings(spec, results, score)
+    notes.append(f"drift tests at alpha {spec.monitoring.test_alpha} / {len(results)} features = {alpha:.2g}")
+    notes += [
+        f"drift of '{d.name}' is shown, never a finding (scan spec): {d.reason}"
+        for d in spec.monitoring.drift_report_only
+    ]
+    return _Drift(results, score, flagged_share, findings, notes)
 
 
 def monitor(
@@ -310,54 +341,22 @@ def monitor(
     version = str(champion.version)
     out_dir.mkdir(parents=True, exist_ok=True)
     profile = _reference_profile(scan, version, out_dir / ".profile")
-    as_of: date = end.date()
-    notes: list[str] = []
-    findings: list[Finding] = []
     progress(
         f"[monitor {scan}] {len(logged)} cases logged from {start:%Y-%m-%d} up to {end:%Y-%m-%d}; champion v{version}"
     )
 
-    drift_results: list[DriftResult] = []
-    score_drift = None
-    served = logged.loc[logged["model_version"] == version]
-    flagged_share = {"reference": profile.flagged_share, "recent": float("nan")}
-    if len(logged) < spec.monitoring.min_cases:
-        notes.append(
-            f"drift not judged: {len(logged)} scored cases in the window, fewer than {spec.monitoring.min_cases}"
-        )
-    else:
-        inputs = _recent_inputs(logged, list(profile.columns))
-        drift_results = [drift(profile.columns[name], inputs[name]) for name in profile.columns]
-        if len(served):
-            score_drift = drift(profile.score, served["score"])
-            model_flags = served["score"] >= served["threshold"]
-            flagged_share["recent"] = float(model_flags.mean())
-        else:
-            notes.append(
-                f"no case in the window was scored by the champion (v{version}): score drift not measured"
-            )
-        drift_findings, alpha = _drift_findings(spec, drift_results, score_drift)
-        findings += drift_findings
-        notes.append(
-            f"drift tests at alpha {spec.monitoring.test_alpha} / {len(drift_results)} features = {alpha:.2g}"
-        )
-        notes += [
-            f"drift of '{d.name}' is shown, never a finding (scan spec): {d.reason}"
-            for d in spec.monitoring.drift_report_only
-        ]
-    progress(f"[monitor {scan}] drift: {sum(f.severity == RETRAIN for f in findings)} finding(s)")
-
-    fairness: dict[str, Any] | None = None
-    fairness_findings: list[Finding] = []
-    fairness_notes: list[str] = []
+    drifted = _drift(spec, logged, profile, version)
+    findings, notes = [*drifted.findings], [*drifted.notes]
+    progress(f"[monitor {scan}] drift: {len(drifted.findings)} finding(s)")
+    fairness = None
     if len(logged):
         fairness, fairness_findings, fairness_notes = _live_fairness(
             spec, logged, data_dir or home.data_dir(), register
         )
-    findings += fairness_findings
-    notes += fairness_notes
+        findings += fairness_findings
+        notes += fairness_notes
     health = process.process_health(
-        matured, as_of=as_of, maturity_days=spec.outcomes.maturity_days, level=spec.fairness.ci_level
+        matured, as_of=end.date(), maturity_days=spec.outcomes.maturity_days, level=spec.fairness.ci_level
     )
     findings += _process_findings(spec, health)
     notes.append(_effectiveness_note(spec, health))
@@ -372,25 +371,30 @@ def monitor(
         status=status,
         findings=findings,
         notes=notes,
-        drift=drift_results,
-        score_drift=score_drift,
-        flagged_share=flagged_share,
+        drift=drifted.inputs,
+        score_drift=drifted.score,
+        flagged_share=drifted.flagged_share,
         fairness=fairness,
         process=health,
     )
+    _publish(result, spec, out_dir, log_to_mlflow=log_to_mlflow)
+    progress(f"[monitor {scan}] status: {status}")
+    return result
+
+
+def _publish(result: MonitorResult, spec: ScanSpec, out_dir: Path, *, log_to_mlflow: bool) -> None:
+    """Write monitor.json and monitor.html, and log them with the figures as an MLflow run."""
     files = report.write_monitor_report(result.as_dict(), spec, out_dir)
     result.files = {name: str(path) for name, path in files.items()}
     if log_to_mlflow:
         result.mlflow_run_id = registry.log_job_run(
-            scan,
+            result.scan,
             job="monitor",
-            params={"from": result.start, "to": result.end, "champion": version},
+            params={"from": result.start, "to": result.end, "champion": result.champion},
             metrics=_metrics(result),
-            tags={"status": status},
+            tags={"status": result.status},
             files=list(files.values()),
         )
-    progress(f"[monitor {scan}] status: {status}")
-    return result
 
 
 def _metrics(result: MonitorResult) -> dict[str, float]:

@@ -12,9 +12,8 @@ so an outcome can be expected by now.
 * **Effectiveness**: the violation rate among assessed *model-selected* cases (signal, not drawn at
   random) against the rate among assessed *random-control* cases, and their ratio. A ratio whose interval
   lies above 1 shows that the scan selects better than chance; one whose interval lies below 1 shows that
-  it selects worse (the DUO scan's failure). Proportions get Wilson intervals
-  (``scipy.stats.binomtest(...).proportion_ci(method="wilson")``); the ratio gets the Katz log interval
-  (``scipy.stats.contingency.relative_risk``).
+  it selects worse (the DUO scan's failure). Proportions get Wilson intervals and the ratio the Katz log
+  interval (:func:`riskscan.stats.wilson`, :func:`riskscan.stats.katz_ratio`).
 """
 
 from __future__ import annotations
@@ -24,51 +23,9 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from scipy.stats import binomtest
-from scipy.stats.contingency import relative_risk
 
+from riskscan.stats import Estimate, Proportion, katz_ratio, wilson
 from training.retrain import maturity_cutoff
-
-
-@dataclass(frozen=True)
-class Proportion:
-    """``k`` of ``n`` with a Wilson interval; all NaN when ``n`` is 0."""
-
-    k: int
-    n: int
-    estimate: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, k: int, n: int, level: float) -> Proportion:
-        if n == 0:
-            return cls(0, 0, float("nan"), float("nan"), float("nan"))
-        interval = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
-        return cls(int(k), int(n), k / n, float(interval.low), float(interval.high))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"k": self.k, "n": self.n, "estimate": self.estimate, "low": self.low, "high": self.high}
-
-
-@dataclass(frozen=True)
-class RateRatio:
-    estimate: float
-    low: float
-    high: float
-
-    def as_dict(self) -> dict[str, float]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high}
-
-
-def rate_ratio(selected: Proportion, control: Proportion, level: float) -> RateRatio:
-    """The ratio of two violation rates with the Katz interval; NaN when either rate has no cases or no
-    violations (the log of zero is undefined, and a ratio to zero says nothing)."""
-    if selected.n == 0 or control.n == 0 or selected.k == 0 or control.k == 0:
-        return RateRatio(float("nan"), float("nan"), float("nan"))
-    result = relative_risk(selected.k, selected.n, control.k, control.n)
-    interval = result.confidence_interval(confidence_level=level)
-    return RateRatio(float(result.relative_risk), float(interval.low), float(interval.high))
 
 
 @dataclass(frozen=True)
@@ -83,7 +40,7 @@ class ProcessHealth:
     hoor_en_wederhoor: Proportion
     model_selected_violation_rate: Proportion
     control_violation_rate: Proportion
-    effectiveness_ratio: RateRatio
+    effectiveness_ratio: Estimate
     maturity_days: int
     level: float
 
@@ -118,10 +75,10 @@ def process_health(logged: pd.DataFrame, *, as_of: date, maturity_days: int, lev
     mature_selected = selected & mature
     # Only heard outcomes count as findings; an unheard "no violation" is not evidence either way.
     assessed = recorded & heard
-    selected_found = Proportion.of(
+    selected_found = wilson(
         int((assessed & model_selected & violation).sum()), int((assessed & model_selected).sum()), level
     )
-    control_found = Proportion.of(
+    control_found = wilson(
         int((assessed & control & violation).sum()), int((assessed & control).sum()), level
     )
     return ProcessHealth(
@@ -131,13 +88,11 @@ def process_health(logged: pd.DataFrame, *, as_of: date, maturity_days: int, lev
         control=int(control.sum()),
         mature_selected=int(mature_selected.sum()),
         immature_selected=int((selected & ~mature).sum()),
-        never_assessed=Proportion.of(
-            int((mature_selected & ~recorded).sum()), int(mature_selected.sum()), level
-        ),
-        hoor_en_wederhoor=Proportion.of(int((recorded & heard).sum()), int(recorded.sum()), level),
+        never_assessed=wilson(int((mature_selected & ~recorded).sum()), int(mature_selected.sum()), level),
+        hoor_en_wederhoor=wilson(int((recorded & heard).sum()), int(recorded.sum()), level),
         model_selected_violation_rate=selected_found,
         control_violation_rate=control_found,
-        effectiveness_ratio=rate_ratio(selected_found, control_found, level),
+        effectiveness_ratio=katz_ratio(selected_found, control_found, level),
         maturity_days=maturity_days,
         level=level,
     )

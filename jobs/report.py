@@ -17,10 +17,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from ethics_review.plots import ratio_plot, to_data_uri
+from ethics_review.plots import as_float, ratio_plot, to_data_uri
 from jobs.drift import p_value_text
 from models.specs import ScanSpec
-from riskscan import jsonio
+from riskscan import fmt, jsonio
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -33,39 +33,15 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["num"] = _num
-    environment.filters["pct"] = _pct
-    environment.filters["ci"] = _ci
+    environment.filters["num"] = fmt.number
+    environment.filters["pct"] = fmt.percent
+    environment.filters["ci"] = fmt.interval
     environment.filters["p"] = _p_value
     return environment
 
 
-def _finite(value: Any) -> bool:
-    return value is not None and isinstance(value, int | float) and math.isfinite(value)
-
-
-def _float(value: Any) -> float:
-    """A number from a JSON view, where a missing or undefined one is None."""
-    return float(value) if _finite(value) else float("nan")
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    return f"{value:.{digits}f}" if _finite(value) else "—"
-
-
 def _p_value(value: Any) -> str:
-    return p_value_text(value) if _finite(value) else "—"
-
-
-def _pct(value: Any) -> str:
-    return f"{100 * value:.1f}%" if _finite(value) else "—"
-
-
-def _ci(interval: dict[str, Any] | None, percent: bool = False) -> str:
-    if not interval:
-        return "—"
-    show = _pct if percent else _num
-    return f"{show(interval.get('estimate'))} [{show(interval.get('low'))}, {show(interval.get('high'))}]"
+    return p_value_text(value) if fmt.is_number(value) else fmt.MISSING
 
 
 def write_json(view: dict[str, Any], path: Path) -> Path:
@@ -77,7 +53,7 @@ def write_json(view: dict[str, Any], path: Path) -> Path:
 
 def psi_plot(drift: list[dict[str, Any]], threshold: float) -> str:
     names = [d["column"] for d in drift]
-    values = [d["psi"] if _finite(d["psi"]) else 0.0 for d in drift]
+    values = [d["psi"] if fmt.is_number(d["psi"]) else 0.0 for d in drift]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.4))
     colours = ["#d62728" if v >= threshold else "#1f77b4" for v in values]
     ax.barh(names, values, color=colours)
@@ -104,7 +80,8 @@ def bins_plot(result: dict[str, Any], title: str) -> str:
     ax.set_xticklabels(labels, rotation=40, ha="right", fontsize=7)
     ax.set_ylabel("share of cases")
     ax.set_title(
-        f"{title}: PSI {_num(result['psi'])}, {result['test']} p {_p_value(result['p_value'])}", fontsize=9
+        f"{title}: PSI {fmt.number(result['psi'])}, {result['test']} p {_p_value(result['p_value'])}",
+        fontsize=9,
     )
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -113,7 +90,7 @@ def bins_plot(result: dict[str, Any], title: str) -> str:
 
 def _interval_bar(ax: Any, interval: dict[str, Any], row: int, colour: str) -> None:
     """One estimate with its interval as a horizontal error bar; nothing when the estimate is undefined."""
-    estimate, low, high = (_float(interval.get(k)) for k in ("estimate", "low", "high"))
+    estimate, low, high = (as_float(interval.get(k)) for k in ("estimate", "low", "high"))
     if math.isfinite(estimate):
         err = [
             [estimate - low if math.isfinite(low) else 0.0],
@@ -140,7 +117,7 @@ def write_monitor_report(view: dict[str, Any], spec: ScanSpec, out_dir: Path) ->
     plots: dict[str, Any] = {"features": []}
     if view["drift"]:
         plots["psi"] = psi_plot(view["drift"], spec.monitoring.psi_retrain)
-        shifted = sorted(view["drift"], key=lambda d: -(d["psi"] if _finite(d["psi"]) else 0.0))[:4]
+        shifted = sorted(view["drift"], key=lambda d: -(d["psi"] if fmt.is_number(d["psi"]) else 0.0))[:4]
         plots["features"] = [bins_plot(d, d["column"]) for d in shifted]
     if view["score_drift"]:
         plots["score"] = bins_plot(view["score_drift"], "calibrated score")

@@ -27,7 +27,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from riskscan.errors import InvalidInput
-from training.evaluate import Interval, _safe, operating_point_rates
+from riskscan.stats import Estimate, bootstrap_draws, estimates_as_dict, percentile_interval
+from training.evaluate import metric_or_nan, operating_point_rates
 
 METRICS = ("precision_at_op", "lift", "roc_auc", "flagged_share", "base_rate")
 #: Below this many violations among the control cases no verdict is given: the two models' flags differ on
@@ -40,9 +41,9 @@ MIN_VIOLATIONS = 20
 class Comparison:
     n_cases: int
     n_violations: int
-    champion: dict[str, Interval]
-    challenger: dict[str, Interval]
-    difference: dict[str, Interval]
+    champion: dict[str, Estimate]
+    challenger: dict[str, Estimate]
+    difference: dict[str, Estimate]
     level: float
     n_boot: int
 
@@ -52,9 +53,9 @@ class Comparison:
             "n_violations": self.n_violations,
             "level": self.level,
             "n_boot": self.n_boot,
-            "champion": {k: v.as_dict() for k, v in self.champion.items()},
-            "challenger": {k: v.as_dict() for k, v in self.challenger.items()},
-            "difference": {k: v.as_dict() for k, v in self.difference.items()},
+            "champion": estimates_as_dict(self.champion),
+            "challenger": estimates_as_dict(self.challenger),
+            "difference": estimates_as_dict(self.difference),
         }
 
     def verdict(self, metric: str = "precision_at_op", min_violations: int = MIN_VIOLATIONS) -> str:
@@ -65,11 +66,11 @@ class Comparison:
                 f"undetermined (only {self.n_violations} violations among the control cases; "
                 f"{min_violations} needed)"
             )
-        if not np.isfinite(diff.low):
+        if diff.interval is None:
             return "undetermined (too few control cases with outcomes)"
-        if diff.low > 0:
+        if diff.lies_above(0):
             return "challenger better"
-        if diff.high < 0:
+        if diff.lies_below(0):
             return "challenger worse"
         return "no difference shown (the interval contains 0)"
 
@@ -81,16 +82,8 @@ def _metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, f
         "lift": rates["lift"],
         "flagged_share": rates["flagged_share"],
         "base_rate": rates["base_rate"],
-        "roc_auc": _safe(roc_auc_score, y, scores),
+        "roc_auc": metric_or_nan(roc_auc_score, y, scores),
     }
-
-
-def _interval(point: float, draws: np.ndarray, level: float, n_boot: int) -> Interval:
-    finite = draws[np.isfinite(draws)]
-    if len(finite) < n_boot // 2:  # most draws undefined (no violation, nothing flagged): no interval
-        return Interval(point, float("nan"), float("nan"))
-    tail = (1 - level) / 2
-    return Interval(point, float(np.quantile(finite, tail)), float(np.quantile(finite, 1 - tail)))
 
 
 def compare_on_control(
@@ -104,30 +97,39 @@ def compare_on_control(
 ) -> Comparison:
     """Compare two models' (scores, threshold) on the same labelled control cases ``y``."""
     y = np.asarray(y, dtype=bool)
-    (champion_scores, champion_threshold), (challenger_scores, challenger_threshold) = champion, challenger
-    if not len(y) == len(champion_scores) == len(challenger_scores):
+    if not len(y) == len(champion[0]) == len(challenger[0]):
         raise InvalidInput(
-            f"{len(y)} labels, {len(champion_scores)} champion scores and {len(challenger_scores)} challenger "
+            f"{len(y)} labels, {len(champion[0])} champion scores and {len(challenger[0])} challenger "
             "scores: both models must be scored on the same cases"
         )
-    point_a = _metrics(y, champion_scores, champion_threshold)
-    point_b = _metrics(y, challenger_scores, challenger_threshold)
-    rng = np.random.default_rng(seed)
-    draws_a = {k: np.empty(n_boot) for k in METRICS}
-    draws_b = {k: np.empty(n_boot) for k in METRICS}
-    for i in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        a = _metrics(y[idx], champion_scores[idx], champion_threshold)
-        b = _metrics(y[idx], challenger_scores[idx], challenger_threshold)
-        for key in METRICS:
-            draws_a[key][i], draws_b[key][i] = a[key], b[key]
+    models = {"champion": champion, "challenger": challenger}
+
+    def statistic(rows: np.ndarray) -> dict[tuple[str, str], float]:
+        """Both models on the same resampled cases: paired draws."""
+        return {
+            (model, metric): value
+            for model, (scores, threshold) in models.items()
+            for metric, value in _metrics(y[rows], scores[rows], threshold).items()
+        }
+
+    point = statistic(np.arange(len(y)))
+    draws = bootstrap_draws(statistic, len(y), n_boot=n_boot, seed=seed)
+
+    def estimate(model: str, metric: str) -> Estimate:
+        return percentile_interval(point[model, metric], draws[model, metric], level)
+
     return Comparison(
         n_cases=len(y),
         n_violations=int(y.sum()),
-        champion={k: _interval(point_a[k], draws_a[k], level, n_boot) for k in METRICS},
-        challenger={k: _interval(point_b[k], draws_b[k], level, n_boot) for k in METRICS},
+        champion={k: estimate("champion", k) for k in METRICS},
+        challenger={k: estimate("challenger", k) for k in METRICS},
         difference={
-            k: _interval(point_b[k] - point_a[k], draws_b[k] - draws_a[k], level, n_boot) for k in METRICS
+            k: percentile_interval(
+                point["challenger", k] - point["champion", k],
+                draws["challenger", k] - draws["champion", k],
+                level,
+            )
+            for k in METRICS
         },
         level=level,
         n_boot=n_boot,

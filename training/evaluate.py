@@ -15,27 +15,19 @@ Definitions (``y`` = sanction recorded, ``f`` = flagged at the operating thresho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-
-@dataclass(frozen=True)
-class Interval:
-    estimate: float
-    low: float
-    high: float
-
-    def as_dict(self) -> dict[str, float]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high}
+from riskscan.stats import Estimate, bootstrap
 
 
-def _safe(fn: Any, *args: Any, **kwargs: Any) -> float:
+def metric_or_nan(fn: Any, *args: Any, **kwargs: Any) -> float:
+    """``fn(*args, **kwargs)`` as a float, or NaN where scikit-learn refuses (one class: undefined, not 0)."""
     try:
         value = float(fn(*args, **kwargs))
-    except ValueError:  # a single class present: the metric is undefined, not zero
+    except ValueError:
         return float("nan")
     return value
 
@@ -65,9 +57,9 @@ def score_metrics(
     metrics = {
         "n": float(len(y)),
         "positives": float(y.sum()),
-        "roc_auc": _safe(roc_auc_score, y, scores, sample_weight=weights),
-        "pr_auc": _safe(average_precision_score, y, scores, sample_weight=weights),
-        "brier": _safe(brier_score_loss, y, scores, sample_weight=weights),
+        "roc_auc": metric_or_nan(roc_auc_score, y, scores, sample_weight=weights),
+        "pr_auc": metric_or_nan(average_precision_score, y, scores, sample_weight=weights),
+        "brier": metric_or_nan(brier_score_loss, y, scores, sample_weight=weights),
     }
     metrics.update(operating_point_rates(y, scores >= threshold))
     return metrics
@@ -81,27 +73,19 @@ def bootstrap_intervals(
     n_boot: int = 500,
     level: float = 0.95,
     seed: int = 0,
-) -> dict[str, Interval]:
-    """Percentile bootstrap intervals for the operating-point metrics and AUC (resampling cases)."""
-    rng = np.random.default_rng(seed)
+) -> dict[str, Estimate]:
+    """The operating-point metrics and ROC-AUC with percentile bootstrap intervals, resampling cases.
+
+    Draws in which a metric is undefined (nothing flagged, one class) follow the rule of
+    :func:`riskscan.stats.percentile_interval`.
+    """
     y = y.astype(bool)
     flagged = scores >= threshold
-    n = len(y)
-    point = {**operating_point_rates(y, flagged), "roc_auc": _safe(roc_auc_score, y, scores)}
-    draws: dict[str, list[float]] = {k: [] for k in point}
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        rates = operating_point_rates(y[idx], flagged[idx])
-        rates["roc_auc"] = _safe(roc_auc_score, y[idx], scores[idx])
-        for key, value in rates.items():
-            draws[key].append(value)
-    tail = (1 - level) / 2
-    out = {}
-    for key, values in draws.items():
-        arr = np.asarray(values, dtype=float)
-        arr = arr[np.isfinite(arr)]
-        if len(arr) < n_boot // 2:
-            out[key] = Interval(point[key], float("nan"), float("nan"))
-        else:
-            out[key] = Interval(point[key], float(np.quantile(arr, tail)), float(np.quantile(arr, 1 - tail)))
-    return out
+
+    def statistic(rows: np.ndarray) -> dict[str, float]:
+        return {
+            **operating_point_rates(y[rows], flagged[rows]),
+            "roc_auc": metric_or_nan(roc_auc_score, y[rows], scores[rows]),
+        }
+
+    return bootstrap(statistic, len(y), n_boot=n_boot, level=level, seed=seed)

@@ -12,7 +12,6 @@ from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate
 
 from ethics_review.fairness import (
     METRICS,
-    InvalidInput,
     Policy,
     audit_groups,
     confusion_cells,
@@ -20,6 +19,7 @@ from ethics_review.fairness import (
     rates_from_cells,
 )
 from models.specs import load_spec
+from riskscan.errors import InvalidInput
 
 LOOSE = Policy(min_group_size=1, min_denominator=1)  # every group gets a verdict
 
@@ -66,7 +66,7 @@ def test_a_metric_with_an_empty_denominator_is_undefined_not_zero() -> None:
     groups = pd.DataFrame({"g": ["a", "a", "a", "b", "b", "b"]})
     audit = audit_groups(y, f, groups, policy=LOOSE, reference={"g": "a"})
     b = audit.attributes["g"].groups["b"]
-    assert np.isnan(b.values["false_positive_rate"])
+    assert np.isnan(b.rates["false_positive_rate"].estimate)
     entry = audit.to_dict()["attributes"]["g"]["groups"]["b"]
     assert entry["false_positive_rate"] is None
     assert entry["ci"]["false_positive_rate"] is None
@@ -92,9 +92,9 @@ def test_intervals_cover_the_true_rates_in_repeated_audits() -> None:
         )
         for group in ("b", "c"):
             result = audit.attributes["g"].groups[group]
-            low, high = result.ci["false_positive_rate"] or (np.nan, np.nan)
+            low, high = result.rates["false_positive_rate"].interval or (np.nan, np.nan)
             covered_rate += low <= true_fpr[group] <= high
-            low, high = result.ratio_ci["false_positive_rate"] or (np.nan, np.nan)
+            low, high = result.ratios["false_positive_rate"].interval or (np.nan, np.nan)
             covered_ratio += low <= true_fpr[group] / true_fpr["a"] <= high
             total += 1
     assert 0.88 <= covered_rate / total <= 0.99
@@ -110,8 +110,8 @@ def test_fairlearn_bootstrap_and_multinomial_bootstrap_agree() -> None:
     multinomial = audit_groups(y, f, groups, policy=Policy(n_boot=4000), metrics=metrics)
     for group in ("a", "b"):
         for metric in metrics:
-            ours = multinomial.attributes["g"].groups[group].ci[metric]
-            theirs = fairlearn.attributes["g"].groups[group].ci[metric]
+            ours = multinomial.attributes["g"].groups[group].rates[metric].interval
+            theirs = fairlearn.attributes["g"].groups[group].rates[metric].interval
             assert ours is not None
             assert theirs is not None
             width = ours[1] - ours[0]
@@ -131,7 +131,7 @@ def test_clear_disparity_with_large_groups_fails_and_equal_rates_pass() -> None:
     assert nationality.groups["turks_marokkaans"].verdict == {"false_positive_rate": "fail"}
     assert nationality.groups["overig_eu"].verdict == {"false_positive_rate": "pass"}
     assert audit.summary == {"pass": 1, "fail": 1, "insufficient_evidence": 0}
-    low, high = nationality.groups["turks_marokkaans"].ratio_ci["false_positive_rate"] or (0, 0)
+    low, high = nationality.groups["turks_marokkaans"].ratios["false_positive_rate"].interval or (0, 0)
     assert 1.25 < low < 2 < high
 
 
@@ -166,8 +166,8 @@ def test_an_interval_across_the_band_edge_is_insufficient_evidence() -> None:
         y, f, groups, policy=Policy(gating_metrics=("false_positive_rate",)), reference={"g": "a"}
     )
     check = audit.checks[0]
-    assert check.ratio_ci is not None
-    assert check.ratio_ci[0] < 1.25 < check.ratio_ci[1]
+    assert check.ratio.interval is not None
+    assert check.ratio.interval[0] < 1.25 < check.ratio.interval[1]
     assert check.verdict == "insufficient_evidence"
     assert check.reason is not None
     assert "too wide" in check.reason.en
