@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,19 +95,36 @@ def add_period(parser: argparse.ArgumentParser, *, from_default: str, to_default
     Both stay text in ``args.start`` and ``args.end``; the handler reads them with
     ``timerange.parse_period(..., names=PERIOD_FLAGS)``, which also refuses an empty period.
     """
-    parser.add_argument(
+
+    def bound(flag: str, dest: str, parse: Callable[[str], datetime], meaning: str, default: str) -> None:
+        parser.add_argument(
+            flag,
+            dest=dest,
+            metavar="WHEN",
+            type=_checked_text(parse, "date"),
+            help=f"{meaning}; local time without a zone (default: {default})",
+        )
+
+    bound(
         "--from",
-        dest="start",
-        metavar="WHEN",
-        type=_checked_text(timerange.parse_from, "date"),
-        help=f"start of the period, inclusive: {timerange.BOUND_FORMAT}, local time without a zone "
-        f"(default: {from_default})",
+        "start",
+        timerange.parse_from,
+        f"start of the period, inclusive: {timerange.BOUND_FORMAT}",
+        from_default,
     )
-    parser.add_argument(
+    bound(
         "--to",
-        dest="end",
-        metavar="WHEN",
-        type=_checked_text(timerange.parse_to, "date"),
-        help=f"end of the period: a date includes that whole day, a date-time is exclusive; local time "
-        f"without a zone (default: {to_default})",
+        "end",
+        timerange.parse_to,
+        "end of the period: a date includes that whole day, a date-time is exclusive",
+        to_default,
+    )
+
+
+def add_dask_scheduler(parser: argparse.ArgumentParser, work: str) -> None:
+    """``--dask-scheduler ADDRESS``: do ``work`` ("compute the scores") on a Dask cluster, not here."""
+    parser.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help=f"{work} on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); default: this machine",
     )

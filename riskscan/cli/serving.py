@@ -10,7 +10,7 @@ from pathlib import Path
 
 from models.specs import SCAN_IDS
 from riskscan import timerange
-from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_period
+from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_dask_scheduler, add_period
 from riskscan.cli.exit_codes import ExitCode
 from riskscan.errors import NotFound, Unavailable
 
@@ -58,12 +58,7 @@ def _configure_batch(parser: argparse.ArgumentParser) -> None:
         "--output", type=Path, required=True, help="scores, signals and explanations (Parquet)"
     )
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument(
-        "--dask-scheduler",
-        metavar="ADDRESS",
-        help="compute the scores partition by partition on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); "
-        "default: this machine",
-    )
+    add_dask_scheduler(parser, "compute the scores partition by partition")
 
 
 def score_batch(args: argparse.Namespace) -> Outcome:

@@ -8,7 +8,7 @@ from pathlib import Path
 from features.sources import read_source
 from models.specs import SCAN_IDS, load_spec
 from riskscan import home
-from riskscan.cli._verb import Outcome, Verb
+from riskscan.cli._verb import Outcome, Verb, add_dask_scheduler
 from riskscan.errors import InvalidInput
 
 
@@ -28,12 +28,7 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
     )
     ipw.add_argument("--no-ipw", dest="ipw", action="store_false")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--dask-scheduler",
-        metavar="ADDRESS",
-        help="fit the LightGBM booster on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); "
-        "default: this machine",
-    )
+    add_dask_scheduler(parser, "fit the LightGBM booster")
 
 
 def train(args: argparse.Namespace) -> Outcome:
