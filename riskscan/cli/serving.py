@@ -12,7 +12,7 @@ from models.specs import SCAN_IDS
 from riskscan import timerange
 from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_dask_scheduler, add_period
 from riskscan.cli.exit_codes import ExitCode
-from riskscan.errors import NotFound, Unavailable
+from riskscan.errors import InvalidInput, NotFound, Unavailable
 
 
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
@@ -62,10 +62,17 @@ def _configure_batch(parser: argparse.ArgumentParser) -> None:
 
 
 def score_batch(args: argparse.Namespace) -> Outcome:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from serving.batch import run_batch
 
     if not args.input.exists():
         raise NotFound(f"input file {args.input} does not exist")
+    try:  # the footer only: a file someone named that is not Parquet is a refusal, not a bug
+        pq.read_metadata(args.input)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInput(f"input file {args.input} is not a Parquet file ({exc})") from None
     result = run_batch(
         args.scan,
         args.input,

@@ -55,6 +55,45 @@ def test_a_refusal_is_one_sentence_and_exit_2(
     assert json.loads(out.read_text(encoding="utf-8"))["refused"] is True
 
 
+@pytest.mark.parametrize(
+    ("argv", "sentence"),
+    [
+        (
+            ["score-batch", "--scan", "vw", "--input", "{home}/cases.csv", "--output", "{home}/o.parquet"],
+            "input file {home}/cases.csv is not a Parquet file",
+        ),
+        (
+            [
+                "decide",
+                "--scan",
+                "vw",
+                "--version",
+                "1",
+                "--decision",
+                "approve",
+                "--by",
+                "A",
+                "--rationale",
+                "r",
+                "--checklist",
+                "{home}/missing.yaml",
+            ],
+            "checklist {home}/missing.yaml does not exist",
+        ),
+        (
+            ["data", "generate", "--start", "2025-13", "--out", "{home}/data"],
+            "--start must be YYYY-MM, got '2025-13'",
+        ),
+    ],
+)
+def test_a_users_mistake_is_a_refusal_not_a_bug(
+    argv: list[str], sentence: str, riskscan_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (riskscan_home / "cases.csv").write_text("aanvraag_id,dagloon\n1,80.5\n", encoding="utf-8")
+    assert main([part.format(home=riskscan_home) for part in argv]) == ExitCode.REFUSED
+    assert "refused: " + sentence.format(home=riskscan_home) in capsys.readouterr().err
+
+
 def _broken_register() -> None:
     raise KeyError("vw")
 
