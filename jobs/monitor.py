@@ -46,13 +46,18 @@ from models import registry
 from models.specs import ScanSpec, load_spec
 from riskscan import fmt, home
 from riskscan.errors import NotFound, Unavailable
+from riskscan.exit_codes import ExitCode
 from serving.history import logged_cases
 from serving.store import ServingStore
 
 HEALTHY = "healthy"
 RETRAIN = "retrain recommended"
 COMMITTEE = "committee review required"
-EXIT_CODES = {HEALTHY: 0, RETRAIN: 3, COMMITTEE: 4}
+EXIT_CODES = {
+    HEALTHY: ExitCode.SUCCESS,
+    RETRAIN: ExitCode.RETRAIN_RECOMMENDED,
+    COMMITTEE: ExitCode.COMMITTEE_REVIEW,
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ class MonitorResult:
     mlflow_run_id: str = ""
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         return EXIT_CODES[self.status]
 
     def as_dict(self) -> dict[str, Any]:

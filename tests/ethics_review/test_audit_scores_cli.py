@@ -1,12 +1,11 @@
 """``riskscan audit-scores``: rates against a hand-counted table, the JSON contract, and precise refusals.
 
-The verbs are not wired into ``riskscan.cli`` yet, so ``_run`` builds the same parser from
-``riskscan.verbs_ethics.VERBS`` and writes the JSON as ``riskscan.cli.main`` does.
+``_run`` runs the verb through ``riskscan.cli.invoke`` (refusals propagate) and writes its payload with a
+strict encoder, so a NaN in the payload fails the test instead of becoming null.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskscan.cli import Outcome
+from riskscan.cli import Outcome, invoke
 from riskscan.errors import Refusal
-from riskscan.verbs_ethics import VERBS
 
 METRICS = (
     "selection_rate",
@@ -31,18 +29,10 @@ LOOSE = ["--min-group-size", "1", "--min-denominator", "1", "--n-boot", "50"]
 
 
 def _run(argv: list[str], out: Path | None = None) -> tuple[Outcome, dict[str, Any]]:
-    parser = argparse.ArgumentParser(prog="riskscan")
-    sub = parser.add_subparsers(dest="verb", required=True)
-    for name, (help_text, configure, handler) in VERBS.items():
-        verb_parser = sub.add_parser(name, help=help_text)
-        configure(verb_parser)
-        verb_parser.add_argument("--json", type=Path)
-        verb_parser.set_defaults(handler=handler)
-    args = parser.parse_args([*argv, *(["--json", str(out)] if out else [])])
-    outcome: Outcome = args.handler(args)
+    outcome = invoke(argv)
     if out is None:
         return outcome, {}
-    out.write_text(json.dumps({"verb": args.verb, **outcome.payload}, allow_nan=False), encoding="utf-8")
+    out.write_text(json.dumps({"verb": argv[0], **outcome.payload}, allow_nan=False), encoding="utf-8")
     return outcome, json.loads(out.read_text(encoding="utf-8"))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,8 @@ import pytest
 
 import synthetic as generator
 from ethics_review.proxies import category_codes, cramers_v, proxy_scan
+from riskscan.cli import invoke
 from riskscan.errors import InvalidInput, Refusal
-from riskscan.verbs_ethics import VERBS
 
 GROUPS = np.array(["nederlands", "midden_oost_eu", "turks_marokkaans"])
 
@@ -161,16 +160,8 @@ def test_known_proxies_in_the_generated_applications(
 
 
 def _run(argv: list[str], out: Path) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="riskscan")
-    sub = parser.add_subparsers(dest="verb", required=True)
-    for name, (help_text, configure, handler) in VERBS.items():
-        verb_parser = sub.add_parser(name, help=help_text)
-        configure(verb_parser)
-        verb_parser.add_argument("--json", type=Path)
-        verb_parser.set_defaults(handler=handler)
-    args = parser.parse_args([*argv, "--json", str(out)])
-    outcome = args.handler(args)
-    out.write_text(json.dumps({"verb": args.verb, **outcome.payload}, allow_nan=False), encoding="utf-8")
+    payload = invoke(argv).payload
+    out.write_text(json.dumps({"verb": argv[0], **payload}, allow_nan=False), encoding="utf-8")
     return dict(json.loads(out.read_text(encoding="utf-8")))
 
 

@@ -24,29 +24,19 @@ def test_select_signals_caps_at_capacity_by_score() -> None:
     assert capacity_limit(week, "d", 100) == 300  # 20 days: three weeks of capacity
 
 
+def _score_batch(source: Path, output: Path, *extra: str) -> int:
+    """``riskscan score-batch`` of the VW scan, without a progress bar; returns the exit code."""
+    argv = ["score-batch", "--scan", "vw", "--input", str(source), "--output", str(output), "--no-progress"]
+    return main([*argv, *extra])
+
+
 def test_score_batch_logs_everything_and_explains_only_signals(at_home: ServedHome, tmp_path: Path) -> None:
     frame = read_source(at_home.data, "ww_aanvragen").frame.tail(3000)
     source = tmp_path / "caseload.parquet"
     frame.to_parquet(source)
     out = tmp_path / "scores.parquet"
     report = tmp_path / "batch.json"
-    assert (
-        main(
-            [
-                "score-batch",
-                "--scan",
-                "vw",
-                "--input",
-                str(source),
-                "--output",
-                str(out),
-                "--no-progress",
-                "--json",
-                str(report),
-            ]
-        )
-        == 0
-    )
+    assert _score_batch(source, out, "--json", str(report)) == 0
     result = json.loads(report.read_text())["result"]
     scores = pd.read_parquet(out)
     scored = scores.loc[scores["routed_to"].isna()]
@@ -73,21 +63,7 @@ def test_score_batch_refuses_bad_input_with_the_field(
     frame["dagloon"] = -1.0
     source = tmp_path / "bad.parquet"
     frame.to_parquet(source)
-    assert (
-        main(
-            [
-                "score-batch",
-                "--scan",
-                "vw",
-                "--input",
-                str(source),
-                "--output",
-                str(tmp_path / "o.parquet"),
-                "--no-progress",
-            ]
-        )
-        == 2
-    )
+    assert _score_batch(source, tmp_path / "o.parquet") == 2
     err = capsys.readouterr().err
     assert "field 'dagloon' = -1.0; expected a number in [0, 300]" in err
     assert not (tmp_path / "o.parquet").exists()

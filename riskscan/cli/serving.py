@@ -1,4 +1,4 @@
-"""Verbs of the serving stage: serve, score-batch, cases, outcome, token, log verify."""
+"""The serving verbs: ``serve``, ``score-batch``, ``cases``, ``outcome``, ``token`` and ``log verify``."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 from models.specs import SCAN_IDS
-from riskscan.cli import Outcome
-from riskscan.errors import Refusal
-
-Configure = Callable[[argparse.ArgumentParser], None]
+from riskscan import timerange
+from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_dask_scheduler, add_period
+from riskscan.errors import InvalidInput, NotFound, Unavailable
+from riskscan.exit_codes import ExitCode
 
 
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +24,10 @@ def serve(args: argparse.Namespace) -> Outcome:
     """Run the BentoML service in the foreground (Ctrl-C stops it)."""
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
     if bentoml is None:
-        raise Refusal("the bentoml command is not installed in this environment")
-    root = Path(__file__).resolve().parent.parent
+        raise Unavailable("the bentoml command is not installed in this environment")
+    import serving
+
+    root = Path(serving.__file__).resolve().parent.parent  # the folder that holds the serving package
     command = [
         bentoml,
         "serve",
@@ -58,19 +58,21 @@ def _configure_batch(parser: argparse.ArgumentParser) -> None:
         "--output", type=Path, required=True, help="scores, signals and explanations (Parquet)"
     )
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument(
-        "--dask-scheduler",
-        metavar="ADDRESS",
-        help="compute the scores partition by partition on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); "
-        "default: this machine",
-    )
+    add_dask_scheduler(parser, "compute the scores partition by partition")
 
 
 def score_batch(args: argparse.Namespace) -> Outcome:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from serving.batch import run_batch
 
     if not args.input.exists():
-        raise Refusal(f"input file {args.input} does not exist")
+        raise NotFound(f"input file {args.input} does not exist")
+    try:  # the footer only: a file someone named that is not Parquet is a refusal, not a bug
+        pq.read_metadata(args.input)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInput(f"input file {args.input} is not a Parquet file ({exc})") from None
     result = run_batch(
         args.scan,
         args.input,
@@ -94,22 +96,10 @@ def score_batch(args: argparse.Namespace) -> Outcome:
     return Outcome(lines, {"result": {**result.__dict__, "output": str(result.output)}})
 
 
-def _moment(text: str) -> datetime:
-    """An ISO date or date-time; without a zone it is local time, as on the case list's web endpoint."""
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an ISO date or date-time, got {text!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)
-
-
 def _configure_cases(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan", choices=SCAN_IDS, required=True)
     parser.add_argument("--model-version")
-    parser.add_argument(
-        "--from", dest="start", type=_moment, help="ISO date or date-time (local time if no zone)"
-    )
-    parser.add_argument("--to", dest="end", type=_moment, help="ISO date or date-time, exclusive")
+    add_period(parser, from_default="the first logged case", to_default="no end")
     parser.add_argument("--signals-only", action="store_true")
     parser.add_argument("--limit", type=int, default=None)
 
@@ -117,11 +107,12 @@ def _configure_cases(parser: argparse.ArgumentParser) -> None:
 def cases(args: argparse.Namespace) -> Outcome:
     from serving.store import ServingStore
 
+    period = timerange.parse_period(args.start, args.end, names=PERIOD_FLAGS)
     rows = ServingStore().cases(
         scan=args.scan,
         model_version=args.model_version,
-        start=args.start,
-        end=args.end,
+        start=period.start,
+        end=period.end,
         signal_only=args.signals_only,
         limit=args.limit,
     )
@@ -171,21 +162,14 @@ def outcome(args: argparse.Namespace) -> Outcome:
     )
 
 
-def _configure_token(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="token_verb", required=True, metavar="<action>")
-    create = sub.add_parser("create", help="create an API token (shown once, stored hashed)")
-    create.add_argument("--role", choices=["handhaving", "committee", "retrain", "admin"], required=True)
-    create.add_argument("--name", required=True)
-    create.add_argument("--json", metavar="FILE", type=Path)
-    create.set_defaults(handler=token_create)
-    listing = sub.add_parser("list", help="list tokens (never their values)")
-    listing.add_argument("--json", metavar="FILE", type=Path)
-    listing.set_defaults(handler=token_list)
-    revoke = sub.add_parser("revoke", help="revoke a token")
-    revoke.add_argument("--id", type=int, required=True)
-    revoke.add_argument("--reason", required=True)
-    revoke.add_argument("--json", metavar="FILE", type=Path)
-    revoke.set_defaults(handler=token_revoke)
+def _configure_token_create(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--role", choices=["handhaving", "committee", "retrain", "admin"], required=True)
+    parser.add_argument("--name", required=True)
+
+
+def _configure_token_revoke(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--id", type=int, required=True)
+    parser.add_argument("--reason", required=True)
 
 
 def token_create(args: argparse.Namespace) -> Outcome:
@@ -219,13 +203,6 @@ def token_revoke(args: argparse.Namespace) -> Outcome:
     return Outcome([f"token {args.id} revoked"], {"revoked": args.id})
 
 
-def _configure_log(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="log_verb", required=True, metavar="<action>")
-    verify = sub.add_parser("verify", help="recompute the decision log's hash chain")
-    verify.add_argument("--json", metavar="FILE", type=Path)
-    verify.set_defaults(handler=log_verify)
-
-
 def log_verify(args: argparse.Namespace) -> Outcome:
     from serving.store import ServingStore
 
@@ -241,26 +218,53 @@ def log_verify(args: argparse.Namespace) -> Outcome:
             ],
             data,
         )
-    return Outcome([f"decision log TAMPERED OR BROKEN: {data}"], data, exit_code=3)
+    # Evidence that does not verify is a refusal to vouch for it: exit REFUSED, with the place and the
+    # problem in one sentence (the payload keeps every field for scripts).
+    sentence = (
+        f"decision log TAMPERED OR BROKEN at row {report.first_broken_id}: {report.problem}; "
+        f"{report.rows_checked} row(s) before it verified, the last intact one is row {report.head_id} "
+        f"(hash {report.head_hash})"
+    )
+    return Outcome([sentence], data, exit_code=ExitCode.REFUSED)
 
 
-VERBS: dict[str, tuple[str, Configure, Callable[[argparse.Namespace], Outcome] | None]] = {
-    "serve": (
+VERBS = (
+    Verb(
+        "serve",
         "run the BentoML service (port 3000): scores, explanations, outcomes, worklist",
         _configure_serve,
         serve,
     ),
-    "score-batch": (
+    Verb(
+        "score-batch",
         "score a caseload with the champion, flag up to capacity, log every case",
         _configure_batch,
         score_batch,
     ),
-    "cases": (
+    Verb(
+        "cases",
         "list logged cases of a scan (and version, period) with signal, outcome and status",
         _configure_cases,
         cases,
     ),
-    "outcome": ("record an investigation's outcome against a request id", _configure_outcome, outcome),
-    "token": ("create, list or revoke API tokens", _configure_token, None),
-    "log": ("check the decision log", _configure_log, None),
-}
+    Verb("outcome", "record an investigation's outcome against a request id", _configure_outcome, outcome),
+    Verb(
+        "token",
+        "create, list or revoke API tokens",
+        actions=(
+            Verb(
+                "create",
+                "create an API token (shown once, stored hashed)",
+                _configure_token_create,
+                token_create,
+            ),
+            Verb("list", "list tokens (never their values)", handler=token_list),
+            Verb("revoke", "revoke a token", _configure_token_revoke, token_revoke),
+        ),
+    ),
+    Verb(
+        "log",
+        "check the decision log",
+        actions=(Verb("verify", "recompute the decision log's hash chain", handler=log_verify),),
+    ),
+)

@@ -1,16 +1,16 @@
-"""The model-agnostic audit verbs: ``riskscan audit-scores`` and ``riskscan proxy-scan``.
+"""The ethics verbs: ``audit`` and ``decide`` on registered versions, ``audit-scores`` and ``proxy-scan``
+on any table.
 
-Both take any CSV or Parquet table, so they can audit a model this project never trained: scores and
-outcomes from elsewhere, or the inputs of a proposed scan before anyone builds it. The work is in
-``ethics_review.fairness``, ``ethics_review.proxies`` and ``ethics_review.tables``; this module parses
-arguments, turns input problems into a ``Refusal`` sentence, and words the summary.
+``audit-scores`` and ``proxy-scan`` take any CSV or Parquet table, so they can audit a model this project
+never trained: scores and outcomes from elsewhere, or the inputs of a proposed scan before anyone builds it.
+The work is in ``ethics_review`` (``audit``, ``fairness``, ``proxies``, ``tables``) and ``models.gate``; this
+module parses arguments and words the summary. Input problems arrive as ``InvalidInput`` refusals.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,129 @@ import pandas as pd
 from ethics_review import tables
 from ethics_review.fairness import Policy, audit_groups
 from ethics_review.proxies import proxy_scan
-from riskscan.cli import Outcome
-from riskscan.errors import InvalidInput, Refusal
+from models.specs import SCAN_IDS
+from riskscan.cli._verb import Outcome, Verb, day
+from riskscan.errors import InvalidInput, NotFound
 
-Configure = Callable[[argparse.ArgumentParser], None]
 _DEFAULTS = Policy()
+
+
+# -- audit and the committee's decision -------------------------------------------------------------------
+
+
+def _configure_audit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--version", required=True, help="registered model version to audit")
+    parser.add_argument(
+        "--data", type=Path, help="folder with the source tables (default RISKSCAN_HOME/data)"
+    )
+    parser.add_argument(
+        "--allow-other-data",
+        action="store_true",
+        help="audit on data other than the version was trained on (the report says so)",
+    )
+
+
+def audit(args: argparse.Namespace) -> Outcome:
+    from ethics_review.audit import audit_version
+
+    result = audit_version(
+        args.scan, args.version, data_dir=args.data, allow_other_data=args.allow_other_data
+    )
+    s = result.summary
+    lines = [
+        f"{args.scan} version {args.version}: audit verdict {result.verdict} "
+        f"({s['pass']} pass, {s['fail']} fail, {s['insufficient_evidence']} insufficient evidence)",
+        f"  report: {result.local_paths['report.html']}",
+        f"  audit sha256: {result.report_sha256} (tagged on the model version; artifacts under {result.artifact_path})",
+    ]
+    lines += [
+        f"  FAIL {c['name']} [{c['scope']}]: {c['detail']}"
+        for c in result.audit["checks"]
+        if c["verdict"] == "fail"
+    ]
+    return Outcome(
+        lines,
+        {
+            "verdict": result.verdict,
+            "summary": s,
+            "report_sha256": result.report_sha256,
+            "paths": {k: str(v) for k, v in result.local_paths.items()},
+            "checks": result.audit["checks"],
+        },
+    )
+
+
+def _configure_decide(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--decision", choices=["approve", "reject", "approve-with-conditions"], required=True)
+    parser.add_argument("--by", action="append", required=True, help="committee member (repeat for each)")
+    parser.add_argument("--rationale", required=True)
+    parser.add_argument("--condition", action="append", default=[], help="a condition (repeat)")
+    parser.add_argument("--valid-until", type=day, help="YYYY-MM-DD; the approval expires after this day")
+    parser.add_argument("--checklist", type=Path, help="YAML file answering the assessment checklist")
+    parser.add_argument(
+        "--answer",
+        action="append",
+        default=[],
+        metavar="KEY=TEXT",
+        help="one checklist answer (repeat); overrides the file",
+    )
+    parser.add_argument("--demo", action="store_true", help="mark the decision clearly as a demo decision")
+
+
+def _checklist(args: argparse.Namespace) -> dict[str, str]:
+    answers: dict[str, str] = {}
+    if args.checklist:
+        loaded = _yaml_file(args.checklist, "checklist") or {}
+        if not isinstance(loaded, dict):
+            raise InvalidInput(f"checklist {args.checklist} must map each question to an answer")
+        answers.update({str(k): str(v) for k, v in loaded.items()})
+    for item in args.answer:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"--answer '{item}' must look like KEY=TEXT")
+        answers[key.strip()] = text.strip()
+    return answers
+
+
+def _yaml_file(path: Path, what: str) -> Any:
+    """The content of a YAML file the user named; a missing or unreadable one is a refusal, not a bug."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotFound(f"{what} {path} does not exist") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{what} {path} is not valid YAML: {exc}") from None
+
+
+def decide(args: argparse.Namespace) -> Outcome:
+    from models.gate import decide as record
+    from models.governance import GovernanceStore
+
+    decision = record(
+        GovernanceStore(),
+        scan=args.scan,
+        version=args.version,
+        decision=args.decision,
+        decided_by=args.by,
+        rationale=args.rationale,
+        checklist=_checklist(args),
+        conditions=args.condition,
+        valid_until=args.valid_until,
+        demo=args.demo,
+    )
+    demo = " [DEMO DECISION]" if args.demo else ""
+    return Outcome(
+        [
+            f"recorded decision {decision.id}{demo}: {args.decision} {args.scan} version {args.version} "
+            f"against audit {decision.audit_sha256[:12]} by {', '.join(args.by)}"
+        ],
+        {"decision": decision.as_dict()},
+    )
 
 
 # -- audit-scores -----------------------------------------------------------------------------------------
@@ -87,30 +205,24 @@ def audit_scores(args: argparse.Namespace) -> Outcome:
     """Per-group selection and error rates of thresholded scores, with intervals, ratios and verdicts."""
     path: Path = args.input
     group_cols: list[str] = args.group_col
-    try:
-        frame = tables.read_table(path, text_columns=group_cols)
-        tables.require_columns(frame, [args.score_col, args.label_col, *group_cols], path)
-        scores = tables.numeric_column(frame, args.score_col)
-        labels = tables.binary_column(frame, args.label_col)
-        groups = pd.DataFrame({col: tables.group_column(frame, col) for col in group_cols})
-    except InvalidInput as exc:
-        raise Refusal(str(exc)) from None
+    frame = tables.read_table(path, text_columns=group_cols)
+    tables.require_columns(frame, [args.score_col, args.label_col, *group_cols], path)
+    scores = tables.numeric_column(frame, args.score_col)
+    labels = tables.binary_column(frame, args.label_col)
+    groups = pd.DataFrame({col: tables.group_column(frame, col) for col in group_cols})
     threshold, threshold_info = _threshold(args.threshold, args.top_fraction, scores)
     flags = (scores >= threshold).astype(np.int8)
     reference = _references(args.reference or [], group_cols)
-    try:
-        policy = Policy(
-            ratio_band=(args.band[0], args.band[1]),
-            min_group_size=args.min_group_size,
-            ci_level=args.ci_level,
-            n_boot=args.n_boot,
-            min_denominator=args.min_denominator,
-            random_state=args.seed,
-            ci_method=args.ci_method,
-        )
-        audit = audit_groups(labels, flags, groups, policy=policy, reference=reference)
-    except InvalidInput as exc:
-        raise Refusal(str(exc)) from None
+    policy = Policy(
+        ratio_band=(args.band[0], args.band[1]),
+        min_group_size=args.min_group_size,
+        ci_level=args.ci_level,
+        n_boot=args.n_boot,
+        min_denominator=args.min_denominator,
+        random_state=args.seed,
+        ci_method=args.ci_method,
+    )
+    audit = audit_groups(labels, flags, groups, policy=policy, reference=reference)
 
     result = audit.to_dict()
     payload: dict[str, Any] = {
@@ -160,14 +272,14 @@ def _threshold(
     """The flag threshold: given, or the score of the ceil(F * n)-th highest row (ties flag more rows)."""
     if threshold is not None:
         if top_fraction is not None:
-            raise Refusal("give exactly one of --threshold T or --top-fraction F, not both")
+            raise InvalidInput("give exactly one of --threshold T or --top-fraction F, not both")
         value = threshold
     elif top_fraction is not None:
         if not 0 < top_fraction <= 1:
-            raise Refusal(f"--top-fraction must lie in (0, 1], not {top_fraction}")
+            raise InvalidInput(f"--top-fraction must lie in (0, 1], not {top_fraction}")
         value = float(np.sort(scores)[::-1][math.ceil(top_fraction * len(scores)) - 1])
     else:
-        raise Refusal("give exactly one of --threshold T or --top-fraction F (neither was given)")
+        raise InvalidInput("give exactly one of --threshold T or --top-fraction F (neither was given)")
     flagged = int((scores >= value).sum())
     return value, {
         "value": value,
@@ -186,7 +298,7 @@ def _references(given: list[str], group_cols: list[str]) -> dict[str, str]:
         if not sep or attr not in group_cols:
             attr, group = group_cols[0], item
         if attr in references:
-            raise Refusal(f"more than one --reference for '{attr}'")
+            raise InvalidInput(f"more than one --reference for '{attr}'")
         references[attr] = group
     return references
 
@@ -218,26 +330,20 @@ def proxy_scan_verb(args: argparse.Namespace) -> Outcome:
     """How strongly each column, and all columns together, predict the sensitive column."""
     path: Path = args.input
     sensitive: str = args.sensitive_col
-    try:
-        frame = tables.read_table(path, text_columns=[sensitive])
-        tables.require_columns(frame, [sensitive, *args.exclude], path)
-        groups = tables.group_column(frame, sensitive)
-    except InvalidInput as exc:
-        raise Refusal(str(exc)) from None
+    frame = tables.read_table(path, text_columns=[sensitive])
+    tables.require_columns(frame, [sensitive, *args.exclude], path)
+    groups = tables.group_column(frame, sensitive)
     features = [str(c) for c in frame.columns if c != sensitive and c not in args.exclude]
     if not features:
-        raise Refusal(f"no feature columns left in {path} after leaving out '{sensitive}' and --exclude")
-    try:
-        scan = proxy_scan(
-            frame,
-            features,
-            groups,
-            association_threshold=args.association_threshold,
-            auc_threshold=args.auc_threshold,
-            random_state=args.seed,
-        )
-    except InvalidInput as exc:
-        raise Refusal(str(exc)) from None
+        raise InvalidInput(f"no feature columns left in {path} after leaving out '{sensitive}' and --exclude")
+    scan = proxy_scan(
+        frame,
+        features,
+        groups,
+        association_threshold=args.association_threshold,
+        auc_threshold=args.auc_threshold,
+        random_state=args.seed,
+    )
 
     result = scan.to_dict()
     set_result = scan.sets[sensitive]
@@ -285,15 +391,29 @@ def proxy_scan_verb(args: argparse.Namespace) -> Outcome:
     return Outcome(lines, payload)
 
 
-VERBS: dict[str, tuple[str, Configure, Callable[[argparse.Namespace], Outcome] | None]] = {
-    "audit-scores": (
+VERBS = (
+    Verb(
+        "audit",
+        "audit a registered model version (fairness, proxies, counterfactuals)",
+        _configure_audit,
+        audit,
+    ),
+    Verb(
+        "decide",
+        "record the data-ethics committee's decision on an audited version",
+        _configure_decide,
+        decide,
+    ),
+    Verb(
+        "audit-scores",
         "audit thresholded scores per group (any model): rates, intervals, ratios, verdicts",
         _configure_audit_scores,
         audit_scores,
     ),
-    "proxy-scan": (
+    Verb(
+        "proxy-scan",
         "measure how strongly the columns of a table stand in for a sensitive column",
         _configure_proxy_scan,
         proxy_scan_verb,
     ),
-}
+)

@@ -1,30 +1,17 @@
-"""The scheduled verbs: ``retrain`` and ``monitor`` (see README, "Jobs and schedule")."""
+"""The scheduled verbs and their synthetic traffic: ``retrain``, ``monitor`` and ``simulate-month``
+(see README, "Jobs and schedule")."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from models.specs import SCAN_IDS
-from riskscan import home
-from riskscan.cli import Outcome
-from riskscan.errors import Refusal
-
-Configure = Callable[[argparse.ArgumentParser], None]
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
-def _start_of(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
+from riskscan import home, timerange
+from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_period, day
+from riskscan.errors import InvalidInput
+from riskscan.exit_codes import ExitCode
 
 # -- retrain --------------------------------------------------------------------------------------------
 
@@ -36,7 +23,7 @@ def _configure_retrain(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--as-of",
-        type=_day,
+        type=day,
         help="the job's date (default today, UTC): outcomes of cases scored in the last maturity_days "
         "before it are censored",
     )
@@ -55,7 +42,7 @@ def retrain(args: argparse.Namespace) -> Outcome:
     from serving.store import ServingStore
 
     if args.compare_days < 1:
-        raise Refusal(f"--compare-days must be at least 1, got {args.compare_days}")
+        raise InvalidInput(f"--compare-days must be at least 1, got {args.compare_days}")
     as_of = args.as_of or datetime.now(UTC).date()
     with ServingStore() as store:
         result = run_retrain_job(
@@ -97,8 +84,7 @@ def retrain(args: argparse.Namespace) -> Outcome:
 
 def _configure_monitor(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan", choices=SCAN_IDS, required=True)
-    parser.add_argument("--from", dest="start", type=_day, help="first day (default: 30 days before --to)")
-    parser.add_argument("--to", dest="end", type=_day, help="last day, inclusive (default: today, UTC)")
+    add_period(parser, from_default="the day 30 days before the last day", to_default="today, inclusive")
     parser.add_argument(
         "--data", type=Path, help="folder with the source extract (default RISKSCAN_HOME/data)"
     )
@@ -106,16 +92,21 @@ def _configure_monitor(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the run to MLflow")
 
 
+def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """The monitoring window ``[start, end)`` in UTC: ``--to`` defaults to today (the whole day) and
+    ``--from`` to the day 30 days before the window's last day, so the default is 31 days."""
+    end = end or date.today().isoformat()
+    start = start or (timerange.last_day(timerange.parse_to(end)) - timedelta(days=30)).isoformat()
+    return timerange.parse_period(start, end, names=PERIOD_FLAGS).closed()
+
+
 def monitor(args: argparse.Namespace) -> Outcome:
     from jobs.monitor import monitor as run_monitor
     from riskscan.jsonio import json_safe
     from serving.store import ServingStore
 
-    last = args.end or datetime.now(UTC).date()
-    first = args.start or last - timedelta(days=30)
-    if first > last:
-        raise Refusal(f"--from {first} lies after --to {last}")
-    start, end = _start_of(first), _start_of(last + timedelta(days=1))
+    start, end = _window(args.start, args.end)
+    first, last = timerange.first_day(start), timerange.last_day(end)
     out = args.out or home.home() / "reports" / "monitor" / args.scan / f"{first}_{last}"
     with ServingStore() as store:
         result = run_monitor(
@@ -165,16 +156,17 @@ def simulate_month(args: argparse.Namespace) -> Outcome:
     data = args.data or home.data_dir()
     manifest = data / MANIFEST_FILE
     if not manifest.exists() or not json.loads(manifest.read_text(encoding="utf-8")).get("synthetic"):
-        raise Refusal(
+        raise InvalidInput(
             f"the extract in {data} is not synthetic; simulated traffic is only added to generated data"
         )
     if args.cases < 1:
-        raise Refusal(f"--cases must be at least 1, got {args.cases}")
-    try:
-        datetime.strptime(args.month, "%Y-%m")
-    except ValueError:
-        raise Refusal(f"--month must be YYYY-MM, got {args.month!r}") from None
-    config = TrafficConfig(month=args.month, n_cases=args.cases, drift=not args.no_drift, seed=args.seed)
+        raise InvalidInput(f"--cases must be at least 1, got {args.cases}")
+    config = TrafficConfig(
+        month=timerange.parse_month(args.month, "--month"),
+        n_cases=args.cases,
+        drift=not args.no_drift,
+        seed=args.seed,
+    )
     summary = simulate(data, home.home() / "simulation" / args.month, config)
     lines = [
         f"vw: {summary.scored} synthetic applications of {summary.month} scored by the champion and logged; "
@@ -183,22 +175,25 @@ def simulate_month(args: argparse.Namespace) -> Outcome:
     return Outcome(lines, summary.as_dict())
 
 
-VERBS: dict[str, tuple[str, Configure, Callable[[argparse.Namespace], Outcome] | None]] = {
-    "retrain": (
+VERBS = (
+    Verb(
+        "retrain",
         "train a challenger from history and recorded outcomes, audit it, compare it with the champion",
         _configure_retrain,
         retrain,
     ),
-    "simulate-month": (
+    Verb(
+        "simulate-month",
         "SYNTHETIC DATA ONLY: a month of generated VW applications scored by the champion, with simulated "
         "outcomes, to exercise monitor and retrain",
         _configure_simulate,
         simulate_month,
     ),
-    "monitor": (
-        "drift, live selection rates by group and process health; exit 3 retrain recommended, "
-        "4 committee review required",
+    Verb(
+        "monitor",
+        "drift, live selection rates by group and process health; exit "
+        f"{ExitCode.RETRAIN_RECOMMENDED} retrain recommended, {ExitCode.COMMITTEE_REVIEW} committee review required",
         _configure_monitor,
         monitor,
     ),
-}
+)
