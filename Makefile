@@ -28,9 +28,11 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 demo: install
 	$(RUN)/riskscan demo
 
+# The import contracts (pyproject.toml, [tool.importlinter]) are the layer rules of the README's diagram.
 lint: install
 	$(RUN)/ruff check .
 	$(RUN)/ruff format --check .
+	$(RUN)/lint-imports --no-cache
 
 typecheck: install
 	$(RUN)/mypy

@@ -160,8 +160,11 @@ class FakeMonitor:
     def __call__(self, scan: str, store: ServingStore, *, start: datetime, end: datetime, **_: Any) -> Any:
         self.window = (start, end)
         counted = SimpleNamespace(k=0, n=0)
+        from jobs.monitor import EXIT_CODES  # the job's own table of statuses to exit codes
+
         return SimpleNamespace(
             status=self.status,
+            exit_code=EXIT_CODES[self.status],
             champion="1",
             cases=0,
             findings=[],
