@@ -20,7 +20,7 @@ from typing import Any
 
 import bentoml
 
-from riskscan.errors import InvalidInput
+from riskscan.errors import InvalidInput, NotFound
 from serving.auth import Authenticator
 from serving.runtime import RequestError, ScanRuntime
 from serving.web import build_app
@@ -113,8 +113,8 @@ class RiskScan:
             return {"outcome": record.as_dict()}
         except RequestError as error:
             return _fail(ctx, error)
-        except InvalidInput as error:
-            status = 404 if "no scored case" in str(error) else 422
+        except (InvalidInput, NotFound) as error:
+            status = 404 if isinstance(error, NotFound) else 422
             return _fail(ctx, RequestError(status, str(error)))
 
     @bentoml.api(route="/reload")
