@@ -1,318 +1,45 @@
-"""The governance database: committee decisions, promotions and withdrawals.
+"""The governance store: append committee decisions, promotions and withdrawals, and read them back.
 
-Why it is built the way it is:
+**Supersede, never edit.** A committee that changes its mind records a new decision; it points at the one
+it replaces (``supersedes_id``), and the database keeps that chain linear (each decision is superseded at
+most once, by a later decision about the same scan and model version). Decisions and promotions about one
+scan version are serialised (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so two
+committee members recording at once cannot both supersede the same decision.
 
-- **The rows are evidence.** A committee decision, a promotion and a withdrawal are what an auditor, a
-  court or the Autoriteit Persoonsgegevens will ask for when a risk scan is questioned. So the tables are
-  append-only, and that is enforced *in the database* (triggers that refuse UPDATE, DELETE and, on
-  PostgreSQL, TRUNCATE), not merely by this class having no update methods: a hand-typed SQL statement
-  or another program must not be able to rewrite history either. (The owner of a table can still drop a
-  trigger; on PostgreSQL in production, migrate as the owner and run the application as a role that may
-  only SELECT and INSERT.)
-- **Supersede, never edit.** A committee that changes its mind records a new decision; it points at the
-  one it replaces (``supersedes_id``), and the database keeps that chain linear (each decision is
-  superseded at most once, by a later decision about the same scan and model version).
-- **Constraints live in the database too.** The checks in :class:`GovernanceStore` give clear messages;
-  CHECK constraints and composite foreign keys in the migration make sure a row that skipped this class
-  still cannot cite a decision about another model, or carry an empty rationale.
-- **The schema changes only through Alembic revisions** in ``models/migrations/versions`` (``0001_…``,
-  ``0002_…``). The ORM classes below mirror revision 0001 for querying and for future ``autogenerate``;
-  the dialect-specific parts (JSON checks, triggers) exist only in the migrations.
-
-Every timestamp is timezone-aware UTC. SQLite has no time zones, so it stores naive UTC and
-:class:`UTCDateTime` puts ``tzinfo=UTC`` back on read.
+Refusals: a value that breaks a rule is :class:`InvalidInput`, a decision that does not exist
+:class:`NotFound`, and a promotion that contradicts the record (a decision about another version, another
+audit, superseded, or not approving) :class:`Conflict`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from types import MappingProxyType
-from typing import Any, Final
 
-from sqlalchemy import (
-    Boolean,
-    CheckConstraint,
-    Date,
-    Engine,
-    ForeignKeyConstraint,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    exists,
-    func,
-    select,
-    text,
+from sqlalchemy import Engine, exists, func, select, text
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from models.governance._records import (
+    APPROVALS,
+    CHECKLIST_KEYS,
+    DECISIONS,
+    DecisionRecord,
+    PromotionRecord,
+    WithdrawalRecord,
 )
-from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, sessionmaker
-
+from models.governance._tables import CommitteeDecision, Promotion, Withdrawal
 from riskscan import home
 from riskscan.db import (
     KEY_LENGTH,
     NAME_LENGTH,
     WRITE_OPTIONS,
-    Base,
-    JSONDocument,
-    UTCDateTime,
-    iso,
     make_engine,
     sha256_field,
     text_field,
     upgrade,
     utcnow,
 )
-from riskscan.errors import InvalidInput
-
-DECISIONS: Final = ("approve", "reject", "approve-with-conditions")
-APPROVALS: Final = frozenset({"approve", "approve-with-conditions"})
-
-#: The assessment checklist the committee answers for every decision, rejections included: a rejection
-#: needs its reasons on record as much as an approval does.
-CHECKLIST_KEYS: Final = (
-    "purpose_legal_basis",
-    "necessity_proportionality",
-    "data_source_lawfulness",
-    "fairness_results_reviewed",
-    "human_oversight_hoor_en_wederhoor",
-    "transparency_register_entry",
-    "rereview_date",
-)
-
-TABLES: Final = ("committee_decisions", "promotions", "withdrawals")
-
-
-class CommitteeDecision(Base):
-    """One decision of the ethics committee about one model version of one scan (revision 0001)."""
-
-    __tablename__ = "committee_decisions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
-    model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
-    audit_sha256: Mapped[str] = mapped_column(String(64))
-    decision: Mapped[str] = mapped_column(String(32))
-    decided_by: Mapped[list[str]] = mapped_column(JSONDocument)
-    rationale: Mapped[str] = mapped_column(Text)
-    conditions: Mapped[list[str]] = mapped_column(JSONDocument)
-    valid_until: Mapped[date | None] = mapped_column(Date)
-    checklist: Mapped[dict[str, str]] = mapped_column(JSONDocument)
-    demo: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    supersedes_id: Mapped[int | None] = mapped_column(Integer)
-
-    __table_args__ = (
-        CheckConstraint("decision IN ('approve', 'reject', 'approve-with-conditions')", name="decision"),
-        CheckConstraint("length(trim(rationale)) > 0", name="rationale"),
-        CheckConstraint("length(audit_sha256) = 64", name="audit_sha256_length"),
-        CheckConstraint("supersedes_id IS NULL OR supersedes_id < id", name="supersedes_earlier"),
-        # (id, scan, model_version[, audit]) are unique because id is; they exist as targets for the
-        # composite foreign keys that tie a supersession and a promotion to the same scan and version.
-        UniqueConstraint("id", "scan", "model_version", name="id_scan_version"),
-        UniqueConstraint("id", "scan", "model_version", "audit_sha256", name="id_scan_version_audit"),
-        UniqueConstraint("supersedes_id", name="supersedes_once"),
-        ForeignKeyConstraint(
-            ["supersedes_id", "scan", "model_version"],
-            ["committee_decisions.id", "committee_decisions.scan", "committee_decisions.model_version"],
-            name="supersedes_same_scan_version",
-        ),
-        Index("ix_committee_decisions_scan_model_version", "scan", "model_version"),
-        Index(
-            "uq_committee_decisions_first_decision",
-            "scan",
-            "model_version",
-            unique=True,
-            sqlite_where=text("supersedes_id IS NULL"),
-            postgresql_where=text("supersedes_id IS NULL"),
-        ),
-        {"sqlite_autoincrement": True},
-    )
-
-
-class Promotion(Base):
-    """A model version made champion, citing the committee decision that allowed it (revision 0001)."""
-
-    __tablename__ = "promotions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
-    model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
-    previous_version: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
-    decision_id: Mapped[int] = mapped_column(Integer)
-    audit_sha256: Mapped[str] = mapped_column(String(64))
-    promoted_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (
-        CheckConstraint("length(trim(promoted_by)) > 0", name="promoted_by"),
-        CheckConstraint("length(audit_sha256) = 64", name="audit_sha256_length"),
-        ForeignKeyConstraint(
-            ["decision_id", "scan", "model_version", "audit_sha256"],
-            [
-                "committee_decisions.id",
-                "committee_decisions.scan",
-                "committee_decisions.model_version",
-                "committee_decisions.audit_sha256",
-            ],
-            name="decision_same_scan_version_audit",
-        ),
-        Index("ix_promotions_scan", "scan"),
-        {"sqlite_autoincrement": True},
-    )
-
-
-class Withdrawal(Base):
-    """A scan taken out of service; ``model_version`` is the champion at the time, if there was one."""
-
-    __tablename__ = "withdrawals"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
-    model_version: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
-    reason: Mapped[str] = mapped_column(Text)
-    withdrawn_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (
-        CheckConstraint("length(trim(reason)) > 0", name="reason"),
-        CheckConstraint("length(trim(withdrawn_by)) > 0", name="withdrawn_by"),
-        Index("ix_withdrawals_scan", "scan"),
-        {"sqlite_autoincrement": True},
-    )
-
-
-# --------------------------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    id: int
-    scan: str
-    version: str
-    audit_sha256: str
-    decision: str
-    decided_by: tuple[str, ...]
-    rationale: str
-    conditions: tuple[str, ...]
-    valid_until: date | None
-    checklist: Mapping[str, str]
-    demo: bool
-    created_at: datetime
-    supersedes_id: int | None
-
-    @property
-    def approves(self) -> bool:
-        """True for ``approve`` and ``approve-with-conditions``."""
-        return self.decision in APPROVALS
-
-    @classmethod
-    def from_row(cls, row: CommitteeDecision) -> DecisionRecord:
-        return cls(
-            id=row.id,
-            scan=row.scan,
-            version=row.model_version,
-            audit_sha256=row.audit_sha256,
-            decision=row.decision,
-            decided_by=tuple(row.decided_by),
-            rationale=row.rationale,
-            conditions=tuple(row.conditions),
-            valid_until=row.valid_until,
-            checklist=MappingProxyType(
-                {key: row.checklist[key] for key in CHECKLIST_KEYS if key in row.checklist}
-            ),
-            demo=row.demo,
-            created_at=row.created_at,
-            supersedes_id=row.supersedes_id,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: lists, a plain dict and ISO 8601 strings for the dates."""
-        return {
-            "id": self.id,
-            "scan": self.scan,
-            "version": self.version,
-            "audit_sha256": self.audit_sha256,
-            "decision": self.decision,
-            "decided_by": list(self.decided_by),
-            "rationale": self.rationale,
-            "conditions": list(self.conditions),
-            "valid_until": iso(self.valid_until),
-            "checklist": dict(self.checklist),
-            "demo": self.demo,
-            "created_at": iso(self.created_at),
-            "supersedes_id": self.supersedes_id,
-        }
-
-
-@dataclass(frozen=True)
-class PromotionRecord:
-    id: int
-    scan: str
-    version: str
-    previous_version: str | None
-    decision_id: int
-    audit_sha256: str
-    promoted_by: str
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Promotion) -> PromotionRecord:
-        return cls(
-            id=row.id,
-            scan=row.scan,
-            version=row.model_version,
-            previous_version=row.previous_version,
-            decision_id=row.decision_id,
-            audit_sha256=row.audit_sha256,
-            promoted_by=row.promoted_by,
-            created_at=row.created_at,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "scan": self.scan,
-            "version": self.version,
-            "previous_version": self.previous_version,
-            "decision_id": self.decision_id,
-            "audit_sha256": self.audit_sha256,
-            "promoted_by": self.promoted_by,
-            "created_at": iso(self.created_at),
-        }
-
-
-@dataclass(frozen=True)
-class WithdrawalRecord:
-    id: int
-    scan: str
-    version: str | None
-    reason: str
-    withdrawn_by: str
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Withdrawal) -> WithdrawalRecord:
-        return cls(
-            id=row.id,
-            scan=row.scan,
-            version=row.model_version,
-            reason=row.reason,
-            withdrawn_by=row.withdrawn_by,
-            created_at=row.created_at,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "scan": self.scan,
-            "version": self.version,
-            "reason": self.reason,
-            "withdrawn_by": self.withdrawn_by,
-            "created_at": iso(self.created_at),
-        }
-
+from riskscan.errors import Conflict, InvalidInput, NotFound
 
 # ------------------------------------------------------------------------------------------ validation
 
@@ -354,8 +81,8 @@ def _checklist(value: object) -> dict[str, str]:
 class GovernanceStore:
     """Read and append governance records. Opening a store migrates the database to head.
 
-    There are no update or delete methods, and the database would refuse them anyway (see the module
-    docstring). ``clock`` exists for tests that need to place records in time; it must return aware
+    There are no update or delete methods, and the database would refuse them anyway (see
+    :mod:`models.governance._tables`). ``clock`` exists for tests that need to place records in time; it must return aware
     datetimes.
     """
 
@@ -533,25 +260,25 @@ class GovernanceStore:
             self._lock_scan_version(session, scan, version)
             cited = session.get(CommitteeDecision, decision_id)
             if cited is None:
-                raise InvalidInput(f"decision_id {decision_id} does not exist")
+                raise NotFound(f"decision_id {decision_id} does not exist")
             if (cited.scan, cited.model_version) != (scan, version):
-                raise InvalidInput(
+                raise Conflict(
                     f"decision_id {decision_id} is about scan {cited.scan!r} version "
                     f"{cited.model_version!r}, not scan {scan!r} version {version!r}"
                 )
             if cited.audit_sha256 != audit_sha256:
-                raise InvalidInput(
+                raise Conflict(
                     f"audit_sha256 {audit_sha256!r} is not the audit the committee reviewed in decision "
                     f"{decision_id} ({cited.audit_sha256!r})"
                 )
             current = self._current(session, scan, version)
             if current is not None and current.id != cited.id:
-                raise InvalidInput(
+                raise Conflict(
                     f"decision_id {decision_id} is superseded by decision {current.id} "
                     f"({current.decision!r}); cite the current decision"
                 )
             if cited.decision not in APPROVALS:
-                raise InvalidInput(
+                raise Conflict(
                     f"decision_id {decision_id} is {cited.decision!r}: scan {scan!r} version {version!r} "
                     "is not approved"
                 )
