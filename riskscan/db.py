@@ -102,6 +102,46 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+class Store:
+    """What every evidence store shares: the engine of one database, its clock, and closing.
+
+    A subclass makes the engine (:func:`make_engine`, plus any settings of its own), migrates it
+    (:func:`upgrade`) and hands it here. ``clock`` exists for tests that need to place records in time; it
+    must return aware datetimes, and :meth:`_now` gives its reading in UTC.
+    """
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        self._engine = engine
+        self._clock = clock or utcnow
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if not isinstance(now, datetime) or now.tzinfo is None:
+            raise InvalidInput(f"clock returned {now!r}, not a datetime with a time zone")
+        return now.astimezone(UTC)
+
+
 # ------------------------------------------------------------------------------------------ migrations
 
 

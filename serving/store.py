@@ -31,13 +31,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Engine, event
 
 from riskscan import home
-from riskscan.db import make_engine, upgrade, utcnow
+from riskscan.db import Store, make_engine, upgrade
 from riskscan.errors import InvalidInput
 from serving import cases as _cases
 from serving import outcomes as _outcomes
@@ -86,7 +86,7 @@ def _checked_settings(sqlite_synchronous: str, checkpoint_every: float | None) -
         raise InvalidInput(f"checkpoint_every must be a positive number of seconds, got {checkpoint_every!r}")
 
 
-class ServingStore:
+class ServingStore(Store):
     """Append and read decision-log rows, outcomes and API tokens. Opening a store migrates to head.
 
     There are no update or delete methods, and the database refuses them anyway. ``clock`` exists for
@@ -107,12 +107,13 @@ class ServingStore:
         safety net, at ``SQLITE_SAFETY_CHECKPOINT_PAGES`` instead of 1,000 pages.
         """
         _checked_settings(sqlite_synchronous, checkpoint_every)
-        self._engine = make_engine(url or home.database_url())
-        sqlite = self._engine.dialect.name == "sqlite"
+        engine = make_engine(url or home.database_url())
+        sqlite = engine.dialect.name == "sqlite"
         if sqlite:
             autocheckpoint = None if checkpoint_every is None else SQLITE_SAFETY_CHECKPOINT_PAGES
-            _use_wal(self._engine, sqlite_synchronous, autocheckpoint)
-        upgrade(self._engine)
+            _use_wal(engine, sqlite_synchronous, autocheckpoint)
+        upgrade(engine)
+        super().__init__(engine, clock)
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         if sqlite and checkpoint_every is not None:
@@ -121,24 +122,14 @@ class ServingStore:
             )
             self._checkpointer.daemon = True
             self._checkpointer.start()
-        self._clock = clock or utcnow
         # A batch pays for checkpointing its own rows, not the next API request.
-        self._log = DecisionLog(self._engine, self._now, after_bulk_write=self.checkpoint)
-
-    @property
-    def url(self) -> str:
-        """The database URL, password hidden."""
-        return self._engine.url.render_as_string(hide_password=True)
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
+        self._log = DecisionLog(engine, self._now, after_bulk_write=self.checkpoint)
 
     def close(self) -> None:
         self._stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join()
-        self._engine.dispose()
+        super().close()
 
     def checkpoint(self) -> None:
         """SQLite: copy what the WAL holds back into the database file, without waiting for readers or
@@ -160,21 +151,6 @@ class ServingStore:
                 self.checkpoint()
             except Exception:  # a failed checkpoint loses nothing; the next one (or SQLite's own) catches up
                 _log.warning("WAL checkpoint of %s failed", self.url, exc_info=True)
-
-    def __enter__(self) -> ServingStore:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"ServingStore({self.url!r})"
-
-    def _now(self) -> datetime:
-        now = self._clock()
-        if not isinstance(now, datetime) or now.tzinfo is None:
-            raise InvalidInput(f"clock returned {now!r}, not a datetime with a time zone")
-        return now.astimezone(UTC)
 
     # ------------------------------------------------------------------------------------ decision log
 

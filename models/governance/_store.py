@@ -14,9 +14,10 @@ audit, superseded, or not approving) :class:`Conflict`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, exists, func, select, text
+from sqlalchemy import Select, exists, func, select, text
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from models.governance._records import (
@@ -33,11 +34,13 @@ from riskscan.db import (
     KEY_LENGTH,
     NAME_LENGTH,
     WRITE_OPTIONS,
+    Base,
+    Record,
+    Store,
     make_engine,
     sha256_field,
     text_field,
     upgrade,
-    utcnow,
 )
 from riskscan.errors import Conflict, InvalidInput, NotFound
 
@@ -75,50 +78,37 @@ def _checklist(value: object) -> dict[str, str]:
     return {key: text_field(f"checklist[{key!r}]", value[key]) for key in CHECKLIST_KEYS}
 
 
+R = TypeVar("R", bound=Record)
+
+
+def _added(session: Session, row: Base, record: type[R]) -> R:
+    """Insert ``row`` (an ORM object) now, inside the session's transaction, and read it as ``record``."""
+    session.add(row)
+    session.flush()
+    return record.from_row(row)
+
+
 # ----------------------------------------------------------------------------------------------- store
 
 
-class GovernanceStore:
+class GovernanceStore(Store):
     """Read and append governance records. Opening a store migrates the database to head.
 
     There are no update or delete methods, and the database would refuse them anyway (see
-    :mod:`models.governance._tables`). ``clock`` exists for tests that need to place records in time; it must return aware
-    datetimes.
+    :mod:`models.governance._tables`). ``clock`` exists for tests that need to place records in time; it
+    must return aware datetimes.
     """
 
     def __init__(self, url: str | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
-        self._engine = make_engine(url or home.database_url())
-        upgrade(self._engine)
-        self._read = sessionmaker(self._engine, expire_on_commit=False)
-        self._write = sessionmaker(self._engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False)
-        self._clock = clock or utcnow
+        engine = make_engine(url or home.database_url())
+        upgrade(engine)
+        super().__init__(engine, clock)
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False)
 
-    @property
-    def url(self) -> str:
-        """The database URL, password hidden."""
-        return self._engine.url.render_as_string(hide_password=True)
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> GovernanceStore:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"GovernanceStore({self.url!r})"
-
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise InvalidInput(f"clock returned {now!r}, a datetime without time zone")
-        return now.astimezone(UTC)
+    def _read_all(self, query: Select[Any], record: type[R]) -> list[R]:
+        with self._read() as session:
+            return [record.from_row(row) for row in session.scalars(query)]
 
     def _lock_scan_version(self, session: Session, scan: str, version: str) -> None:
         """Serialise decisions and promotions about one scan version (SQLite already has BEGIN IMMEDIATE)."""
@@ -192,9 +182,7 @@ class GovernanceStore:
                 created_at=self._now(),
                 supersedes_id=None if current is None else current.id,
             )
-            session.add(row)
-            session.flush()
-            return DecisionRecord.from_row(row)
+            return _added(session, row, DecisionRecord)
 
     def decisions(self, scan: str, version: str | None = None) -> list[DecisionRecord]:
         """All decisions about a scan (or one version of it) in the order recorded, superseded ones included.
@@ -204,9 +192,7 @@ class GovernanceStore:
         query = select(CommitteeDecision).where(CommitteeDecision.scan == scan)
         if version is not None:
             query = query.where(CommitteeDecision.model_version == version)
-        query = query.order_by(CommitteeDecision.id)
-        with self._read() as session:
-            return [DecisionRecord.from_row(row) for row in session.scalars(query)]
+        return self._read_all(query.order_by(CommitteeDecision.id), DecisionRecord)
 
     @staticmethod
     def _current(session: Session, scan: str, version: str) -> CommitteeDecision | None:
@@ -291,15 +277,13 @@ class GovernanceStore:
                 promoted_by=promoted_by,
                 created_at=self._now(),
             )
-            session.add(row)
-            session.flush()
-            return PromotionRecord.from_row(row)
+            return _added(session, row, PromotionRecord)
 
     def promotions(self, scan: str) -> list[PromotionRecord]:
         """All promotions of a scan, in the order recorded (oldest first)."""
-        query = select(Promotion).where(Promotion.scan == scan).order_by(Promotion.id)
-        with self._read() as session:
-            return [PromotionRecord.from_row(row) for row in session.scalars(query)]
+        return self._read_all(
+            select(Promotion).where(Promotion.scan == scan).order_by(Promotion.id), PromotionRecord
+        )
 
     # -------------------------------------------------------------------------------------- withdrawals
 
@@ -320,15 +304,12 @@ class GovernanceStore:
                 withdrawn_by=withdrawn_by,
                 created_at=self._now(),
             )
-            session.add(row)
-            session.flush()
-            return WithdrawalRecord.from_row(row)
+            return _added(session, row, WithdrawalRecord)
 
     def withdrawals(self, scan: str) -> list[WithdrawalRecord]:
         """All withdrawals of a scan, in the order recorded (oldest first)."""
         query = select(Withdrawal).where(Withdrawal.scan == scan).order_by(Withdrawal.id)
-        with self._read() as session:
-            return [WithdrawalRecord.from_row(row) for row in session.scalars(query)]
+        return self._read_all(query, WithdrawalRecord)
 
     def active_withdrawal(self, scan: str) -> WithdrawalRecord | None:
         """The latest withdrawal, unless a promotion came after it (a new promotion lifts a withdrawal).
