@@ -336,13 +336,15 @@ class Record:
     def from_row(cls, row: Any, /, **values: Any) -> Self:
         """The record held by ``row``; fields given in ``values`` are taken as they are instead."""
         mapping = getattr(row, "_mapping", row)
-        get = mapping.__getitem__ if isinstance(mapping, Mapping) else functools.partial(getattr, row)
-        return cls(
-            **{
-                name: values[name] if name in values else convert(get(column))
-                for name, column, convert in _reading_plan(cls)
-            }
-        )
+        get = mapping.__getitem__ if isinstance(mapping, dict | Mapping) else functools.partial(getattr, row)
+        fields = {}
+        for name, column, convert in _reading_plan(cls):
+            if name in values:
+                fields[name] = values[name]
+            else:
+                value = get(column)
+                fields[name] = value if convert is None else convert(value)
+        return cls(**fields)
 
 
 def _json_ready(value: Any) -> Any:
@@ -357,7 +359,7 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-_Plan = tuple[tuple[str, str, Callable[[Any], Any]], ...]
+_Plan = tuple[tuple[str, str, Callable[[Any], Any] | None], ...]
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # worked out once per record class
 _READING_PLANS: dict[type, _Plan] = {}
 
@@ -369,10 +371,6 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
 def _read_only(value: Any) -> Any:
     return MappingProxyType(value) if isinstance(value, Mapping) else value
 
@@ -381,8 +379,9 @@ def _read_only_items(value: Any) -> Any:
     return value if value is None else tuple(map(_read_only, value))
 
 
-def _converter(annotation: Any) -> Callable[[Any], Any]:
-    """How a column value becomes a field value of this type (``X | None`` as ``X``; None stays None)."""
+def _converter(annotation: Any) -> Callable[[Any], Any] | None:
+    """How a column value becomes a field value of this type (``X | None`` as ``X``; None stays None);
+    None where it is taken as it is."""
     if isinstance(annotation, UnionType) or typing.get_origin(annotation) is typing.Union:
         kinds = [kind for kind in typing.get_args(annotation) if kind is not NoneType]
         annotation = kinds[0] if len(kinds) == 1 else Any
@@ -391,7 +390,7 @@ def _converter(annotation: Any) -> Callable[[Any], Any]:
         return _read_only_items
     if isinstance(origin, type) and issubclass(origin, Mapping):
         return _read_only
-    return _identity
+    return None
 
 
 def _reading_plan(cls: type) -> _Plan:

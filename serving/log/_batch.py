@@ -15,7 +15,7 @@ import numpy as np
 
 from riskscan.errors import InvalidInput
 from serving.log._encode import CANONICAL, Columns, Shared, canonical_inputs
-from serving.log._fields import ENTRY_FIELDS, check_field, new_request_ids
+from serving.log._fields import ENTRY_FIELDS, check_field, field_check, new_request_ids
 from serving.log._values import explanation_field, number_field
 
 
@@ -111,7 +111,8 @@ def batch_columns(batch: BatchColumns, start: int, stop: int) -> Columns:
     control = _column_check("control", batch.control, total, "b")[start:stop]
     _first_bad(~np.isfinite(scores), scores, start, "score must be a finite number")
     _first_bad(~((draws >= 0.0) & (draws < 1.0)), draws, start, "control_draw must lie in [0, 1)")
-    case_ids = [check_field("case_id", case_id) for case_id in batch.case_ids[start:stop]]
+    case_id = field_check("case_id")
+    case_ids = [case_id("case_id", value) for value in batch.case_ids[start:stop]]
     inputs = canonical_inputs({name: values[start:stop] for name, values in batch.inputs.items()}, rows)
     explanations, base_values = _explanations(batch, start, stop)
     per_row: dict[str, list[Any] | Shared] = {

@@ -2,9 +2,9 @@
 
 :func:`row_hash` is the recipe of the package docstring written out plainly, for an auditor to read and
 for :meth:`DecisionLog.verify` to recompute. :func:`encode` produces the same text for many rows at once:
-rows arrive checked and column by column (:class:`Columns`; a single score is a batch of one), every
-column is turned into JSON text once (a value shared by all rows once in all), and each row's text is put
-together from a template with sorted keys. A test checks that both give the same hashes.
+rows arrive checked and column by column (:class:`Columns`; a single score is a batch of one), each
+column is turned into JSON text in one go (a value all rows share, once for all of them), and each row's
+text is put together from a template with sorted keys. A test checks that both give the same hashes.
 
 With sorted keys, ``created_at`` and ``id`` fall between the other fields, and they are the only ones known
 only under the append lock. So the encoder hands over every row in three pieces, and the chain writes
@@ -13,6 +13,7 @@ only under the append lock. So the encoder hands over every row in three pieces,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import typing
@@ -80,12 +81,7 @@ class Encoded:
     values: list[Iterable[Any]]
 
 
-def _json_bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _verbatim(value: str) -> str:
-    return value
+_BOOL_TEXT: Final = {True: "true", False: "false"}
 
 
 def _or_null(to_text: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -95,20 +91,22 @@ def _or_null(to_text: Callable[[Any], str]) -> Callable[[Any], str]:
     return text
 
 
-def _to_text(annotation: Any) -> Callable[[Any], str]:
-    """How a checked value of this type is written in the canonical JSON."""
-    optional = False
+def _to_text(annotation: Any) -> Callable[[Any], str] | None:
+    """How a checked value of this type is written in the canonical JSON; None for the JSON documents
+    (inputs, explanation), which arrive as canonical text already. Floats and integers are written as
+    their ``repr``, as JSON writes them."""
     if isinstance(annotation, UnionType):
         kinds = [kind for kind in typing.get_args(annotation) if kind is not NoneType]
-        optional, annotation = len(kinds) < len(typing.get_args(annotation)), kinds[0]
-    writers: dict[Any, Callable[[Any], str]] = {
-        str: json_text,
-        bool: _json_bool,
-        float: float.__repr__,
-        int: int.__repr__,
-    }
-    writer = writers.get(annotation, _verbatim)  # inputs and explanation: canonical text already
-    return _or_null(writer) if optional else writer
+        to_text = _to_text(kinds[0])
+        assert to_text is not None, "a JSON document is never null"
+        return _or_null(to_text)
+    if annotation is str:
+        return json_text
+    if annotation is bool:
+        return _BOOL_TEXT.__getitem__
+    if annotation in (float, int):
+        return repr
+    return None
 
 
 _HINTS: Final = typing.get_type_hints(LogEntry)
@@ -144,48 +142,75 @@ def _pieces() -> list[list[tuple[str, str | None]]]:
 _PIECES: Final = _pieces()
 
 
-def _piece(piece: list[tuple[str, str | None]], texts: Mapping[str, list[str] | str], rows: int) -> list[str]:
-    """One piece of every row: shared values written into a template once, the rest filled in per row."""
-    template, columns = [], []
-    for literal, name in piece:
-        template.append(literal.replace("%", "%%"))
-        if name is None:
-            continue
-        text = texts[name]
-        if isinstance(text, str):
-            template.append(text.replace("%", "%%"))
-        else:
-            template.append("%s")
-            columns.append(text)
-    pattern = "".join(template)
+_Layout = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(shared: tuple[tuple[str, str], ...]) -> _Layout:
+    """Per piece: the constant texts around the per-row values (the literal text with the shared values
+    written in, one more than there are per-row values), and the fields given per row.
+
+    Worked out once per set of shared values: every entry and every chunk of one batch has the same.
+    """
+    shared_text = dict(shared)
+    layout = []
+    for piece in _PIECES:
+        constants, names, constant = [], [], ""
+        for literal, name in piece:
+            constant += literal
+            if name is None:
+                continue
+            if name in shared_text:
+                constant += shared_text[name]
+            else:
+                constants.append(constant)
+                names.append(name)
+                constant = ""
+        constants.append(constant)
+        layout.append((tuple(constants), tuple(names)))
+    return tuple(layout)
+
+
+def _joined(constants: tuple[str, ...], columns: list[Iterable[str]], rows: int) -> list[str]:
+    """Each row's text: the constants and the row's values, alternately (``str.join``: no format to parse)."""
     if not columns:
-        return [pattern % ()] * rows
-    return [pattern % row for row in zip(*columns, strict=True)]
+        return [constants[0]] * rows
+    parts: list[Iterable[str]] = [repeat(constants[0])]
+    for column, constant in zip(columns, constants[1:], strict=True):
+        parts += [column, repeat(constant)]
+    return list(map("".join, zip(*parts, strict=False)))  # the constants repeat without end
 
 
 def encode(columns: Columns) -> Encoded:
     """The canonical JSON pieces and the stored values of checked rows."""
-    texts: dict[str, list[str] | str] = {}
+    shared: list[tuple[str, str]] = []
+    texts: dict[str, Iterable[str]] = {}
     values: list[Iterable[Any]] = []
     for name, column in columns.values.items():
         to_text = _TO_TEXT[name]
         if isinstance(column, Shared):
-            texts[name] = to_text(column.value)
+            shared.append((name, column.value if to_text is None else to_text(column.value)))
             values.append(repeat(column.value))
         else:
-            texts[name] = list(map(to_text, column))
+            texts[name] = column if to_text is None else map(to_text, column)  # read once, by its piece
             values.append(column)
-    heads, middles, tails = (_piece(piece, texts, columns.rows) for piece in _PIECES)
+    heads, middles, tails = (
+        _joined(constants, [texts[name] for name in names], columns.rows)
+        for constants, names in _layout(tuple(shared))
+    )
     return Encoded(heads, middles, tails, values)
 
 
 def entry_columns(entries: Sequence[LogEntry]) -> tuple[Columns, list[dict[str, Any]]]:
     """Entries checked and turned into columns; also each entry's checked fields, as plain data."""
-    records = [checked(entry) for entry in entries]
-    values: dict[str, list[Any] | Shared] = {}
-    for name in ENTRY_FIELDS:
-        column = [record[name] for record in records]
-        values[name] = list(map(CANONICAL, column)) if name in JSON_FIELDS else column
+    records = [checked(entry) for entry in entries]  # each in the order of ENTRY_FIELDS
+    columns = (
+        zip(*(record.values() for record in records), strict=True) if records else ((),) * len(ENTRY_FIELDS)
+    )
+    values: dict[str, list[Any] | Shared] = {
+        name: list(map(CANONICAL, column)) if name in JSON_FIELDS else list(column)
+        for name, column in zip(ENTRY_FIELDS, columns, strict=True)
+    }
     return Columns(len(records), values), records
 
 

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any, Final
 
 import numpy as np
@@ -43,6 +42,16 @@ Check = Callable[[str, Any], Any]
 
 def _checked(check: Check) -> dict[str, Check]:
     return {"check": check}
+
+
+def _name(field: str, value: object) -> str:
+    """Text naming a person, a model or a case (at most NAME_LENGTH characters)."""
+    return text_field(field, value, NAME_LENGTH)
+
+
+def _key(field: str, value: object) -> str:
+    """A short key such as a scan id or a model version (at most KEY_LENGTH characters)."""
+    return text_field(field, value, KEY_LENGTH)
 
 
 def _new_request_id() -> str:
@@ -82,10 +91,10 @@ class LogEntry:
     """
 
     request_id: str = field(default_factory=_new_request_id, metadata=_checked(request_id_field))
-    case_id: str = field(metadata=_checked(partial(text_field, max_length=NAME_LENGTH)))
-    scan: str = field(metadata=_checked(partial(text_field, max_length=KEY_LENGTH)))
-    model_name: str = field(metadata=_checked(partial(text_field, max_length=NAME_LENGTH)))
-    model_version: str = field(metadata=_checked(partial(text_field, max_length=KEY_LENGTH)))
+    case_id: str = field(metadata=_checked(_name))
+    scan: str = field(metadata=_checked(_key))
+    model_name: str = field(metadata=_checked(_name))
+    model_version: str = field(metadata=_checked(_key))
     audit_sha256: str | None = field(default=None, metadata=_checked(optional_sha256_field))
     decision_id: int | None = field(default=None, metadata=_checked(optional_id_field))
     inputs: Mapping[str, Any] = field(metadata=_checked(inputs_field))
@@ -96,7 +105,7 @@ class LogEntry:
     control_draw: float = field(metadata=_checked(draw_field))
     explanation: Sequence[Mapping[str, Any]] = field(default=(), metadata=_checked(explanation_field))
     base_value: float | None = field(default=None, metadata=_checked(optional_number_field))
-    margin_scale: str = field(metadata=_checked(partial(text_field, max_length=NAME_LENGTH)))
+    margin_scale: str = field(metadata=_checked(_name))
     source: str = field(default="api", metadata=_checked(source_field))
 
 
@@ -140,6 +149,11 @@ def checked(entry: LogEntry) -> dict[str, Any]:
     if not isinstance(entry, LogEntry):
         raise InvalidInput(f"a decision-log row must be a LogEntry, got {type(entry).__name__}")
     return {name: check(name, getattr(entry, name)) for name, check in _CHECKS.items()}
+
+
+def field_check(name: str) -> Check:
+    """The check of the entry field ``name``, called with the field's name and the value."""
+    return _CHECKS[name]
 
 
 def check_field(name: str, value: object) -> Any:
