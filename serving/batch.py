@@ -137,12 +137,13 @@ def score_batch(
 
     start = now()
     explanations = _explanations(model, cases, encoded, signal, register, top_n)
+    inputs_frame = cases[model.features.names]
     timings["explain"] = now() - start
 
     start = now()
     bar = tqdm(total=len(cases), desc=f"logging {spec.id}", unit="case", disable=not progress)
     request_ids = store.append_batch(
-        _log_columns(spec, model, ref, cases, keys, (scores, signal, control, draws), explanations),
+        _log_columns(spec, model, ref, inputs_frame, keys, (scores, signal, control, draws), explanations),
         chunk_rows=LOG_CHUNK,
         progress=bar.update,
     )
@@ -215,7 +216,7 @@ def _log_columns(
     spec: ScanSpec,
     model: ScanModel,
     ref: ModelRef,
-    cases: pd.DataFrame,
+    inputs_frame: pd.DataFrame,
     keys: np.ndarray,
     selection: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     explanations: Explanations,
@@ -224,7 +225,6 @@ def _log_columns(
     what rows share once, serialises the inputs column by column and hands back request ids only
     (ServingStore.append_batch; the same rows and hashes)."""
     scores, signal, control, draws = selection
-    inputs_frame = cases[model.features.names]
     return BatchColumns(
         scan=spec.id,
         model_name=ref.name,
