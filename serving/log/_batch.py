@@ -15,7 +15,7 @@ import numpy as np
 
 from riskscan.errors import InvalidInput
 from serving.log._encode import CANONICAL, Columns, Shared, canonical_inputs
-from serving.log._fields import ENTRY_FIELDS, check_field, field_check, new_request_ids
+from serving.log._fields import ENTRY_FIELDS, field_check, new_request_ids
 from serving.log._values import explanation_field, number_field
 
 
@@ -104,7 +104,7 @@ def _explanations(batch: BatchColumns, start: int, stop: int) -> tuple[list[str]
 def batch_columns(batch: BatchColumns, start: int, stop: int) -> Columns:
     """Rows ``start:stop`` of a batch, checked, with new request ids."""
     rows, total = stop - start, len(batch)
-    shared = {name: Shared(check_field(name, getattr(batch, name))) for name in _SHARED}
+    shared = {name: Shared(field_check(name)(name, getattr(batch, name))) for name in _SHARED}
     scores = _column_check("scores", batch.scores, total, "iuf")[start:stop].astype(np.float64)
     draws = _column_check("control_draws", batch.control_draws, total, "iuf")[start:stop].astype(np.float64)
     signal = _column_check("signal", batch.signal, total, "b")[start:stop]

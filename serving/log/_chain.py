@@ -119,8 +119,8 @@ class DecisionLog:
         """Append rows to the chain, in the order given, in one transaction: all are written or none.
 
         Raises :class:`InvalidInput` for an invalid row or a request id given twice, :class:`Conflict` for
-        a request id already logged, and lets any database error through: the caller must fail when the
-        log cannot be written.
+        a request id already logged, :class:`NotFound` for a ``decision_id`` that does not exist, and lets
+        any other database error through: the caller must fail when the log cannot be written.
         """
         columns, records = _encode.entry_columns(entries)  # on the module, so a profiler can wrap it
         if not records:

@@ -152,10 +152,6 @@ def checked(entry: LogEntry) -> dict[str, Any]:
 
 
 def field_check(name: str) -> Check:
-    """The check of the entry field ``name``, called with the field's name and the value."""
+    """The check of the entry field ``name``, called with the field's name and the value (a batch checks
+    what its rows share once, and its case ids one by one, as an entry's are checked)."""
     return _CHECKS[name]
-
-
-def check_field(name: str, value: object) -> Any:
-    """One value checked as the entry field ``name`` is (a batch checks what its rows share once)."""
-    return _CHECKS[name](name, value)
