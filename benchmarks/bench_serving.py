@@ -339,9 +339,9 @@ def _predict_step(*_args: Any, **kwargs: Any) -> str:
 
 def breakdown(cases: list[dict[str, Any]], n: int, top_n: int, profile_cases: int) -> dict[str, float]:
     """Time the steps of ScanRuntime.score for one case per call, in this process, on the home's stores."""
+    import serving.log._encode as encode_module
     import serving.runtime as runtime_module
     import serving.scoring as scoring_module
-    import serving.store as store_module
     from serving.runtime import ScanRuntime
 
     runtime, load_seconds = timed(ScanRuntime)
@@ -384,7 +384,8 @@ def breakdown(cases: list[dict[str, Any]], n: int, top_n: int, profile_cases: in
     timer.wrap(scoring_module, "explanation_entries", "  explanation_entries")
     timer.wrap(runtime, "_log_entry", "log entry (LogEntry build)")
     timer.wrap(runtime.store, "append_scores", "store.append_scores (total)")
-    timer.wrap(store_module, "_prepare", "  _prepare (validate + serialise)")
+    timer.wrap(encode_module, "entry_columns", "  entry_columns (validate)")
+    timer.wrap(encode_module, "encode", "  encode (canonical JSON)")
     timer.wrap(runtime_module, "result_json", "result_json")
     totals = []
     try:
@@ -409,9 +410,11 @@ def breakdown(cases: list[dict[str, Any]], n: int, top_n: int, profile_cases: in
             steps.get(c, 0.0) for c in children
         )
     if "store.append_scores (total)" in steps:
-        steps["  rest of append_scores (lock, hash, INSERT, commit)"] = steps[
-            "store.append_scores (total)"
-        ] - steps.get("  _prepare (validate + serialise)", 0.0)
+        steps["  rest of append_scores (lock, hash, INSERT, commit)"] = (
+            steps["store.append_scores (total)"]
+            - steps.get("  entry_columns (validate)", 0.0)
+            - steps.get("  encode (canonical JSON)", 0.0)
+        )
     top = [
         "state (refresh_if_changed)",
         "validate (pydantic strict model)",
@@ -435,7 +438,8 @@ def breakdown(cases: list[dict[str, Any]], n: int, top_n: int, profile_cases: in
         "  rest of score_records (ScoredCase, calibration)",
         "log entry (LogEntry build)",
         "store.append_scores (total)",
-        "  _prepare (validate + serialise)",
+        "  entry_columns (validate)",
+        "  encode (canonical JSON)",
         "  rest of append_scores (lock, hash, INSERT, commit)",
         "result_json",
         "other (runtime.score itself)",

@@ -15,16 +15,23 @@ Why it is built the way it is:
   :class:`UTCDateTime` puts ``tzinfo=UTC`` back on read; a naive timestamp is refused on write.
 - **The validators raise** :class:`~riskscan.errors.InvalidInput` naming the field and the value, the
   same way for every record, so a committee decision and a decision-log row refuse an empty name alike.
+- **A record is its dataclass.** Every evidence record (a committee decision, a logged score, an outcome,
+  a token) derives from :class:`Record`, which reads the record's fields to give its dict form and to
+  read it from a database row, so neither is written out by hand next to the field list.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Final
+from types import MappingProxyType, NoneType, UnionType
+from typing import Any, ClassVar, Final, Self
 
 from alembic import command
 from alembic.config import Config
@@ -93,6 +100,46 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that takes the write lock up front (SQLite) and commits on success."""
     with engine.execution_options(**WRITE_OPTIONS).begin() as connection:
         yield connection
+
+
+class Store:
+    """What every evidence store shares: the engine of one database, its clock, and closing.
+
+    A subclass makes the engine (:func:`make_engine`, plus any settings of its own), migrates it
+    (:func:`upgrade`) and hands it here. ``clock`` exists for tests that need to place records in time; it
+    must return aware datetimes, and :meth:`_now` gives its reading in UTC.
+    """
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        self._engine = engine
+        self._clock = clock or utcnow
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if not isinstance(now, datetime) or now.tzinfo is None:
+            raise InvalidInput(f"clock returned {now!r}, not a datetime with a time zone")
+        return now.astimezone(UTC)
 
 
 # ------------------------------------------------------------------------------------------ migrations
@@ -246,3 +293,117 @@ def sha256_field(field: str, value: object) -> str:
     if not isinstance(value, str) or not _SHA256.fullmatch(value.strip().lower()):
         raise InvalidInput(f"{field} must be 64 hexadecimal characters, got {value!r}")
     return value.strip().lower()
+
+
+# --------------------------------------------------------------------------------------------- records
+
+
+class Record:
+    """The base of every evidence record: a frozen dataclass whose dict form and row mapping are read off
+    its fields.
+
+    - :meth:`as_dict` is JSON-ready: dates and datetimes as ISO 8601 text, tuples and lists as lists,
+      mappings as plain dicts, nested records as their own dicts.
+    - :meth:`from_row` reads a database row (a SQLAlchemy ``Row``, a mapping or an ORM object). Each field
+      reads the column of its own name, or the one named by ``column`` in the field's metadata. A field
+      annotated as a tuple gets a tuple, one annotated as a ``Mapping`` a read-only mapping, and so do
+      the mappings a tuple holds (one level deep: the record is evidence, and should not be edited by
+      accident; the values inside stay as the database gave them). ``read`` in the metadata replaces
+      that conversion with a function of its own.
+
+    >>> from dataclasses import dataclass, field
+    >>> @dataclass(frozen=True)
+    ... class Example(Record):
+    ...     id: int
+    ...     version: str = field(metadata={"column": "model_version"})
+    ...     names: tuple[str, ...]
+    ...     valid_until: date
+    >>> row = {"id": 1, "model_version": "3", "names": ["A"], "valid_until": date(2026, 9, 1)}
+    >>> Example.from_row(row)
+    Example(id=1, version='3', names=('A',), valid_until=datetime.date(2026, 9, 1))
+    >>> Example.from_row(row).as_dict()
+    {'id': 1, 'version': '3', 'names': ['A'], 'valid_until': '2026-09-01'}
+    """
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ISO 8601 dates, lists for tuples, plain dicts for mappings and nested records."""
+        return {name: _json_ready(getattr(self, name)) for name in _field_names(type(self))}
+
+    @classmethod
+    def from_row(cls, row: Any, /, **values: Any) -> Self:
+        """The record held by ``row``; fields given in ``values`` are taken as they are instead."""
+        mapping = getattr(row, "_mapping", row)
+        get = mapping.__getitem__ if isinstance(mapping, dict | Mapping) else functools.partial(getattr, row)
+        fields = {}
+        for name, column, convert in _reading_plan(cls):
+            if name in values:
+                fields[name] = values[name]
+            else:
+                value = get(column)
+                fields[name] = value if convert is None else convert(value)
+        return cls(**fields)
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.as_dict()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_json_ready(item) for item in value]
+    return value
+
+
+_Plan = tuple[tuple[str, str, Callable[[Any], Any] | None], ...]
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # worked out once per record class
+_READING_PLANS: dict[type, _Plan] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(item.name for item in dataclasses.fields(cls))
+    return names
+
+
+def _read_only(value: Any) -> Any:
+    return MappingProxyType(value) if isinstance(value, Mapping) else value
+
+
+def _read_only_items(value: Any) -> Any:
+    return value if value is None else tuple(map(_read_only, value))
+
+
+def _converter(annotation: Any) -> Callable[[Any], Any] | None:
+    """How a column value becomes a field value of this type (``X | None`` as ``X``; None stays None);
+    None where it is taken as it is."""
+    if isinstance(annotation, UnionType) or typing.get_origin(annotation) is typing.Union:
+        kinds = [kind for kind in typing.get_args(annotation) if kind is not NoneType]
+        annotation = kinds[0] if len(kinds) == 1 else Any
+    origin = typing.get_origin(annotation) or annotation
+    if origin is tuple:
+        return _read_only_items
+    if isinstance(origin, type) and issubclass(origin, Mapping):
+        return _read_only
+    return None
+
+
+def _reading_plan(cls: type) -> _Plan:
+    """Per field: its name, the column it reads and the conversion."""
+    plan = _READING_PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = _READING_PLANS[cls] = tuple(
+            (
+                item.name,
+                item.metadata.get("column", item.name),
+                item.metadata.get("read") or _converter(hints[item.name]),
+            )
+            for item in dataclasses.fields(cls)
+        )
+    return plan

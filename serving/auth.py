@@ -10,7 +10,8 @@ import threading
 import time
 
 from riskscan.errors import Forbidden, Unauthenticated
-from serving.store import ServingStore, TokenRecord
+from serving.store import ServingStore
+from serving.tokens import TokenRecord
 
 #: Which roles may use which part of the service. Admin may do everything.
 PERMISSIONS: dict[str, frozenset[str]] = {

@@ -20,14 +20,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from features.pipeline import route
+from features.pipeline import Routing, route
 from features.register import FeatureRegister, default_register
 from models import registry
 from models.scorer import MARGIN_SCALE, ScanModel
 from models.specs import ScanSpec, load_spec
 from riskscan.errors import Refusal
+from serving.log import BatchColumns
 from serving.scoring import ModelRef, control_draw, control_key
-from serving.store import BatchColumns, ServingStore
+from serving.store import ServingStore
 
 LOG_CHUNK = 5_000  # short write locks, so API requests on the same log are not held up
 
@@ -135,60 +136,14 @@ def score_batch(
     timings["score"] = now() - start
 
     start = now()
-    explain_rows = np.flatnonzero(signal)
-    contributions, base_values = (
-        model.explain(_encoded_rows(model, cases, encoded, explain_rows))
-        if len(explain_rows)
-        else (None, None)
-    )
-    explanations: dict[int, tuple[list[dict[str, Any]], float | None]] = {}
+    explanations = _explanations(model, cases, encoded, signal, register, top_n)
     inputs_frame = cases[model.features.names]
-    if contributions is not None and base_values is not None:
-        # Vectorised: the top contributions of every explained row at once, then plain dicts. Sentences
-        # and display values are for screens (serving/web/_worklist.py builds them when a case is shown).
-        names = model.encoded_names
-        labels = [register[name].label for name in names]
-        order = np.argsort(-np.abs(contributions), axis=1, kind="stable")
-        if top_n > 0:
-            order = order[:, :top_n]
-        values = cases[names].iloc[explain_rows]
-        columns = [_plain_column(values[name]) for name in names]
-        for slot, position in enumerate(explain_rows):
-            explanations[int(position)] = (
-                [
-                    {
-                        "feature": names[i],
-                        "label": labels[i],
-                        "value": columns[i][slot],
-                        "contribution": float(contributions[slot, i]),
-                    }
-                    for i in order[slot]
-                ],
-                float(base_values[slot]),
-            )
     timings["explain"] = now() - start
 
     start = now()
-    # Columns, not one LogEntry per row: the store checks what rows share once, serialises the inputs
-    # column by column and hands back request ids only (ServingStore.append_batch; same rows and hashes).
     bar = tqdm(total=len(cases), desc=f"logging {spec.id}", unit="case", disable=not progress)
     request_ids = store.append_batch(
-        BatchColumns(
-            scan=spec.id,
-            model_name=ref.name,
-            model_version=ref.version,
-            threshold=model.threshold,
-            margin_scale=MARGIN_SCALE,
-            audit_sha256=ref.audit_sha256,
-            decision_id=ref.decision_id,
-            case_ids=keys.tolist(),
-            inputs={name: _log_column(inputs_frame[name]) for name in inputs_frame.columns},
-            scores=scores,
-            signal=signal,
-            control=control,
-            control_draws=draws,
-            explanations=explanations,
-        ),
+        _log_columns(spec, model, ref, inputs_frame, keys, (scores, signal, control, draws), explanations),
         chunk_rows=LOG_CHUNK,
         progress=bar.update,
     )
@@ -196,28 +151,9 @@ def score_batch(
     timings["log"] = now() - start
 
     start = now()
-    result = pd.DataFrame(
-        {
-            table.key: keys,
-            "request_id": request_ids,
-            "score": scores,
-            "signal": signal,
-            "control": control,
-            "control_draw": draws,
-            "explanation": [
-                json.dumps(explanations[i][0], ensure_ascii=False) if i in explanations else None
-                for i in range(len(cases))
-            ],
-            "routed_to": None,
-        }
+    _write_scores(
+        output, table.key, keys, request_ids, (scores, signal, control, draws), explanations, routing
     )
-    if len(routing.routed):
-        routed = pd.DataFrame(
-            {table.key: routing.routed[table.key].astype(str).to_numpy(), "routed_to": routing.destination}
-        )
-        result = pd.concat([result, routed], ignore_index=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    result.to_parquet(output, index=False)
     timings["write"] = now() - start
     return BatchResult(
         rows=len(frame),
@@ -230,6 +166,116 @@ def score_batch(
         model=ref.as_dict(),
         seconds=timings,
     )
+
+
+Explanations = dict[int, tuple[list[dict[str, Any]], float | None]]
+
+
+def _explanations(
+    model: ScanModel,
+    cases: pd.DataFrame,
+    encoded: np.ndarray | None,
+    signal: np.ndarray,
+    register: FeatureRegister,
+    top_n: int,
+) -> Explanations:
+    """The ``top_n`` contributions and the base value of every selected case, by row position.
+
+    Vectorised: the top contributions of every explained row at once, then plain dicts. Sentences and
+    display values are for screens (serving/web/_worklist.py builds them when a case is shown).
+    """
+    explain_rows = np.flatnonzero(signal)
+    if not len(explain_rows):
+        return {}
+    contributions, base_values = model.explain(_encoded_rows(model, cases, encoded, explain_rows))
+    names = model.encoded_names
+    labels = [register[name].label for name in names]
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")
+    if top_n > 0:
+        order = order[:, :top_n]
+    values = cases[names].iloc[explain_rows]
+    columns = [_plain_column(values[name]) for name in names]
+    return {
+        int(position): (
+            [
+                {
+                    "feature": names[i],
+                    "label": labels[i],
+                    "value": columns[i][slot],
+                    "contribution": float(contributions[slot, i]),
+                }
+                for i in order[slot]
+            ],
+            float(base_values[slot]),
+        )
+        for slot, position in enumerate(explain_rows)
+    }
+
+
+def _log_columns(
+    spec: ScanSpec,
+    model: ScanModel,
+    ref: ModelRef,
+    inputs_frame: pd.DataFrame,
+    keys: np.ndarray,
+    selection: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    explanations: Explanations,
+) -> BatchColumns:
+    """Every scored case for the decision log, as columns, not one LogEntry per row: the store checks
+    what rows share once, serialises the inputs column by column and hands back request ids only
+    (ServingStore.append_batch; the same rows and hashes)."""
+    scores, signal, control, draws = selection
+    return BatchColumns(
+        scan=spec.id,
+        model_name=ref.name,
+        model_version=ref.version,
+        threshold=model.threshold,
+        margin_scale=MARGIN_SCALE,
+        audit_sha256=ref.audit_sha256,
+        decision_id=ref.decision_id,
+        case_ids=keys.tolist(),
+        inputs={name: _log_column(inputs_frame[name]) for name in inputs_frame.columns},
+        scores=scores,
+        signal=signal,
+        control=control,
+        control_draws=draws,
+        explanations=explanations,
+    )
+
+
+def _write_scores(
+    output: Path,
+    key: str,
+    keys: np.ndarray,
+    request_ids: list[str],
+    selection: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    explanations: Explanations,
+    routing: Routing,
+) -> None:
+    """The output file: a row per scored case, with its request id, then a row per routed case."""
+    scores, signal, control, draws = selection
+    result = pd.DataFrame(
+        {
+            key: keys,
+            "request_id": request_ids,
+            "score": scores,
+            "signal": signal,
+            "control": control,
+            "control_draw": draws,
+            "explanation": [
+                json.dumps(explanations[i][0], ensure_ascii=False) if i in explanations else None
+                for i in range(len(keys))
+            ],
+            "routed_to": None,
+        }
+    )
+    if len(routing.routed):
+        routed = pd.DataFrame(
+            {key: routing.routed[key].astype(str).to_numpy(), "routed_to": routing.destination}
+        )
+        result = pd.concat([result, routed], ignore_index=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result.to_parquet(output, index=False)
 
 
 def _encoded_rows(

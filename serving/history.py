@@ -13,10 +13,9 @@ from typing import Final
 
 import pandas as pd
 
-from riskscan.errors import InvalidInput
-from serving.store import DecisionLogRow, ServingStore, case_query
-
-_LOG: Final = DecisionLogRow.__table__
+from serving.cases import case_query, in_period
+from serving.log import LOG
+from serving.store import ServingStore
 
 #: The columns of :func:`logged_cases`, in order (``inputs`` only when asked for).
 COLUMNS: Final = (
@@ -53,14 +52,7 @@ def logged_cases(
     (nullable booleans: missing when no outcome), ``sanction`` (text or missing) and ``outcome_created_at``.
     With ``with_inputs`` also ``inputs``: the raw input values as logged, one dict per case.
     """
-    for name, moment in (("start", start), ("end", end)):
-        if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
-            raise InvalidInput(f"{name} must be a datetime with a time zone, got {moment!r}")
-    query = case_query(scan, with_inputs=with_inputs).order_by(_LOG.c.id)
-    if start is not None:
-        query = query.where(_LOG.c.created_at >= start)
-    if end is not None:
-        query = query.where(_LOG.c.created_at < end)
+    query = in_period(case_query(scan, with_inputs=with_inputs), start, end).order_by(LOG.c.id)
     with store.engine.connect() as connection:
         result = connection.execute(query)
         frame = pd.DataFrame.from_records(result.all(), columns=list(result.keys()))

@@ -31,8 +31,9 @@ from models.governance import GovernanceStore
 from models.scorer import MARGIN_SCALE, ScanModel
 from models.specs import SCAN_IDS, ScanSpec, load_spec
 from riskscan.errors import InvalidInput, InvalidParameter, Problem, TooLarge, Unavailable
+from serving.log import LogEntry
 from serving.scoring import ModelRef, ScoredCase, control_key, result_json, score_records
-from serving.store import LogEntry, ServingStore
+from serving.store import ServingStore
 
 MAX_CASES_PER_REQUEST = 1000
 MAX_TOP_N = 50

@@ -18,7 +18,7 @@ from models.registry import COMPARISON_TAG
 from models.specs import SCAN_IDS
 from riskscan.errors import NotFound
 from serving.runtime import ScanRuntime
-from serving.store import TokenRecord
+from serving.tokens import TokenRecord
 from serving.web._render import page
 from serving.web._session import SignedIn, csrf_token
 from serving.web._state import Runtime

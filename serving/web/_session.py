@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from riskscan.errors import Forbidden, Refusal, Unauthenticated
 from serving.auth import Authenticator
 from serving.http_errors import answer, status_for
-from serving.store import TokenRecord
+from serving.tokens import TokenRecord
 from serving.web._render import page
 from serving.web._state import Auth
 

@@ -11,7 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from features.register import FeatureRegister
 from models.specs import SCAN_IDS
 from riskscan.errors import InvalidInput, InvalidParameter
-from serving.store import CaseRow, LoggedScore, TokenRecord
+from serving.cases import CaseRow
+from serving.log import LoggedScore
+from serving.tokens import TokenRecord
 from serving.web._render import page
 from serving.web._session import SignedIn, check_csrf, csrf_token, session_user
 from serving.web._state import Auth, Runtime

@@ -10,7 +10,8 @@ import pytest
 
 from riskscan.errors import InvalidInput
 from serving.history import COLUMNS, logged_cases
-from serving.store import LogEntry, ServingStore
+from serving.log import LogEntry
+from serving.store import ServingStore
 
 
 class Clock:

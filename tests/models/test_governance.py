@@ -26,7 +26,7 @@ from models.governance import (
 )
 from riskscan import db
 from riskscan.db import MIGRATIONS_DIR, current_revision, head_revision, make_engine, upgrade
-from riskscan.errors import InvalidInput
+from riskscan.errors import Conflict, InvalidInput, NotFound
 from tests.postgres import temporary_database
 
 AUDIT = "ab" * 32
@@ -238,17 +238,17 @@ def test_a_promotion_cites_the_current_approving_decision(store: GovernanceStore
         "previous_version": None,
         "promoted_by": "C. Jansen",
     }
-    with pytest.raises(InvalidInput, match="decision_id 999 does not exist"):
+    with pytest.raises(NotFound, match="decision_id 999 does not exist"):
         store.record_promotion(**promote, decision_id=999, audit_sha256=AUDIT)
-    with pytest.raises(InvalidInput, match=f"audit_sha256 '{OTHER_AUDIT}' is not the audit"):
+    with pytest.raises(Conflict, match=f"audit_sha256 '{OTHER_AUDIT}' is not the audit"):
         store.record_promotion(**promote, decision_id=approval.id, audit_sha256=OTHER_AUDIT)
-    with pytest.raises(InvalidInput, match=f"decision_id {approval.id} is about scan 'vw' version '3'"):
+    with pytest.raises(Conflict, match=f"decision_id {approval.id} is about scan 'vw' version '3'"):
         store.record_promotion(**{**promote, "version": "4"}, decision_id=approval.id, audit_sha256=AUDIT)
 
     rejection = decide(store, decision="reject")
-    with pytest.raises(InvalidInput, match=f"decision_id {approval.id} is superseded by decision"):
+    with pytest.raises(Conflict, match=f"decision_id {approval.id} is superseded by decision"):
         store.record_promotion(**promote, decision_id=approval.id, audit_sha256=AUDIT)
-    with pytest.raises(InvalidInput, match=f"decision_id {rejection.id} is 'reject'"):
+    with pytest.raises(Conflict, match=f"decision_id {rejection.id} is 'reject'"):
         store.record_promotion(**promote, decision_id=rejection.id, audit_sha256=AUDIT)
     assert store.promotions("vw") == []
 

@@ -30,22 +30,21 @@ from models.governance import (
 )
 from riskscan import db
 from riskscan.db import MIGRATIONS_DIR, current_revision, head_revision, make_engine, upgrade
-from riskscan.errors import InvalidInput, NotFound
-from serving.store import (
+from riskscan.errors import Conflict, InvalidInput, NotFound
+from serving.cases import STATUS_NO_SIGNAL, STATUS_OPEN
+from serving.log import (
     GENESIS_HASH,
-    STATUS_NO_SIGNAL,
-    STATUS_NO_VIOLATION,
-    STATUS_OPEN,
-    STATUS_VIOLATION,
-    TABLES,
+    ROW_FIELDS,
     BatchColumns,
+    DecisionLogRow,
     LogEntry,
     LoggedScore,
-    ServingStore,
     canonical_inputs,
     new_request_ids,
     row_hash,
 )
+from serving.outcomes import STATUS_NO_VIOLATION, STATUS_VIOLATION
+from serving.store import TABLES, ServingStore
 from tests.postgres import temporary_database
 
 AUDIT = "ab" * 32
@@ -157,7 +156,7 @@ def test_upgrade_from_0001_keeps_governance_records_and_downgrade_drops_only_ser
     with ServingStore(url) as store:  # migrates 0001 -> 0002
         logged = store.append_score(entry(decision_id=1, audit_sha256=AUDIT))
         assert logged.decision_id == 1
-        with pytest.raises(InvalidInput, match="decision_id 99 does not exist"):
+        with pytest.raises(NotFound, match="decision_id 99 does not exist"):
             store.append_score(entry(decision_id=99))
     with GovernanceStore(url) as governance_store:
         assert [decision.id for decision in governance_store.decisions("vw")] == [1]
@@ -299,6 +298,18 @@ def test_append_get_and_the_chain(store: ServingStore) -> None:
     assert report.as_dict()["first_broken_id"] is None
 
 
+def test_the_table_has_exactly_the_columns_of_a_logged_score(url: str) -> None:
+    """One field list: the ORM table and the migrated database hold exactly the fields of LoggedScore."""
+    assert {column.name for column in DecisionLogRow.__table__.columns} == set(ROW_FIELDS)
+    ServingStore(url).close()
+    engine = make_engine(url)
+    try:
+        migrated = {column["name"] for column in inspect(engine).get_columns("decision_log")}
+    finally:
+        engine.dispose()
+    assert migrated == set(ROW_FIELDS)
+
+
 def test_an_empty_log_verifies(store: ServingStore) -> None:
     report = store.verify_chain()
     assert (report.ok, report.rows_checked, report.head_id, report.head_hash) == (True, 0, None, GENESIS_HASH)
@@ -387,7 +398,7 @@ def test_invalid_rows_are_refused_naming_field_and_value(
 
 def test_a_request_id_is_logged_once(store: ServingStore) -> None:
     logged = store.append_score(entry())
-    with pytest.raises(InvalidInput, match=f"request_id '{logged.request_id}' is already logged"):
+    with pytest.raises(Conflict, match=f"request_id '{logged.request_id}' is already logged"):
         store.append_scores([entry(), entry(request_id=logged.request_id)])
     twice = uuid.uuid4().hex
     with pytest.raises(InvalidInput, match=f"request_id '{twice}' appears more than once in this append"):
@@ -397,7 +408,7 @@ def test_a_request_id_is_logged_once(store: ServingStore) -> None:
 
 
 def test_bulk_appends_chunk_and_stay_one_chain(store: ServingStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("serving.store.INSERT_CHUNK", 7)
+    monkeypatch.setattr("serving.log._chain.INSERT_CHUNK", 7)
     rows = [
         entry(case_id=f"case-{n}", score=n / 100, source="batch", explanation=[], control_draw=n / 50)
         for n in range(50)
@@ -736,7 +747,7 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "refusal", "message"),
+    ("overrides", "error", "message"),
     [
         ({"request_id": "0" * 32}, NotFound, f"no scored case with request_id '{'0' * 32}'"),
         ({"request_id": "onbekend"}, NotFound, "no scored case with request_id 'onbekend'"),
@@ -755,7 +766,7 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
     ],
 )
 def test_invalid_outcomes_are_refused(
-    riskscan_home: Path, overrides: dict[str, Any], refusal: type[Exception], message: str
+    riskscan_home: Path, overrides: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     with ServingStore() as store:
         logged = store.append_score(entry(signal=True))
@@ -766,7 +777,7 @@ def test_invalid_outcomes_are_refused(
             "hoor_en_wederhoor": True,
             "investigator": "E. Visser",
         }
-        with pytest.raises(refusal, match=message):
+        with pytest.raises(error, match=message):
             store.record_outcome(**{**fields, **overrides})
         assert store.outcomes() == []
 
@@ -872,9 +883,9 @@ def test_tokens(store: ServingStore) -> None:
     assert json.loads(json.dumps(listed[0].as_dict()))["active"] is False
     assert "token_hash" not in listed[0].as_dict()
 
-    with pytest.raises(InvalidInput, match=f"API token {record.id} .* is already revoked"):
+    with pytest.raises(Conflict, match=f"API token {record.id} .* is already revoked"):
         store.revoke_token(record.id, "again")
-    with pytest.raises(InvalidInput, match="no API token with id 99"):
+    with pytest.raises(NotFound, match="no API token with id 99"):
         store.revoke_token(99, "typo")
     with pytest.raises(InvalidInput, match="reason must be non-empty text, got ''"):
         store.revoke_token(listed[1].id, "")

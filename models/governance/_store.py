@@ -1,0 +1,335 @@
+"""The governance store: append committee decisions, promotions and withdrawals, and read them back.
+
+**Supersede, never edit.** A committee that changes its mind records a new decision; it points at the one
+it replaces (``supersedes_id``), and the database keeps that chain linear (each decision is superseded at
+most once, by a later decision about the same scan and model version). Decisions and promotions about one
+scan version are serialised (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so two
+committee members recording at once cannot both supersede the same decision.
+
+Refusals: a value that breaks a rule is :class:`InvalidInput`, a decision that does not exist
+:class:`NotFound`, and a promotion that contradicts the record (a decision about another version, another
+audit, superseded, or not approving) :class:`Conflict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, exists, func, select, text
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from models.governance._records import (
+    APPROVALS,
+    CHECKLIST_KEYS,
+    DECISIONS,
+    DecisionRecord,
+    PromotionRecord,
+    WithdrawalRecord,
+)
+from models.governance._tables import CommitteeDecision, Promotion, Withdrawal
+from riskscan import home
+from riskscan.db import (
+    KEY_LENGTH,
+    NAME_LENGTH,
+    WRITE_OPTIONS,
+    Base,
+    Record,
+    Store,
+    make_engine,
+    sha256_field,
+    text_field,
+    upgrade,
+)
+from riskscan.errors import Conflict, InvalidInput, NotFound
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+def _text_list(field: str, value: object) -> list[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise InvalidInput(f"{field} must be a list of texts, got {value!r}")
+    items = [text_field(f"{field}[{index}]", item) for index, item in enumerate(value)]
+    return items
+
+
+def _names(value: object) -> list[str]:
+    names = _text_list("decided_by", value)
+    if not names:
+        raise InvalidInput(f"decided_by must name at least one committee member, got {value!r}")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InvalidInput(f"decided_by names {duplicates!r} more than once")
+    for name in names:
+        text_field("decided_by", name, max_length=NAME_LENGTH)
+    return names
+
+
+def _checklist(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"checklist must map each of {list(CHECKLIST_KEYS)} to an answer, got {value!r}")
+    unknown = sorted(str(key) for key in value if key not in CHECKLIST_KEYS)
+    if unknown:
+        raise InvalidInput(f"checklist has unknown key {unknown[0]!r} (known: {list(CHECKLIST_KEYS)})")
+    missing = [key for key in CHECKLIST_KEYS if key not in value]
+    if missing:
+        raise InvalidInput(f"checklist is missing {missing[0]!r}: every decision answers all seven items")
+    return {key: text_field(f"checklist[{key!r}]", value[key]) for key in CHECKLIST_KEYS}
+
+
+R = TypeVar("R", bound=Record)
+
+
+def _added(session: Session, row: Base, record: type[R]) -> R:
+    """Insert ``row`` (an ORM object) now, inside the session's transaction, and read it as ``record``."""
+    session.add(row)
+    session.flush()
+    return record.from_row(row)
+
+
+# ----------------------------------------------------------------------------------------------- store
+
+
+class GovernanceStore(Store):
+    """Read and append governance records. Opening a store migrates the database to head.
+
+    There are no update or delete methods, and the database would refuse them anyway (see
+    :mod:`models.governance._tables`). ``clock`` exists for tests that need to place records in time; it
+    must return aware datetimes.
+    """
+
+    def __init__(self, url: str | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
+        engine = make_engine(url or home.database_url())
+        upgrade(engine)
+        super().__init__(engine, clock)
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False)
+
+    def _read_all(self, query: Select[Any], record: type[R]) -> list[R]:
+        with self._read() as session:
+            return [record.from_row(row) for row in session.scalars(query)]
+
+    def _lock_scan_version(self, session: Session, scan: str, version: str) -> None:
+        """Serialise decisions and promotions about one scan version (SQLite already has BEGIN IMMEDIATE)."""
+        if self._engine.dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"riskscan.governance:{scan}:{version}"},
+            )
+
+    # ---------------------------------------------------------------------------------------- decisions
+
+    def record_decision(
+        self,
+        *,
+        scan: str,
+        version: str,
+        audit_sha256: str,
+        decision: str,
+        decided_by: Sequence[str],
+        rationale: str,
+        conditions: Sequence[str] = (),
+        valid_until: date | None = None,
+        checklist: Mapping[str, str],
+        demo: bool = False,
+    ) -> DecisionRecord:
+        """Append a committee decision; it supersedes the current decision for this scan and version.
+
+        Conditions belong to ``approve-with-conditions`` only (at least one), so that an ``approve`` can
+        never carry conditions nobody is bound to check.
+        """
+        scan = text_field("scan", scan, max_length=KEY_LENGTH)
+        version = text_field("version", version, max_length=KEY_LENGTH)
+        audit_sha256 = sha256_field("audit_sha256", audit_sha256)
+        if decision not in DECISIONS:
+            raise InvalidInput(f"decision must be one of {', '.join(map(repr, DECISIONS))}, got {decision!r}")
+        names = _names(decided_by)
+        rationale = text_field("rationale", rationale)
+        condition_list = _text_list("conditions", conditions)
+        if decision == "approve-with-conditions" and not condition_list:
+            raise InvalidInput(
+                "conditions must list at least one condition for 'approve-with-conditions', "
+                f"got {conditions!r}"
+            )
+        if decision != "approve-with-conditions" and condition_list:
+            raise InvalidInput(
+                f"conditions {condition_list!r} given with decision {decision!r}; "
+                "conditions are recorded only with 'approve-with-conditions'"
+            )
+        if valid_until is not None and (
+            isinstance(valid_until, datetime) or not isinstance(valid_until, date)
+        ):
+            raise InvalidInput(f"valid_until must be a date or None, got {valid_until!r}")
+        answers = _checklist(checklist)
+        if not isinstance(demo, bool):
+            raise InvalidInput(f"demo must be True or False, got {demo!r}")
+
+        with self._write.begin() as session:
+            self._lock_scan_version(session, scan, version)
+            current = self._current(session, scan, version)
+            row = CommitteeDecision(
+                scan=scan,
+                model_version=version,
+                audit_sha256=audit_sha256,
+                decision=decision,
+                decided_by=names,
+                rationale=rationale,
+                conditions=condition_list,
+                valid_until=valid_until,
+                checklist=answers,
+                demo=demo,
+                created_at=self._now(),
+                supersedes_id=None if current is None else current.id,
+            )
+            return _added(session, row, DecisionRecord)
+
+    def decisions(self, scan: str, version: str | None = None) -> list[DecisionRecord]:
+        """All decisions about a scan (or one version of it) in the order recorded, superseded ones included.
+
+        Recording order is the id order; the database keeps every supersession pointing to a lower id.
+        """
+        query = select(CommitteeDecision).where(CommitteeDecision.scan == scan)
+        if version is not None:
+            query = query.where(CommitteeDecision.model_version == version)
+        return self._read_all(query.order_by(CommitteeDecision.id), DecisionRecord)
+
+    @staticmethod
+    def _current(session: Session, scan: str, version: str) -> CommitteeDecision | None:
+        later = aliased(CommitteeDecision)
+        query = select(CommitteeDecision).where(
+            CommitteeDecision.scan == scan,
+            CommitteeDecision.model_version == version,
+            ~exists().where(later.supersedes_id == CommitteeDecision.id),
+        )
+        return session.scalars(query).one_or_none()
+
+    def current_decision(self, scan: str, version: str) -> DecisionRecord | None:
+        """The decision nothing supersedes (the latest), or None if the committee never decided."""
+        with self._read() as session:
+            row = self._current(session, scan, version)
+            return None if row is None else DecisionRecord.from_row(row)
+
+    def decision(self, decision_id: int) -> DecisionRecord | None:
+        with self._read() as session:
+            row = session.get(CommitteeDecision, decision_id)
+            return None if row is None else DecisionRecord.from_row(row)
+
+    # --------------------------------------------------------------------------------------- promotions
+
+    def record_promotion(
+        self,
+        *,
+        scan: str,
+        version: str,
+        previous_version: str | None,
+        decision_id: int,
+        audit_sha256: str,
+        promoted_by: str,
+    ) -> PromotionRecord:
+        """Append a promotion. It must cite the *current* decision about this very scan, version and audit,
+        and that decision must approve.
+
+        The rest of the gate (fairness, expiry of ``valid_until``, withdrawn versions) is the promotion
+        gate's business; this check only keeps the evidence trail coherent.
+        """
+        scan = text_field("scan", scan, max_length=KEY_LENGTH)
+        version = text_field("version", version, max_length=KEY_LENGTH)
+        if previous_version is not None:
+            previous_version = text_field("previous_version", previous_version, max_length=KEY_LENGTH)
+        if isinstance(decision_id, bool) or not isinstance(decision_id, int):
+            raise InvalidInput(f"decision_id must be an integer, got {decision_id!r}")
+        audit_sha256 = sha256_field("audit_sha256", audit_sha256)
+        promoted_by = text_field("promoted_by", promoted_by, max_length=NAME_LENGTH)
+
+        with self._write.begin() as session:
+            self._lock_scan_version(session, scan, version)
+            cited = session.get(CommitteeDecision, decision_id)
+            if cited is None:
+                raise NotFound(f"decision_id {decision_id} does not exist")
+            if (cited.scan, cited.model_version) != (scan, version):
+                raise Conflict(
+                    f"decision_id {decision_id} is about scan {cited.scan!r} version "
+                    f"{cited.model_version!r}, not scan {scan!r} version {version!r}"
+                )
+            if cited.audit_sha256 != audit_sha256:
+                raise Conflict(
+                    f"audit_sha256 {audit_sha256!r} is not the audit the committee reviewed in decision "
+                    f"{decision_id} ({cited.audit_sha256!r})"
+                )
+            current = self._current(session, scan, version)
+            if current is not None and current.id != cited.id:
+                raise Conflict(
+                    f"decision_id {decision_id} is superseded by decision {current.id} "
+                    f"({current.decision!r}); cite the current decision"
+                )
+            if cited.decision not in APPROVALS:
+                raise Conflict(
+                    f"decision_id {decision_id} is {cited.decision!r}: scan {scan!r} version {version!r} "
+                    "is not approved"
+                )
+            row = Promotion(
+                scan=scan,
+                model_version=version,
+                previous_version=previous_version,
+                decision_id=decision_id,
+                audit_sha256=audit_sha256,
+                promoted_by=promoted_by,
+                created_at=self._now(),
+            )
+            return _added(session, row, PromotionRecord)
+
+    def promotions(self, scan: str) -> list[PromotionRecord]:
+        """All promotions of a scan, in the order recorded (oldest first)."""
+        return self._read_all(
+            select(Promotion).where(Promotion.scan == scan).order_by(Promotion.id), PromotionRecord
+        )
+
+    # -------------------------------------------------------------------------------------- withdrawals
+
+    def record_withdrawal(
+        self, *, scan: str, version: str | None, reason: str, withdrawn_by: str
+    ) -> WithdrawalRecord:
+        """Append a withdrawal: the scan stops serving until a later promotion."""
+        scan = text_field("scan", scan, max_length=KEY_LENGTH)
+        if version is not None:
+            version = text_field("version", version, max_length=KEY_LENGTH)
+        reason = text_field("reason", reason)
+        withdrawn_by = text_field("withdrawn_by", withdrawn_by, max_length=NAME_LENGTH)
+        with self._write.begin() as session:
+            row = Withdrawal(
+                scan=scan,
+                model_version=version,
+                reason=reason,
+                withdrawn_by=withdrawn_by,
+                created_at=self._now(),
+            )
+            return _added(session, row, WithdrawalRecord)
+
+    def withdrawals(self, scan: str) -> list[WithdrawalRecord]:
+        """All withdrawals of a scan, in the order recorded (oldest first)."""
+        query = select(Withdrawal).where(Withdrawal.scan == scan).order_by(Withdrawal.id)
+        return self._read_all(query, WithdrawalRecord)
+
+    def active_withdrawal(self, scan: str) -> WithdrawalRecord | None:
+        """The latest withdrawal, unless a promotion came after it (a new promotion lifts a withdrawal).
+
+        Withdrawals and promotions live in different tables, so "after" means a later ``created_at``. A
+        withdrawal and a promotion with the same timestamp count as withdrawn: when in doubt, stop.
+        """
+        with self._read() as session:
+            withdrawal = session.scalars(
+                select(Withdrawal).where(Withdrawal.scan == scan).order_by(Withdrawal.id.desc()).limit(1)
+            ).first()
+            if withdrawal is None:
+                return None
+            promoted_at = session.scalar(select(func.max(Promotion.created_at)).where(Promotion.scan == scan))
+            if promoted_at is not None and promoted_at > withdrawal.created_at:
+                return None
+            return WithdrawalRecord.from_row(withdrawal)
+
+    def is_version_withdrawn(self, scan: str, version: str) -> bool:
+        """Whether any withdrawal names this exact version (a later promotion does not clear that)."""
+        query = select(exists().where(Withdrawal.scan == scan, Withdrawal.model_version == version))
+        with self._read() as session:
+            return bool(session.scalar(query))

@@ -1,0 +1,156 @@
+"""Cases: the decision log read together with the latest outcome of each case.
+
+The case list, the worklist and the jobs' history (:mod:`serving.history`) all read one query,
+:func:`case_query`. It joins the log and the outcomes, which cite log rows, so it sits above both
+(:mod:`serving.log`, :mod:`serving.outcomes`) rather than inside either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Engine, Row, Select, exists, select
+
+from riskscan.db import Record
+from riskscan.errors import InvalidInput
+from serving.log import LOG, SELECTED, positive_int_field
+from serving.outcomes import OUTCOMES, OutcomeRecord, latest
+
+STATUS_NO_SIGNAL: Final = "geen signaal"
+STATUS_OPEN: Final = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow(Record):
+    """A logged case with its latest outcome, for the case list and the worklist.
+
+    ``status``: ``geen signaal`` (neither a signal nor in the control sample, no outcome), ``open``
+    (selected for investigation, no outcome yet), ``afgehandeld: overtreding`` or ``afgehandeld: geen
+    overtreding`` (the latest outcome).
+    """
+
+    id: int
+    request_id: str
+    case_id: str
+    scan: str
+    model_name: str
+    model_version: str
+    score: float
+    threshold: float
+    signal: bool
+    control: bool
+    source: str
+    created_at: datetime
+    status: str
+    outcome: OutcomeRecord | None
+
+    @classmethod
+    def from_case(cls, row: Row[Any]) -> CaseRow:
+        """A row of :func:`case_query`: its outcome columns become the :class:`OutcomeRecord`."""
+        values = row._mapping
+        outcome = None
+        if values["outcome_id"] is not None:
+            outcome = OutcomeRecord.from_row(
+                values, **{name: values[label] for name, label in _RELABELLED.items()}
+            )
+        if outcome is not None:
+            status = outcome.status
+        elif values["signal"] or values["control"]:
+            status = STATUS_OPEN
+        else:
+            status = STATUS_NO_SIGNAL
+        return cls.from_row(values, status=status, outcome=outcome)
+
+
+#: The log's columns in a case row (the fields of CaseRow that are log columns).
+_CASE_COLUMNS: Final = tuple(item.name for item in dataclasses.fields(CaseRow) if item.name in LOG.c)
+#: The latest outcome's columns in a case row: its own, named ``outcome_<name>`` where the log has a
+#: column of that name; ``request_id``, ``case_id`` and ``scan`` are the log's.
+_OUTCOME_COLUMNS: Final = {
+    name: f"outcome_{name}" if name in _CASE_COLUMNS else name
+    for name in (item.name for item in dataclasses.fields(OutcomeRecord))
+    if name not in ("request_id", "case_id", "scan")
+}
+_RELABELLED: Final = {name: label for name, label in _OUTCOME_COLUMNS.items() if name != label}
+
+
+def case_query(scan: str, *, with_inputs: bool = False) -> Select[Any]:
+    """Every logged case of ``scan`` with its latest outcome (a later outcome for the same request
+    supersedes an earlier one): the query behind the case list, the worklist and ``serving.history``.
+
+    Columns: those of :class:`CaseRow` from the log, and the latest outcome's ``outcome_id``,
+    ``violation``, ``sanction``, ``hoor_en_wederhoor``, ``investigator``, ``notes`` and
+    ``outcome_created_at`` (all null without an outcome); with ``with_inputs`` also ``inputs``.
+    """
+    outcome = OUTCOMES.alias("latest")
+    columns: list[Any] = [LOG.c[name] for name in _CASE_COLUMNS]
+    columns += [outcome.c[name].label(label) for name, label in _OUTCOME_COLUMNS.items()]
+    if with_inputs:
+        columns.append(LOG.c.inputs)
+    return (
+        select(*columns)
+        .select_from(LOG.outerjoin(outcome, (outcome.c.request_id == LOG.c.request_id) & latest(outcome)))
+        .where(LOG.c.scan == scan)
+    )
+
+
+def in_period(query: Select[Any], start: datetime | None, end: datetime | None) -> Select[Any]:
+    """``query`` kept to cases logged in ``[start, end)``; either may be None (open), else aware."""
+    for name, moment in (("start", start), ("end", end)):
+        if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
+            raise InvalidInput(f"{name} must be a datetime with a time zone, got {moment!r}")
+    if start is not None:
+        query = query.where(LOG.c.created_at >= start)
+    if end is not None:
+        query = query.where(LOG.c.created_at < end)
+    return query
+
+
+def cases(
+    engine: Engine,
+    *,
+    scan: str,
+    model_version: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    signal_only: bool = False,
+    limit: int | None = None,
+) -> list[CaseRow]:
+    """Logged cases of a scan in the order scored (``created_at``, then id), each with its latest
+    outcome and status.
+
+    ``start`` is inclusive and ``end`` exclusive (aware datetimes). ``signal_only`` keeps the cases
+    selected for investigation: a signal, or drawn into the random control sample.
+    """
+    query = case_query(scan)
+    if model_version is not None:
+        query = query.where(LOG.c.model_version == model_version)
+    query = in_period(query, start, end)
+    if signal_only:
+        query = query.where(SELECTED)
+    query = query.order_by(LOG.c.created_at, LOG.c.id)  # created_at is stamped in id order
+    if limit is not None:
+        query = query.limit(positive_int_field("limit", limit))
+    with engine.connect() as connection:
+        return [CaseRow.from_case(row) for row in connection.execute(query)]
+
+
+def worklist(engine: Engine, scan: str, limit: int) -> list[CaseRow]:
+    """Open cases (selected for investigation, no outcome yet): the control sample first, then signals
+    by score, highest first.
+
+    The random control sample comes first because it is only unbiased if *all* of it is investigated;
+    ranked by score, its low-scoring cases would fall below the capacity line and never be done.
+    """
+    has_outcome = exists().where(OUTCOMES.c.request_id == LOG.c.request_id)
+    query = (
+        case_query(scan)
+        .where(SELECTED, ~has_outcome)
+        .order_by(LOG.c.control.desc(), LOG.c.score.desc(), LOG.c.id.desc())
+        .limit(positive_int_field("limit", limit))
+    )
+    with engine.connect() as connection:
+        return [CaseRow.from_case(row) for row in connection.execute(query)]

@@ -1,0 +1,317 @@
+"""The chain: appending rows under the append lock, reading them, and verifying every hash.
+
+Appends are serialised so the chain stays linear: ``BEGIN IMMEDIATE`` on SQLite, a transaction-level
+advisory lock on PostgreSQL, and the last hash is read *inside* that transaction each time (one primary-key
+lookup), so several processes can append to one database. As a backstop, the ids are assigned as last
+id + 1: two appends that somehow raced past the lock would collide on the primary key rather than fork
+the chain.
+
+Batch scoring
+-------------
+:meth:`DecisionLog.append` writes all its rows in one transaction, which holds the write lock for the whole
+append. A batch job uses :meth:`DecisionLog.append_batch` instead: the same rows and hashes, given column
+by column (:class:`BatchColumns`), written in chunks of its own transaction each so that the service's
+requests on the same database are not held up for long, and several times faster, because nothing is
+built or checked per row that can be built or checked per column. Either way the rows are checked and
+encoded before the lock is taken; under the lock only the chain is computed (string joins and SHA-256)
+and the rows are inserted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import repeat
+from typing import Any, Final
+
+import psycopg
+from sqlalchemy import Connection, Engine, column, func, select, table, text
+from sqlalchemy.exc import IntegrityError
+
+from riskscan.db import Record, write_transaction
+from riskscan.errors import Conflict, InvalidInput, NotFound
+from serving.log import _encode
+from serving.log._batch import BatchColumns, batch_columns
+from serving.log._encode import Columns, Encoded, json_text, logged_scores, row_hash
+from serving.log._fields import HASHED_FIELDS, INSERT_COLUMNS, LogEntry, LoggedScore
+from serving.log._tables import GENESIS_HASH, LOG
+from serving.log._values import positive_int_field, request_id_field
+
+INSERT_CHUNK: Final = 10_000
+#: The page cache of the connection a batch job appends with: the partial index of selected cases takes
+#: keys in score order, spread over the whole index, and each key that misses the cache costs a page read.
+#: (Until revision 0003 the unique index on ``row_hash`` took random SHA-256 keys too, and cost half the time.)
+SQLITE_BULK_CACHE_KIB: Final = 262_144
+
+#: The PostgreSQL advisory lock that serialises appends to the decision log: a constant 64-bit key, the
+#: first 8 bytes of sha256("riskscan.decision_log"). Other locks in this database use other keys.
+APPEND_LOCK_KEY: Final = int.from_bytes(
+    hashlib.sha256(b"riskscan.decision_log").digest()[:8], "big", signed=True
+)
+
+_LAST_LINK = select(LOG.c.id, LOG.c.row_hash).order_by(LOG.c.id.desc()).limit(1)
+_LOCK_APPENDS = text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
+_DECISIONS = table("committee_decisions", column("id"))
+_JSON_COLUMNS: Final = frozenset(_encode.JSON_FIELDS)
+_COPY_SQL: Final = f"COPY decision_log ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport(Record):
+    """The result of :meth:`DecisionLog.verify`.
+
+    ``head_id``/``head_hash`` are the last row that checked out (for an intact chain: the last row); keep
+    the head hash somewhere else to detect a rewritten tail later.
+    """
+
+    ok: bool
+    rows_checked: int
+    first_broken_id: int | None
+    problem: str | None
+    head_id: int | None
+    head_hash: str
+
+
+def _insert_sql(dialect: str) -> str:
+    """The decision-log INSERT in the driver's own parameter style, JSON passed as (canonical) text."""
+    if dialect == "postgresql":
+        marks = ["CAST(%s AS json)" if name in _JSON_COLUMNS else "%s" for name in INSERT_COLUMNS]
+    else:
+        marks = ["?"] * len(INSERT_COLUMNS)
+    return f"INSERT INTO decision_log ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join(marks)})"
+
+
+def _copy_rows(connection: Connection, params: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL's bulk path: COPY, inside the caller's transaction (about 3x executemany's rate)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
+            for row in params:
+                copy.write_row(row)
+    except psycopg.errors.IntegrityError as exc:  # the same exception the executemany path raises
+        raise IntegrityError(_COPY_SQL, None, exc) from exc
+
+
+class DecisionLog:
+    """Append to, read and verify the decision log of one database.
+
+    ``now`` gives the moment of an append (aware UTC); ``after_bulk_write`` is called after a write of
+    ``INSERT_CHUNK`` rows or more (the store checkpoints SQLite's WAL there, so that the next API request
+    does not pay for the batch's rows).
+    """
+
+    def __init__(
+        self, engine: Engine, now: Callable[[], datetime], after_bulk_write: Callable[[], None] | None = None
+    ) -> None:
+        self._engine = engine
+        self._now = now
+        self._after_bulk_write = after_bulk_write
+        dialect = engine.dialect
+        self._postgres = dialect.name == "postgresql"
+        self._insert_sql = _insert_sql(dialect.name)
+        self._created_at_bind = LOG.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+
+    def append(self, entries: Sequence[LogEntry]) -> list[LoggedScore]:
+        """Append rows to the chain, in the order given, in one transaction: all are written or none.
+
+        Raises :class:`InvalidInput` for an invalid row or a request id given twice, :class:`Conflict` for
+        a request id already logged, :class:`NotFound` for a ``decision_id`` that does not exist, and lets
+        any other database error through: the caller must fail when the log cannot be written.
+        """
+        columns, records = _encode.entry_columns(entries)  # on the module, so a profiler can wrap it
+        if not records:
+            return []
+        request_ids = [record["request_id"] for record in records]
+        if len(set(request_ids)) != len(request_ids):
+            seen: set[str] = set()
+            for request_id in request_ids:
+                if request_id in seen:
+                    raise InvalidInput(f"request_id {request_id!r} appears more than once in this append")
+                seen.add(request_id)
+        first_id, created_at, prev, digests = self._write(columns, request_ids)
+        return logged_scores(records, first_id, created_at, prev, digests)
+
+    def append_batch(
+        self,
+        batch: BatchColumns,
+        *,
+        chunk_rows: int = INSERT_CHUNK,
+        progress: Callable[[int], object] | None = None,
+    ) -> list[str]:
+        """Append a batch job's rows to the chain, ``chunk_rows`` per transaction; returns their request ids.
+
+        Each chunk is checked and encoded before its write lock is taken; ``progress`` is called with the
+        number of rows after each chunk. All rows are written in order, or an exception is raised: the
+        chunks before the failing one stay in the log (they are valid, chained rows), and the caller must
+        not release any score.
+        """
+        positive_int_field("chunk_rows", chunk_rows)
+        request_ids: list[str] = []
+        total = len(batch)
+        for start in range(0, total, chunk_rows):
+            stop = min(start + chunk_rows, total)
+            columns = batch_columns(batch, start, stop)
+            ids = columns.values["request_id"]
+            assert isinstance(ids, list)
+            self._write(columns, ids, bulk=True)
+            request_ids += ids
+            if progress is not None:
+                progress(stop - start)
+        return request_ids
+
+    def _write(
+        self, columns: Columns, request_ids: list[str], *, bulk: bool = False
+    ) -> tuple[int, datetime, str, list[str]]:
+        """Encode checked rows, chain them and insert them; explain a refusal by the database."""
+        encoded = _encode.encode(columns)  # on the module, so a profiler can wrap it
+        try:
+            written = self._chain(encoded, bulk=bulk)
+        except IntegrityError as exc:
+            self._explain_refusal(exc, request_ids, columns)
+            raise
+        if columns.rows >= INSERT_CHUNK and self._after_bulk_write is not None:
+            self._after_bulk_write()
+        return written
+
+    def _chain(self, rows: Encoded, *, bulk: bool) -> tuple[int, datetime, str, list[str]]:
+        """Under the append lock: read the last link, hash the rows in order onto it, insert them.
+
+        Returns the first new id, the ``created_at`` of all rows, the ``prev_hash`` of the first row and
+        the ``row_hash`` of every row. ``bulk`` (a batch job) gives the SQLite connection a larger page cache.
+        """
+        with write_transaction(self._engine) as connection:
+            if self._postgres:
+                connection.execute(_LOCK_APPENDS)
+            elif bulk:
+                connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
+            last = connection.execute(_LAST_LINK).first()
+            last_id, prev = (0, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
+            first_id, first_prev = last_id + 1, prev
+            created_at = self._now()
+            stamp = json_text(created_at.isoformat())
+            sha256 = hashlib.sha256
+            digests = []
+            for row_id, head, middle, tail in zip(
+                range(first_id, first_id + len(rows.heads)), rows.heads, rows.middles, rows.tails, strict=True
+            ):
+                prev = sha256(f"{prev}{head}{stamp}{middle}{row_id}{tail}".encode()).hexdigest()
+                digests.append(prev)
+            count = len(digests)
+            stored_at = created_at if self._created_at_bind is None else self._created_at_bind(created_at)
+            params = list(
+                zip(
+                    range(first_id, first_id + count),
+                    repeat(stored_at, count),
+                    [first_prev, *digests[:-1]],
+                    digests,
+                    *rows.values,
+                    strict=False,  # some columns are an endless repeat of a shared value
+                )
+            )
+            if count == 1:
+                connection.exec_driver_sql(self._insert_sql, params[0])
+            elif self._postgres:
+                _copy_rows(connection, params)
+            else:
+                for start in range(0, count, INSERT_CHUNK):
+                    connection.exec_driver_sql(self._insert_sql, params[start : start + INSERT_CHUNK])
+        return first_id, created_at, first_prev, digests
+
+    def _explain_refusal(self, exc: IntegrityError, request_ids: Sequence[str], columns: Columns) -> None:
+        """Turn the likely integrity errors into a sentence; anything else is re-raised as it was."""
+        message = str(exc.orig)
+        with self._engine.connect() as connection:
+            if "request_id" in message:
+                for start in range(0, len(request_ids), INSERT_CHUNK):
+                    chunk = request_ids[start : start + INSERT_CHUNK]
+                    taken = connection.scalars(select(LOG.c.request_id).where(LOG.c.request_id.in_(chunk)))
+                    first = taken.first()
+                    if first is not None:
+                        raise Conflict(f"request_id {first!r} is already logged") from exc
+            if "FOREIGN KEY" in message or "decision_id" in message:
+                cited = columns.values["decision_id"]
+                wanted = sorted({*([cited.value] if isinstance(cited, _encode.Shared) else cited)} - {None})
+                known = set(connection.scalars(select(_DECISIONS.c.id).where(_DECISIONS.c.id.in_(wanted))))
+                missing = [decision for decision in wanted if decision not in known]
+                if missing:
+                    raise NotFound(f"decision_id {missing[0]} does not exist") from exc
+
+    def get(self, request_id: str) -> LoggedScore | None:
+        """The row logged under ``request_id``, or None (also for text that is no request id)."""
+        try:
+            request_id = request_id_field("request_id", request_id)
+        except InvalidInput:
+            return None
+        with self._engine.connect() as connection:
+            row = connection.execute(select(LOG).where(LOG.c.request_id == request_id)).first()
+        return None if row is None else LoggedScore.from_row(row)
+
+    def verify(self, *, batch_size: int = 50_000) -> ChainReport:
+        """Recompute every row hash in id order, ``batch_size`` rows at a time.
+
+        Checks, per row: the id follows the previous one (a gap means removed rows), ``prev_hash`` is the
+        previous row's ``row_hash`` (the link), and ``row_hash`` matches the row's contents. Stops at the
+        first problem. Rows appended while it runs are not checked (it stops at the last id it saw first).
+        """
+        positive_int_field("batch_size", batch_size)
+        with self._engine.connect() as connection:
+            last_id = connection.scalar(select(func.max(LOG.c.id)))
+        checked, prev_id, prev_hash = 0, 0, GENESIS_HASH
+
+        def report(broken_id: int | None = None, problem: str | None = None) -> ChainReport:
+            return ChainReport(
+                ok=problem is None,
+                rows_checked=checked,
+                first_broken_id=broken_id,
+                problem=problem,
+                head_id=prev_id or None,
+                head_hash=prev_hash,
+            )
+
+        if last_id is None:
+            return report()
+        query = select(LOG).order_by(LOG.c.id).limit(batch_size)
+        while prev_id < last_id:
+            with self._engine.connect() as connection:
+                rows = connection.execute(query.where(LOG.c.id > prev_id, LOG.c.id <= last_id)).all()
+            if not rows:
+                break
+            for row in rows:
+                values = row._mapping
+                row_id = values["id"]
+                problem = _broken_link(values, prev_id, prev_hash)
+                if problem is not None:
+                    return report(row_id, problem)
+                prev_id, prev_hash = row_id, values["row_hash"]
+                checked += 1
+        if prev_id != last_id:
+            return report(last_id, f"gap: ids after {prev_id} up to {last_id} are missing")
+        return report()
+
+
+def _broken_link(values: Mapping[Any, Any], prev_id: int, prev_hash: str) -> str | None:
+    """What is wrong with a row that follows row ``prev_id`` (hash ``prev_hash``), or None."""
+    row_id = values["id"]
+    if row_id != prev_id + 1:
+        missing = f"id {prev_id + 1}" if row_id == prev_id + 2 else f"ids {prev_id + 1}..{row_id - 1}"
+        return f"gap: {missing} missing before id {row_id} (rows were removed)"
+    if values["prev_hash"] != prev_hash:
+        return (
+            f"link broken: prev_hash {values['prev_hash']} is not the row_hash of "
+            + ("the start of the chain" if prev_id == 0 else f"id {prev_id}")
+            + f" ({prev_hash})"
+        )
+    try:
+        expected = row_hash(prev_hash, {name: values[name] for name in HASHED_FIELDS})
+    except (TypeError, ValueError) as exc:
+        return f"hash mismatch: the row cannot be hashed ({exc})"
+    if not hmac.compare_digest(expected, values["row_hash"]):
+        return (
+            f"hash mismatch: row_hash {values['row_hash']} does not match the row's contents "
+            f"({expected}); the row was changed after it was written"
+        )
+    return None

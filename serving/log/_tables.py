@@ -1,0 +1,90 @@
+"""The ``decision_log`` table as the ORM sees it (Alembic revisions 0002 and 0003).
+
+The table belongs to the migrations; this class mirrors it for querying, and a test checks that its
+columns are exactly the fields of :class:`~serving.log.LoggedScore`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Double,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, UTCDateTime
+
+GENESIS_HASH: Final = "0" * 64
+
+_LOG_ID = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid on SQLite
+
+
+class DecisionLogRow(Base):
+    """One scored case (revision 0002). JSON columns are ``json``, not ``jsonb``, on PostgreSQL: see 0002."""
+
+    __tablename__ = "decision_log"
+
+    id: Mapped[int] = mapped_column(_LOG_ID, primary_key=True, autoincrement=False)
+    request_id: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    model_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    audit_sha256: Mapped[str | None] = mapped_column(String(64))
+    decision_id: Mapped[int | None] = mapped_column(Integer)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    score: Mapped[float] = mapped_column(Double)
+    threshold: Mapped[float] = mapped_column(Double)
+    signal: Mapped[bool] = mapped_column(Boolean)
+    control: Mapped[bool] = mapped_column(Boolean)
+    control_draw: Mapped[float] = mapped_column(Double)
+    explanation: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    base_value: Mapped[float | None] = mapped_column(Double)
+    margin_scale: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    source: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint("id > 0", name="id_positive"),
+        CheckConstraint(f"(id = 1) = (prev_hash = '{GENESIS_HASH}')", name="genesis"),
+        CheckConstraint("length(trim(case_id)) > 0", name="case_id"),
+        CheckConstraint("length(trim(scan)) > 0", name="scan"),
+        CheckConstraint("length(trim(model_name)) > 0", name="model_name"),
+        CheckConstraint("length(trim(model_version)) > 0", name="model_version"),
+        CheckConstraint("length(trim(margin_scale)) > 0", name="margin_scale"),
+        CheckConstraint("control_draw >= 0 AND control_draw < 1", name="control_draw_range"),
+        CheckConstraint("source IN ('api', 'batch')", name="source"),
+        UniqueConstraint("request_id", name="request_id"),
+        # row_hash is not unique by constraint since revision 0003: it hashes the id (the primary key).
+        ForeignKeyConstraint(["decision_id"], ["committee_decisions.id"], name="decision_id"),
+        Index("ix_decision_log_scan_created_at", "scan", "created_at"),
+        Index(
+            "ix_decision_log_selected",
+            "scan",
+            "control",
+            "score",
+            sqlite_where=text("signal OR control"),
+            postgresql_where=text("signal OR control"),
+        ),
+    )
+
+
+LOG: Final[Table] = DecisionLogRow.__table__  # type: ignore[assignment]
+#: Selected for investigation. Spelled exactly as the predicate of the partial index ix_decision_log_selected
+#: (SQLAlchemy would write ``signal = 1 OR control = 1`` on SQLite, which SQLite does not match to it).
+SELECTED: Final = text("(decision_log.signal OR decision_log.control)")

@@ -1,0 +1,168 @@
+"""Investigation outcomes: what an investigation found about a scored case.
+
+An outcome cites a decision-log row by its ``request_id``. It is evidence like the log, so the
+``outcomes`` table is append-only in the database (revision ``0002_serving``): an investigator who must
+correct an outcome records a new one, and the latest outcome per request counts (:func:`latest`). The
+rules a person could get wrong are checked here with clear messages *and* in the database as CHECK
+constraints: a violation needs hoor en wederhoor (the client heard first), and a sanction needs a
+violation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ColumnElement,
+    Engine,
+    ForeignKeyConstraint,
+    FromClause,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    exists,
+    insert,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from riskscan.db import NAME_LENGTH, Base, Record, UTCDateTime, text_field, write_transaction
+from riskscan.errors import InvalidInput, NotFound
+from serving.log import LOG, flag_field, request_id_field
+
+STATUS_VIOLATION: Final = "afgehandeld: overtreding"
+STATUS_NO_VIOLATION: Final = "afgehandeld: geen overtreding"
+
+
+class OutcomeRow(Base):
+    """What an investigation found (revision 0002); the latest row per request counts."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(32))
+    violation: Mapped[bool] = mapped_column(Boolean)
+    sanction: Mapped[str | None] = mapped_column(Text)
+    hoor_en_wederhoor: Mapped[bool] = mapped_column(Boolean)
+    investigator: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    notes: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("length(trim(investigator)) > 0", name="investigator"),
+        CheckConstraint(
+            "sanction IS NULL OR (violation AND length(trim(sanction)) > 0)", name="sanction_needs_violation"
+        ),
+        CheckConstraint("hoor_en_wederhoor OR NOT violation", name="violation_needs_hoor_en_wederhoor"),
+        ForeignKeyConstraint(["request_id"], ["decision_log.request_id"], name="request_id"),
+        Index("ix_outcomes_request_id", "request_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+OUTCOMES: Final[Table] = OutcomeRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord(Record):
+    """An outcome with the case it is about (``case_id`` and ``scan`` come from the decision log)."""
+
+    id: int
+    request_id: str
+    case_id: str
+    scan: str
+    violation: bool
+    sanction: str | None
+    hoor_en_wederhoor: bool
+    investigator: str
+    notes: str
+    created_at: datetime
+
+    @property
+    def status(self) -> str:
+        return STATUS_VIOLATION if self.violation else STATUS_NO_VIOLATION
+
+
+def latest(outcome: FromClause) -> ColumnElement[bool]:
+    """True for an outcome (a row of ``outcome``, the outcomes table or an alias of it) that no later
+    outcome about the same request supersedes."""
+    later = OUTCOMES.alias("later")
+    return ~exists().where(later.c.request_id == outcome.c.request_id, later.c.id > outcome.c.id)
+
+
+def _checked_outcome(
+    violation: object, sanction: object, hoor_en_wederhoor: object, investigator: object, notes: object
+) -> dict[str, Any]:
+    investigator = text_field("investigator", investigator, NAME_LENGTH)
+    violation = flag_field("violation", violation)
+    hoor_en_wederhoor = flag_field("hoor_en_wederhoor", hoor_en_wederhoor)
+    if sanction is not None:
+        if not isinstance(sanction, str):
+            raise InvalidInput(f"sanction must be text or None, got {sanction!r}")
+        sanction = sanction.strip() or None
+    if not isinstance(notes, str):
+        raise InvalidInput(f"notes must be text, got {notes!r}")
+    if violation and not hoor_en_wederhoor:
+        raise InvalidInput(
+            "hoor_en_wederhoor is False with violation True: a violation cannot be recorded without "
+            "hearing the client first (hoor en wederhoor)"
+        )
+    if sanction is not None and not violation:
+        raise InvalidInput(
+            f"sanction {sanction!r} given with violation False; a sanction is recorded only with a violation"
+        )
+    return {
+        "violation": violation,
+        "sanction": sanction,
+        "hoor_en_wederhoor": hoor_en_wederhoor,
+        "investigator": investigator,
+        "notes": notes,
+    }
+
+
+def record_outcome(
+    engine: Engine,
+    now: Callable[[], datetime],
+    *,
+    request_id: str,
+    violation: bool,
+    sanction: str | None,
+    hoor_en_wederhoor: bool,
+    investigator: str,
+    notes: str = "",
+) -> OutcomeRecord:
+    """Append the result of an investigation; a later outcome for the same request supersedes it.
+
+    Raises :class:`InvalidInput` for a value that breaks the rules and :class:`NotFound` when no case
+    was scored under ``request_id``.
+    """
+    values = _checked_outcome(violation, sanction, hoor_en_wederhoor, investigator, notes)
+    try:
+        key = request_id_field("request_id", request_id)
+    except InvalidInput:
+        raise NotFound(f"no scored case with request_id {request_id!r}") from None
+    with write_transaction(engine) as connection:
+        case = connection.execute(select(LOG.c.case_id, LOG.c.scan).where(LOG.c.request_id == key)).first()
+        if case is None:
+            raise NotFound(f"no scored case with request_id {request_id!r}")
+        row = {"request_id": key, **values, "created_at": now()}
+        outcome_id = connection.execute(insert(OUTCOMES).returning(OUTCOMES.c.id), row).scalar_one()
+    return OutcomeRecord.from_row({**row, **case._mapping, "id": outcome_id})
+
+
+def outcomes(engine: Engine, scan: str | None = None, *, latest_only: bool = False) -> list[OutcomeRecord]:
+    """Outcomes in the order recorded; ``latest_only`` drops the superseded ones."""
+    query = select(OUTCOMES, LOG.c.case_id, LOG.c.scan).join(LOG, LOG.c.request_id == OUTCOMES.c.request_id)
+    if scan is not None:
+        query = query.where(LOG.c.scan == scan)
+    if latest_only:
+        query = query.where(latest(OUTCOMES))
+    with engine.connect() as connection:
+        return [OutcomeRecord.from_row(row) for row in connection.execute(query.order_by(OUTCOMES.c.id))]
