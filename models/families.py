@@ -10,9 +10,10 @@ every score exactly, in the same *margin-sum form*, in log-odds before calibrati
 * ``lightgbm`` (:class:`TreeMargin`): gradient-boosted trees. Contributions are exact TreeSHAP values
   from LightGBM's ``pred_contrib``; ``base_value`` is the booster's expected margin.
 * ``logistic`` (:class:`LinearMargin`): scikit-learn ``LogisticRegression`` on a *design* built from the
-  encoded inputs: one 0/1 column per category (one-hot, with ``NaN`` as its own category where the register
-  allows a missing value), and for booleans and numbers the value with missing values imputed by the
-  training median (plus a 0/1 "missing" column where training had missing values), standardised. With
+  encoded inputs: for a category or a boolean one 0/1 column per value except its most frequent value in
+  training (the baseline, so each weight reads "this value against the usual one"; ``NaN`` is a value of
+  its own where the register allows a missing one), and for a number its value with missing values imputed
+  by the training median (plus a 0/1 "missing" column where training had missing values), standardised. With
   ``z`` a case's design row, ``w`` the coefficients, ``b`` the intercept and ``r`` the *reference* (the
   mean of each design column over the training rows, stored with the model)::
 
@@ -128,34 +129,50 @@ TermKind = Literal["category", "value", "missing"]
 class Term:
     """One design column: which register input it belongs to, and what it measures.
 
-    ``kind`` is ``category`` (1 when the input has the category with code ``code``; ``None`` stands for a
-    missing value), ``value`` (the standardised number or boolean) or ``missing`` (1 when the input was
-    missing and imputed).
+    ``kind`` is ``category`` (1 when the input has the category or boolean value with code ``code``, 0 when
+    it has another; ``versus`` is the baseline value, which has no column; ``None`` stands for a missing
+    value), ``value`` (the standardised number) or ``missing`` (1 when the number was missing and imputed).
     """
 
     input: str
     kind: TermKind
     code: float | None = None
+    versus: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"input": self.input, "kind": self.kind, "code": self.code}
+        return {"input": self.input, "kind": self.kind, "code": self.code, "versus": self.versus}
+
+
+def _display(column: Column, code: float | None) -> str:
+    if code is None:
+        return "onbekend"
+    if column.dtype == "bool":
+        return column.display_value(bool(code))
+    return column.display_value(list(column.allowed_categories)[int(code)])
 
 
 def _term_label(column: Column, term: Term) -> str:
-    """What a design column measures, in Dutch: the category's display value, "per <unit>", or missing."""
+    """What a design column measures, in Dutch: a value against the baseline, "per <unit>", or missing."""
     if term.kind == "missing":
         return "waarde ontbreekt"
     if term.kind == "value":
         return f"per eenheid ({column.unit})" if column.unit else "per eenheid"
-    if term.code is None:
-        return "onbekend"
-    if column.dtype == "bool":
-        return column.display_value(bool(term.code))
-    return column.display_value(list(column.allowed_categories)[int(term.code)])
+    return f"{_display(column, term.code)} (t.o.v. {_display(column, term.versus)})"
 
 
-def build_linear_head(features: FeatureSet, c: float = 1.0) -> Pipeline:
-    """The logistic family's design and model, fitted on the encoded inputs (columns in tree order)."""
+def _baselines(encoded: np.ndarray, n_discrete: int) -> list[float]:
+    """The most frequent code of each discrete column in the training rows (ties: the lowest code)."""
+    baselines = []
+    for j in range(n_discrete):
+        values = encoded[:, j][~np.isnan(encoded[:, j])]
+        codes, counts = np.unique(values, return_counts=True)
+        baselines.append(float(codes[np.argmax(counts)]) if len(codes) else 0.0)
+    return baselines
+
+
+def build_linear_head(features: FeatureSet, baselines: Sequence[float], c: float = 1.0) -> Pipeline:
+    """The logistic family's design and model, fitted on the encoded inputs (columns in tree order);
+    ``baselines`` holds the code of each discrete column that gets no 0/1 column of its own."""
     discrete = [*features.categorical, *features.boolean]
     n_discrete = len(discrete)
     transformers: list[tuple[str, object, list[int]]] = []
@@ -166,13 +183,10 @@ def build_linear_head(features: FeatureSet, c: float = 1.0) -> Pipeline:
                 len(column.allowed_categories) if column.dtype == "category" else 2, dtype=float
             )
             categories.append(np.append(codes, np.nan) if column.nullable else codes)
-        transformers.append(
-            (
-                "discrete",
-                OneHotEncoder(categories=categories, handle_unknown="error", sparse_output=False),
-                list(range(n_discrete)),
-            )
+        encoder = OneHotEncoder(
+            categories=categories, drop=list(baselines), handle_unknown="error", sparse_output=False
         )
+        transformers.append(("discrete", encoder, list(range(n_discrete))))
     if features.numeric:
         numbers = Pipeline(
             [
@@ -185,6 +199,10 @@ def build_linear_head(features: FeatureSet, c: float = 1.0) -> Pipeline:
     return Pipeline([("design", design), ("logistic", LogisticRegression(C=c, max_iter=5000))])
 
 
+def _code(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
 def _terms(head: Pipeline, features: FeatureSet) -> list[Term]:
     """The design's columns in output order, each tied to its register input (read from the fitted head)."""
     design: ColumnTransformer = head.named_steps["design"]
@@ -194,8 +212,14 @@ def _terms(head: Pipeline, features: FeatureSet) -> list[Term]:
     terms: list[Term] = []
     for name, fitted, _ in design.transformers_:
         if name == "discrete":
-            for input_name, codes in zip(discrete, fitted.categories_, strict=True):
-                terms += [Term(input_name, "category", None if np.isnan(c) else float(c)) for c in codes]
+            for j, (input_name, codes) in enumerate(zip(discrete, fitted.categories_, strict=True)):
+                baseline = int(fitted.drop_idx_[j])
+                versus = _code(codes[baseline])
+                terms += [
+                    Term(input_name, "category", _code(code), versus)
+                    for i, code in enumerate(codes)
+                    if i != baseline
+                ]
         elif name == "numeric":
             imputer: SimpleImputer = fitted.named_steps["impute"]
             terms += [Term(input_name, "value") for input_name in numeric]
@@ -243,7 +267,8 @@ class LinearMargin:
     ) -> LinearMargin:
         """Fit the design and the logistic regression on encoded training rows; the reference is the
         unweighted mean of each design column over those rows."""
-        head = build_linear_head(features, c)
+        n_discrete = len(features.categorical) + len(features.boolean)
+        head = build_linear_head(features, _baselines(encoded, n_discrete), c)
         head.fit(encoded, y, logistic__sample_weight=weights)
         reference = np.asarray(head.named_steps["design"].transform(encoded), dtype=np.float64).mean(axis=0)
         return cls(head, tuple(_terms(head, features)), reference, tuple(features.tree_order))
@@ -283,7 +308,7 @@ class LinearMargin:
         start = 0
         for name, fitted, _ in design.transformers_:
             if name == "discrete":
-                start += sum(len(c) for c in fitted.categories_)
+                start += sum(len(c) - 1 for c in fitted.categories_)
             elif name == "numeric":
                 scaler: StandardScaler = fitted.named_steps["scale"]
                 width = len(scaler.scale_)
@@ -295,11 +320,12 @@ class LinearMargin:
     def coefficient_table(self, columns: Sequence[Column]) -> dict[str, Any]:
         """The coefficients as a committee reads them, one row per design column, in Dutch.
 
-        ``coefficient`` is the change in log-odds per unit of the term: for a category, having it (against
-        the model's intercept); for a number, one unit of the input (``w / scale``; ``per_standard_deviation``
-        gives ``w``, comparable across numbers); for ``missing``, the value being absent. ``odds_ratio`` is
-        ``exp(coefficient)``. ``reference`` is the training mean the explanations are measured against, in
-        the input's own units (for a category or ``missing``: the share of training cases that had it).
+        ``coefficient`` is the change in log-odds per unit of the term: for a category, having it rather than
+        the baseline value (the most frequent one in training); for a number, one unit of the input
+        (``w / scale``; ``per_standard_deviation`` gives ``w``, comparable across numbers); for ``missing``,
+        the value being absent. ``odds_ratio`` is ``exp(coefficient)``. ``reference`` is the training mean
+        the explanations are measured against, in the input's own units (for a category or ``missing``: the
+        share of training cases that had it).
         """
         by_name = {c.name: c for c in columns}
         means, scales = self.scales()
@@ -342,7 +368,7 @@ class LinearMargin:
     def load(cls, directory: Path, meta: dict[str, Any]) -> LinearMargin:
         linear = meta["linear"]
         head = load_skops(directory / LINEAR_HEAD_FILE)
-        terms = tuple(Term(t["input"], t["kind"], t["code"]) for t in linear["terms"])
+        terms = tuple(Term(t["input"], t["kind"], t["code"], t.get("versus")) for t in linear["terms"])
         reference = np.asarray(linear["reference"], dtype=np.float64)
         return cls(head, terms, reference, tuple(linear["inputs"]))
 

@@ -13,6 +13,7 @@ the version of pip, which a uv environment does not have), and a run's datasets 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -305,6 +306,21 @@ def download_run_file(scan: str, version: int | str, artifact_path: str, dst: Pa
         )
     except (mlflow.exceptions.MlflowException, OSError):
         return None
+
+
+#: Where a training run records both families' control-sample figures (training.evaluate.family_comparison).
+FAMILY_COMPARISON_FILE = "evaluation/family_comparison.json"
+
+
+def family_comparison(scan: str, version: int | str) -> dict[str, Any] | None:
+    """``{"this": {"family", "precision_at_op", "lift"}, "other": {...}}`` of the version's training run, or
+    None for a version trained before runs fitted both families."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = download_run_file(scan, version, FAMILY_COMPARISON_FILE, Path(tmp))
+        if path is None:
+            return None
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
 
 
 def log_job_run(

@@ -318,7 +318,7 @@ def _write_evaluation(
         },
     )
     write("control_intervals.json", {k: v.as_dict() for k, v in this.evaluation.intervals.items()})
-    write("family_comparison.json", comparison)
+    write(Path(registry.FAMILY_COMPARISON_FILE).name, comparison)
     for fitted in (this, other):
         if isinstance(fitted.model.estimator, LinearMargin):
             write(
