@@ -36,6 +36,7 @@ from models import registry
 from models.families import LinearMargin, other_family
 from models.scorer import ScanModel
 from models.specs import ScanSpec
+from riskscan import jsonio
 from riskscan.errors import InvalidInput
 from training import plots
 from training.evaluate import FamilyEvaluation, evaluate_model, family_comparison
@@ -128,10 +129,9 @@ def train_scan(
     )
     options = {"ipw": ipw, "seed": seed, "register": register, "dask_scheduler": dask_scheduler}
     this = _fit_and_evaluate(spec, split, fraction, spec.model.family, **options)
+    progress(f"[{spec.id}] {_describe(this, spec)} (registered)")
     other = _fit_and_evaluate(spec, split, fraction, other_family(spec.model.family), **options)
-    for fitted in (this, other):
-        role = "registered" if fitted is this else "comparison"
-        progress(f"[{spec.id}] {_describe(fitted, spec)} ({role})")
+    progress(f"[{spec.id}] {_describe(other, spec)} (comparison, not registered)")
     this.model.meta.update(
         {
             "spec_hash": spec.content_hash,
@@ -298,7 +298,7 @@ def _write_evaluation(
     model = this.model
 
     def write(name: str, content: Any) -> None:
-        (out / name).write_text(json.dumps(content, indent=2, ensure_ascii=False), encoding="utf-8")
+        (out / name).write_text(jsonio.dumps(content), encoding="utf-8")  # NaN (undefined) as null
 
     write(
         "input_features.json",
