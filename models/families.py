@@ -24,7 +24,9 @@ every score exactly, in the same *margin-sum form*, in log-odds before calibrati
   so ``base_value + sum_j contribution_j == margin`` holds exactly, as an identity. The value ``z_d`` is the
   encoded input (the design value), the reference ``r_d`` is stated in ``model.json``; ``base_value`` is the
   margin of a case that sits at the training mean of every design column. A contribution says how far this
-  case's value moves the margin away from that average case, which is what a TreeSHAP value says too.
+  case's value moves the margin away from that average case, which is what a TreeSHAP value says too: for
+  a linear margin, ``w_d * (z_d - r_d)`` *is* the exact (interventional) SHAP value of design column ``d``
+  with the training rows as background, and the sum over an input's columns is that input's SHAP value.
 
 Each family saves itself without pickle: LightGBM's own text format, or skops (which refuses untrusted
 types on load) for the scikit-learn pipeline, with the reference and the design's columns in ``model.json``.
