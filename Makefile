@@ -34,8 +34,10 @@ lint: install
 	$(RUN)/ruff format --check .
 	$(RUN)/lint-imports --no-cache
 
+# The benchmarks are scripts, not a package, so mypy is given their files.
 typecheck: install
 	$(RUN)/mypy
+	$(RUN)/mypy benchmarks/*.py benchmarks/_serving/*.py
 
 # Browser tests drive Debian's chromium (Playwright's own browser download cannot work offline).
 browser:

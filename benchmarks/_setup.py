@@ -8,21 +8,37 @@ writes lands in the home; its output goes to ``<home>/bench-setup.log``.
 
 The benchmark process itself gets the same environment (``os.environ``), so in-process calls (the
 registry, the stores) read and write the same home.
+
+Every benchmark script starts the same way: :func:`bench_parser` (its docstring as the help, the home
+flags first), then ``with bench_home(args) as home:`` around its measurements. The set-up the scripts
+share beyond the home lives here too: :func:`scoring_job` (the champion, the store, score_batch) and
+:func:`generated_applications`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.scorer import ScanModel
+    from models.specs import ScanSpec
+    from serving.batch import BatchResult
+    from serving.scoring import ModelRef
+    from serving.store import ServingStore
 
 VENV_BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +49,15 @@ def timed(function: Callable[[], Any]) -> tuple[Any, float]:
     start = time.perf_counter()
     result = function()
     return result, time.perf_counter() - start
+
+
+def bench_parser(description: str | None, *, demo: bool = True) -> argparse.ArgumentParser:
+    """A benchmark's command line: its module docstring as the help text, the home flags first."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_home_arguments(parser, demo=demo)
+    return parser
 
 
 def add_home_arguments(parser: argparse.ArgumentParser, *, demo: bool = True) -> None:
@@ -145,6 +170,82 @@ def prepare_home(args: argparse.Namespace, *, demo: bool = True) -> Home:
         f"(log {log})"
     )
     return Home(path, seconds, temporary, how)
+
+
+@contextlib.contextmanager
+def bench_home(args: argparse.Namespace, *, demo: bool = True) -> Iterator[Home]:
+    """The home to benchmark in, its set-up printed; a temporary one is removed afterwards, also on errors."""
+    home = prepare_home(args, demo=demo)
+    try:
+        print_setup(home)
+        yield home
+    finally:
+        home.cleanup(args.keep_home)
+
+
+def load_champion(scan: str) -> tuple[ScanModel, ModelRef]:
+    """The home's champion of ``scan`` as score-batch loads it, with the load time printed."""
+    from models.governance import GovernanceStore
+    from serving.batch import champion
+
+    (model, ref), seconds = timed(lambda: champion(scan, GovernanceStore()))
+    print(f"champion: {ref.name} version {ref.version} (loaded in {seconds:.2f} s)")
+    return model, ref
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """What every score_batch call of a benchmark shares: the scan, its champion, the serving store (the
+    home's decision log) and a folder in the home for the output Parquet files."""
+
+    spec: ScanSpec
+    model: ScanModel
+    ref: ModelRef
+    store: ServingStore
+    out_dir: Path
+
+    def score_batch(self, frame: pd.DataFrame, name: str, dask_scheduler: str | None = None) -> BatchResult:
+        """score_batch on ``frame``, its output to ``<out_dir>/<name>.parquet``, no progress bar."""
+        from serving.batch import score_batch
+
+        return score_batch(
+            self.spec,
+            frame,
+            self.out_dir / f"{name}.parquet",
+            model=self.model,
+            ref=self.ref,
+            store=self.store,
+            progress=False,
+            dask_scheduler=dask_scheduler,
+        )
+
+
+def scoring_job(scan: str, home: Path, prefix: str) -> ScoringJob:
+    """The champion of ``scan`` (its load printed), the serving store and a fresh output folder."""
+    from models.specs import load_spec
+    from serving.store import ServingStore
+
+    spec = load_spec(scan)
+    model, ref = load_champion(scan)
+    return ScoringJob(spec, model, ref, ServingStore(), Path(tempfile.mkdtemp(prefix=prefix, dir=home)))
+
+
+# A caseload after the demo's training data (the generator's default months, 2019-2024).
+FRESH_MONTHS = ("2025-01", "2025-03")
+
+
+def generated_applications(
+    rows: int, seed: int, months: tuple[str, str] | None = None
+) -> tuple[pd.DataFrame, float]:
+    """``rows`` generated VW applications (ww_aanvragen) dated ``months`` (first, last; default the
+    generator's history), and the seconds generating them took."""
+    from synthetic import GeneratorConfig, generate_applications
+
+    config = GeneratorConfig(n_applications=rows, seed=seed)
+    if months is not None:
+        config = dataclasses.replace(config, start=months[0], end=months[1])
+    generated, seconds = timed(lambda: generate_applications(config))
+    return generated.frame, seconds
 
 
 def machine_load() -> str:

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from _setup import timed
 
 from features.register import default_register
 from synthetic import (
@@ -28,12 +26,6 @@ from synthetic import (
     generate_periods,
     write_tables,
 )
-
-
-def timed(function: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    result = function()
-    return result, time.perf_counter() - start
 
 
 def per_row_applications(n: int, seed: int) -> pd.DataFrame:

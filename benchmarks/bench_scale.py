@@ -23,24 +23,47 @@ modules once) before it is timed; the start-up is printed apart. Ratios are loca
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from _setup import add_home_arguments, machine_load, prepare_home, print_setup, timed
+from _setup import (
+    FRESH_MONTHS,
+    ScoringJob,
+    bench_home,
+    bench_parser,
+    generated_applications,
+    machine_load,
+    scoring_job,
+    timed,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.scorer import ScanModel
+    from training.train import TemporalSplit
 
 SCAN = "vw"
 WORKERS = (1, 2, 4)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_home_arguments(parser)
+    args = parse_arguments()
+    with bench_home(args) as home:
+        bench = open_bench(args, home.path)
+        print(f"\nmachine before the measurements: {machine_load()}")
+        local = measure_local(bench)
+        rows = [local.row] + [measure_dask(bench, k, local) for k in args.workers]
+        bench.job.store.close()
+        print_table(rows, bench)
+        print(f"\nmachine after the measurements: {machine_load()}")
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = bench_parser(__doc__)
     parser.add_argument(
         "--train-applications",
         type=int,
@@ -55,14 +78,7 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, nargs="+", default=list(WORKERS))
     parser.add_argument("--seed", type=int, default=2025_01)
-    args = parser.parse_args()
-
-    home = prepare_home(args)
-    try:
-        print_setup(home)
-        run(args, home.path)
-    finally:
-        home.cleanup(args.keep_home)
+    return parser.parse_args()
 
 
 def _warm_up() -> None:
@@ -73,120 +89,126 @@ def _warm_up() -> None:
     import serving.batch_dask  # noqa: F401
 
 
-def run(args: argparse.Namespace, home: Path) -> None:
-    from distributed import Client, LocalCluster
+@dataclass(frozen=True)
+class Bench:
+    """The three measurements, each run without Dask (``scheduler`` None) or on a cluster's scheduler."""
 
+    job: ScoringJob
+    split: TemporalSplit
+    cases: pd.DataFrame
+    batch_frame: pd.DataFrame
+
+    def fit(self, scheduler: str | None) -> tuple[ScanModel, int]:
+        from training.train import fit_scan_model
+
+        return fit_scan_model(self.job.spec, self.split, ipw=True, dask_scheduler=scheduler)
+
+    def score_step(self, scheduler: str | None) -> np.ndarray:
+        from serving.batch_dask import score_on_dask
+
+        model = self.job.model
+        if scheduler is None:
+            encoded = model.encode(self.cases, validate=False)
+            return model.calibration.apply(np.asarray(model.booster.predict(encoded, raw_score=True)))
+        return score_on_dask(model, self.cases, scheduler)
+
+    def whole_batch(self, scheduler: str | None, label: str) -> float:
+        return sum(self.job.score_batch(self.batch_frame, label, dask_scheduler=scheduler).seconds.values())
+
+
+@dataclass(frozen=True)
+class Row:
+    engine: str
+    fit_s: float
+    score_s: float
+    batch_s: float
+    note: str
+
+
+@dataclass(frozen=True)
+class Local:
+    """The local measurements, and the scores the Dask runs are compared with."""
+
+    row: Row
+    test_scores: np.ndarray
+    step_scores: np.ndarray
+
+
+def open_bench(args: argparse.Namespace, home: Path) -> Bench:
+    """The champion, the training split and the caseload, each described in a line."""
     from features.pipeline import route
     from features.register import default_register
-    from models.governance import GovernanceStore
-    from models.specs import load_spec
-    from serving.batch import champion, score_batch
-    from serving.batch_dask import score_on_dask
-    from serving.store import ServingStore
-    from synthetic import GeneratorConfig, generate_applications
-    from training.train import fit_scan_model, temporal_split
+    from training.train import temporal_split
 
-    spec = load_spec(SCAN)
-    register = default_register()
-    (model, ref), load_seconds = timed(lambda: champion(SCAN, GovernanceStore()))
-    print(f"champion: {ref.name} version {ref.version} (loaded in {load_seconds:.2f} s)")
-
-    history, gen_seconds = timed(
-        lambda: (
-            generate_applications(
-                GeneratorConfig(n_applications=args.train_applications, seed=args.seed)
-            ).frame
-        )
-    )
+    job = scoring_job(SCAN, home, "bench-scale-")
+    spec, register = job.spec, default_register()
+    history, gen_seconds = generated_applications(args.train_applications, args.seed)
     scored_history = route(history, SCAN, register).scored
     split = temporal_split(scored_history, spec, register.tables[spec.table].time)
     print(
         f"training table: {len(history):,} applications generated in {gen_seconds:.1f} s; labelled "
         f"train/validation = {len(split.train_labelled):,}/{len(split.validation_labelled):,} rows"
     )
-    caseload = generate_applications(
-        GeneratorConfig(start="2025-01", end="2025-03", n_applications=args.rows, seed=args.seed + 1)
-    ).frame
+    caseload, _ = generated_applications(args.rows, args.seed + 1, FRESH_MONTHS)
     cases = route(caseload, SCAN, register).scored
     batch_frame = caseload.iloc[: args.batch_rows]
     print(
         f"caseload: {len(caseload):,} fresh applications (2025-01..03), {len(cases):,} scored; "
         f"score_batch on the first {len(batch_frame):,}"
     )
+    return Bench(job, split, cases, batch_frame)
 
-    store = ServingStore()
-    out_dir = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=home))
 
-    def fit(scheduler: str | None) -> tuple[Any, int]:
-        return fit_scan_model(spec, split, ipw=True, dask_scheduler=scheduler)
+def measure_local(bench: Bench) -> Local:
+    (model, rounds), fit_s = timed(lambda: bench.fit(None))
+    scores, score_s = timed(lambda: bench.score_step(None))
+    batch_s = bench.whole_batch(None, "local")
+    test_scores = model.predict_proba(bench.split.test, validate=False)
+    print(f"local: fit {fit_s:.2f} s, score step {score_s:.2f} s, score_batch {batch_s:.2f} s")
+    return Local(Row("local (no Dask)", fit_s, score_s, batch_s, f"{rounds} trees"), test_scores, scores)
 
-    def score_step(scheduler: str | None) -> np.ndarray:
-        if scheduler is None:
-            encoded = model.encode(cases, validate=False)
-            return model.calibration.apply(np.asarray(model.booster.predict(encoded, raw_score=True)))
-        return score_on_dask(model, cases, scheduler)
 
-    def whole_batch(scheduler: str | None, label: str) -> float:
-        result = score_batch(
-            spec,
-            batch_frame,
-            out_dir / f"{label}.parquet",
-            model=model,
-            ref=ref,
-            store=store,
-            progress=False,
-            dask_scheduler=scheduler,
-        )
-        return sum(result.seconds.values())
+def measure_dask(bench: Bench, k: int, local: Local) -> Row:
+    """The three measurements on a fresh local cluster of ``k`` one-thread workers, warmed up first."""
+    from distributed import Client, LocalCluster
 
-    print(f"\nmachine before the measurements: {machine_load()}")
-    rows: list[tuple[str, float, float, float, str]] = []
-    (local_model, local_rounds), fit_local = timed(lambda: fit(None))
-    local_scores, score_local = timed(lambda: score_step(None))
-    batch_local = whole_batch(None, "local")
-    test = split.test
-    local_test = local_model.predict_proba(test, validate=False)
-    rows.append(("local (no Dask)", fit_local, score_local, batch_local, f"{local_rounds} trees"))
-    print(f"local: fit {fit_local:.2f} s, score step {score_local:.2f} s, score_batch {batch_local:.2f} s")
+    start = time.perf_counter()
+    with LocalCluster(n_workers=k, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster.scheduler_address, set_as_default=False) as client:
+            client.run(_warm_up)
+        startup = time.perf_counter() - start
+        address = cluster.scheduler_address
+        (model, rounds), fit_s = timed(lambda: bench.fit(address))
+        scores, score_s = timed(lambda: bench.score_step(address))
+        batch_s = bench.whole_batch(address, f"dask-{k}")
+    test_diff = np.abs(model.predict_proba(bench.split.test, validate=False) - local.test_scores)
+    note = (
+        f"{rounds} trees; test scores vs local: mean |diff| {np.mean(test_diff):.4f}, "
+        f"max {np.max(test_diff):.4f}; batch scores max |diff| "
+        f"{np.max(np.abs(scores - local.step_scores)):.1e}"
+    )
+    print(
+        f"{k} worker(s): cluster start + warm-up {startup:.1f} s; fit {fit_s:.2f} s, "
+        f"score step {score_s:.2f} s, score_batch {batch_s:.2f} s"
+    )
+    return Row(f"Dask, {k} worker{'s' if k > 1 else ''}", fit_s, score_s, batch_s, note)
 
-    for k in args.workers:
-        start = time.perf_counter()
-        with LocalCluster(
-            n_workers=k, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster:
-            with Client(cluster.scheduler_address, set_as_default=False) as client:
-                client.run(_warm_up)
-            startup = time.perf_counter() - start
-            address = cluster.scheduler_address
-            (dask_model, rounds), fit_s = timed(partial(fit, address))
-            scores, score_s = timed(partial(score_step, address))
-            batch_s = whole_batch(address, f"dask-{k}")
-        dask_test = dask_model.predict_proba(test, validate=False)
-        note = (
-            f"{rounds} trees; test scores vs local: mean |diff| {np.mean(np.abs(dask_test - local_test)):.4f}, "
-            f"max {np.max(np.abs(dask_test - local_test)):.4f}; batch scores max |diff| "
-            f"{np.max(np.abs(scores - local_scores)):.1e}"
-        )
-        rows.append((f"Dask, {k} worker{'s' if k > 1 else ''}", fit_s, score_s, batch_s, note))
-        print(
-            f"{k} worker(s): cluster start + warm-up {startup:.1f} s; fit {fit_s:.2f} s, "
-            f"score step {score_s:.2f} s, score_batch {batch_s:.2f} s"
-        )
-    store.close()
 
+def print_table(rows: list[Row], bench: Bench) -> None:
+    local = rows[0]
     print(
         f"\n{'engine':<17} {'fit s':>7} {'ratio':>6}  {'score s':>7} {'ratio':>6}  {'batch s':>7} {'ratio':>6}  notes"
     )
-    for name, fit_s, score_s, batch_s, note in rows:
+    for r in rows:
         print(
-            f"{name:<17} {fit_s:7.2f} {fit_local / fit_s:6.2f}  {score_s:7.2f} {score_local / score_s:6.2f}  "
-            f"{batch_s:7.2f} {batch_local / batch_s:6.2f}  {note}"
+            f"{r.engine:<17} {r.fit_s:7.2f} {local.fit_s / r.fit_s:6.2f}  {r.score_s:7.2f} "
+            f"{local.score_s / r.score_s:6.2f}  {r.batch_s:7.2f} {local.batch_s / r.batch_s:6.2f}  {r.note}"
         )
     print(
-        f"  fit: {len(split.train_labelled):,} labelled training rows; score step: {len(cases):,} cases; "
-        f"score_batch: {len(batch_frame):,} cases, decision log included. ratio = local / this (above 1: faster)."
+        f"  fit: {len(bench.split.train_labelled):,} labelled training rows; score step: {len(bench.cases):,} "
+        f"cases; score_batch: {len(bench.batch_frame):,} cases, decision log included. "
+        "ratio = local / this (above 1: faster)."
     )
-    print(f"\nmachine after the measurements: {machine_load()}")
 
 
 if __name__ == "__main__":

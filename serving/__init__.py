@@ -1,1 +1,10 @@
+"""Serving a champion and keeping the evidence of every score.
 
+Owns the BentoML service (``service``) and what it does without HTTP (``runtime``, ``scoring``), the batch
+scorer (``batch``, ``batch_dask``), the hash-chained decision log (``log/``), outcomes (``outcomes``), API
+tokens and roles (``tokens``, ``auth``), the case queries (``cases``, ``history``), the one table from
+errors to HTTP statuses (``http_errors``) and the web pages (``web/``).
+
+May import the platform, ``features`` and ``models``; never ``training``, ``ethics_review``, ``jobs`` or
+``synthetic``.
+"""

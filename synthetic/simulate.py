@@ -138,13 +138,14 @@ def simulate_month(
     source = read_source(data_dir, spec.table)
     existing = source.frame[key].astype(str)
     offset = int(existing.str[1:].astype(np.int64).max())
+    # The champion first: a month refused for want of a champion must leave the extract as it was.
+    model, ref = champion("vw", GovernanceStore())
     month, truth = _month_of_applications(config, offset)
     _append_to_extract(source, month)
     progress(
         f"[simulate] {len(month)} applications of {config.month} added to the extract (drift: {config.drift})"
     )
 
-    model, ref = champion("vw", GovernanceStore())
     clock = _Clock()
     with ServingStore(clock=clock) as store:
         days = month[default_register().tables[spec.table].time].dt.normalize()

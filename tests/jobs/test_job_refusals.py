@@ -61,3 +61,15 @@ def test_simulated_traffic_only_goes_into_synthetic_extracts(
     assert "--month must be YYYY-MM, got 'januari'" in _refusal(
         capsys, ["simulate-month", "--month", "januari"]
     )
+
+
+def test_simulated_month_without_a_champion_leaves_the_extract_as_it_was(
+    riskscan_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = riskscan_home / "data"
+    config = generator.GeneratorConfig(n_applications=500, n_periods=500)
+    generator.write_tables(generator.generate(config), data, config)
+    before = {path.name: path.read_bytes() for path in data.iterdir()}
+    err = _refusal(capsys, ["simulate-month", "--month", "2025-01", "--cases", "50"])
+    assert "has no champion" in err
+    assert {path.name: path.read_bytes() for path in data.iterdir()} == before

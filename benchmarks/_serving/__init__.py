@@ -1,0 +1,13 @@
+"""The parts of ``bench_serving.py``, one concept a module; the script puts them in order.
+
+* ``cases``: the real VW cases sent, and the request body each server takes;
+* ``targets``: a server under test in its own process group (start, ready, CPU, stop) and what is sent
+  to it;
+* ``load``: the closed-loop load generator and the latency and CPU figures of one run;
+* ``report``: the progress lines, the results table, the ratios and the goals;
+* ``breakdown``: where the time of one in-process ``ScanRuntime.score`` call goes.
+
+Imported by the benchmark scripts only; it may import the project's packages and ``_setup``.
+"""
+
+SCAN = "vw"
