@@ -178,6 +178,10 @@ def _document(
         "data_sha256": subject.source.sha256,
         "git_commit": mv.tags.get("git_commit", "unknown"),
         "inputs": list(model.features.names),
+        "model_family": model.family,
+        "explanation_method": model.explanation_method,
+        "coefficients": model.coefficient_table(),
+        "family_comparison": registry.family_comparison(subject.scan, subject.version),
         "operating_point": {
             "threshold": model.threshold,
             "flag_fraction": model.meta.get("flag_fraction"),

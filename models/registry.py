@@ -4,11 +4,18 @@ Other packages ask this module and never call the MLflow client themselves, so t
 place: models are named ``riskscan-<scan>``, registered versions start as ``status=candidate``, the
 serving model is the alias ``champion`` (never the deprecated stages), and nothing whose signature names
 an audit-only or forbidden column can be registered.
+
+What is logged is declared, not inferred, so MLflow has nothing to guess and nothing to warn about: the
+signature types every input from the register (an integer that may be missing as a double), the
+environment is the locked requirements as an explicit conda environment (MLflow would otherwise look for
+the version of pip, which a uv environment does not have), and a run's datasets share one declared source.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +23,8 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.data.dataset_source import DatasetSource
+from mlflow.data.dataset_source_registry import get_registered_sources, resolve_dataset_source
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.models import ModelSignature
 from mlflow.models.model import ModelInfo
@@ -92,10 +101,29 @@ def git_commit() -> str:
         return "unknown"
 
 
+def _mlflow_type(column: Column) -> str:
+    """The register's type in MLflow's words. An integer that may be missing arrives as a float (pandas has
+    no missing integer in a float64 frame), so a nullable integer is declared a double."""
+    if column.dtype == "int" and column.nullable:
+        return "double"
+    return _MLFLOW_TYPES[column.dtype]
+
+
 def signature_for(columns: list[Column]) -> ModelSignature:
-    inputs = Schema([ColSpec(_MLFLOW_TYPES[c.dtype], c.name, required=not c.nullable) for c in columns])
+    inputs = Schema([ColSpec(_mlflow_type(c), c.name, required=not c.nullable) for c in columns])
     outputs = Schema([ColSpec("double", "score")])
     return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def dataset_source(path: Path) -> DatasetSource:
+    """The source of a run's datasets, declared once: the local file the source table was read from.
+
+    MLflow registers its local-file source class twice (for the URI schemes ``""`` and ``file``), so
+    resolving a bare path finds two equal candidates and warns that it "can be interpreted in multiple
+    ways". Resolving against the first of them only gives the same source without the guess.
+    """
+    local = [source for source in get_registered_sources() if source._get_source_type() == "local"]
+    return resolve_dataset_source(str(path), candidate_sources=local[:1] or None)
 
 
 def check_signature(
@@ -122,8 +150,18 @@ def log_scan_model(model: ScanModel, input_example: pd.DataFrame, name: str = "m
             artifacts={"scan_model": str(model_dir)},
             signature=signature,
             input_example=example,
-            pip_requirements=requirements(),
+            conda_env=conda_environment(),
         )
+
+
+def conda_environment() -> dict[str, Any]:
+    """The logged model's environment: this Python and the locked requirements, declared in full."""
+    python = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
+    return {
+        "name": "riskscan",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python}", "pip", {"pip": requirements()}],
+    }
 
 
 def requirements() -> list[str]:
@@ -154,8 +192,15 @@ def register_candidate(scan: str, info: ModelInfo, tags: dict[str, str]) -> Mode
         c.create_registered_model(
             name, description=f"riskscan {scan}: signals select cases for investigation."
         )
-    version = mlflow.register_model(info.model_uri, name, tags={**tags, "status": "candidate"})
-    return version
+    # The client, not mlflow.register_model: the fluent call prints "Registered model ... already exists"
+    # and "Created version ..." to stderr, in the middle of the verb's own summary.
+    return c.create_model_version(
+        name,
+        info.model_uri,
+        run_id=info.run_id,
+        tags={**tags, "status": "candidate"},
+        model_id=info.model_id,
+    )
 
 
 def get_version(scan: str, version: int | str) -> ModelVersion:
@@ -261,6 +306,21 @@ def download_run_file(scan: str, version: int | str, artifact_path: str, dst: Pa
         )
     except (mlflow.exceptions.MlflowException, OSError):
         return None
+
+
+#: Where a training run records both families' control-sample figures (training.evaluate.family_comparison).
+FAMILY_COMPARISON_FILE = "evaluation/family_comparison.json"
+
+
+def family_comparison(scan: str, version: int | str) -> dict[str, Any] | None:
+    """``{"this": {"family", "precision_at_op", "lift"}, "other": {...}}`` of the version's training run, or
+    None for a version trained before runs fitted both families."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = download_run_file(scan, version, FAMILY_COMPARISON_FILE, Path(tmp))
+        if path is None:
+            return None
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
 
 
 def log_job_run(

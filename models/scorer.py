@@ -1,16 +1,19 @@
-"""The scan model: feature pipeline, LightGBM booster and calibration, saved without pickle.
+"""The scan model: feature pipeline, a margin model of the spec's family, and calibration, saved without pickle.
 
 One ``ScanModel`` is what training produces, what the registry stores, what the audit judges and what
-serving loads. It is saved as a folder of safe formats:
+serving loads, whichever family (``model.family`` in the spec, :mod:`models.families`) computes its margin.
+It is saved as a folder of safe formats:
 
 * ``preprocessor.skops``: the fitted feature pipeline (skops, which refuses untrusted types on load);
-* ``booster.txt``: LightGBM's native text model;
-* ``model.json``: the feature list, register and spec hashes, calibration, operating threshold.
+* ``booster.txt`` (LightGBM's native text model) or ``linear_head.skops`` (the logistic family's design and
+  coefficients);
+* ``model.json``: the family, the feature list, register and spec hashes, calibration, operating threshold,
+  and for the logistic family the reference its explanations are measured against.
 
-Scores are calibrated probabilities. Explanations are exact TreeSHAP values from LightGBM's
-``pred_contrib`` on the same booster, in its raw output units: log-odds before calibration. For every
-case ``base_value + sum(contributions) == raw margin``, and the calibrated score is a monotone function
-of that margin, so the explanation ranks and signs always agree with the score.
+Scores are calibrated probabilities. Explanations are exact, in the family's margin units (log-odds before
+calibration): for every case ``base_value + sum(contributions) == margin``, one contribution per register
+input, and the calibrated score is a monotone function of that margin, so the explanation ranks and signs
+always agree with the score. :mod:`models.families` gives each family's formula.
 """
 
 from __future__ import annotations
@@ -28,14 +31,20 @@ from sklearn.compose import ColumnTransformer
 
 from features.pipeline import FeatureSet, feature_set
 from features.register import FeatureRegister, default_register
-from riskscan.errors import InvalidInput
+from models.families import (
+    TRUSTED_TYPES,
+    Family,
+    LinearMargin,
+    MarginModel,
+    TreeMargin,
+    load_margin_model,
+    load_skops,
+)
 
 PREPROCESSOR_FILE = "preprocessor.skops"
-BOOSTER_FILE = "booster.txt"
 META_FILE = "model.json"
-MARGIN_SCALE = "log-odds (raw LightGBM margin, before calibration)"
-# Types skops does not trust by default but that hold no code: fitted encoders store their numpy dtype.
-TRUSTED_TYPES = ["numpy.dtype"]
+
+__all__ = ["TRUSTED_TYPES", "Calibration", "ScanModel"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,7 @@ class ScanModel:
 
     features: FeatureSet
     preprocessor: ColumnTransformer
-    booster: lgb.Booster
+    estimator: MarginModel
     calibration: Calibration
     threshold: float
     meta: dict[str, Any] = field(default_factory=dict)
@@ -72,6 +81,26 @@ class ScanModel:
     @property
     def scan(self) -> str:
         return self.features.scan
+
+    @property
+    def family(self) -> Family:
+        return self.estimator.family
+
+    @property
+    def margin_scale(self) -> str:
+        """What the margin and the explanations are measured in, as the decision log records it."""
+        return self.estimator.margin_scale
+
+    @property
+    def explanation_method(self) -> str:
+        return self.estimator.explanation_method
+
+    @property
+    def booster(self) -> lgb.Booster:
+        """The LightGBM booster of a ``lightgbm`` model (benchmarks and distributed training read it)."""
+        if not isinstance(self.estimator, TreeMargin):
+            raise TypeError(f"a {self.family} model has no LightGBM booster")
+        return self.estimator.booster
 
     @property
     def encoded_names(self) -> list[str]:
@@ -123,8 +152,19 @@ class ScanModel:
             self.meta["_lookups"] = cached
         return list(cached)
 
+    def coefficient_table(self) -> dict[str, Any] | None:
+        """A logistic model's coefficients with Dutch labels (:meth:`LinearMargin.coefficient_table`); None
+        for a tree model, which has none."""
+        if isinstance(self.estimator, LinearMargin):
+            return self.estimator.coefficient_table(self.features.columns)
+        return None
+
+    def raw_margin(self, encoded: np.ndarray, *, num_threads: int | None = None) -> np.ndarray:
+        """The margin (log-odds before calibration) of already encoded rows."""
+        return self.estimator.margin(encoded, num_threads=num_threads)
+
     def margin(self, frame: pd.DataFrame, *, validate: bool = True) -> np.ndarray:
-        return np.asarray(self.booster.predict(self.encode(frame, validate=validate), raw_score=True))
+        return self.raw_margin(self.encode(frame, validate=validate))
 
     def predict_proba(self, frame: pd.DataFrame, *, validate: bool = True) -> np.ndarray:
         """Calibrated probability of a sanction-worthy finding, one per row."""
@@ -133,27 +173,31 @@ class ScanModel:
     def flags(self, scores: np.ndarray) -> np.ndarray:
         return scores >= self.threshold
 
-    def explain(self, encoded: np.ndarray, *, num_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Exact TreeSHAP contributions (n x features) and base values (n), in log-odds.
+    def explain(
+        self, encoded: np.ndarray, *, num_threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact contributions (n x features) and base values (n), in :attr:`margin_scale` units.
 
         Columns follow ``encoded_names``, one per register feature, so each contribution belongs to one
-        column a person can read.
+        column a person can read; ``base_values + contributions.sum(axis=1)`` is the margin.
         """
-        contributions = np.asarray(self.booster.predict(encoded, pred_contrib=True, num_threads=num_threads))
-        return contributions[:, :-1], contributions[:, -1]
+        return self.estimator.explain(encoded, num_threads=num_threads)
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         sio.dump(self.preprocessor, directory / PREPROCESSOR_FILE)
-        self.booster.save_model(str(directory / BOOSTER_FILE))
+        family_meta = self.estimator.save(directory)
         meta = {
             **{k: v for k, v in self.meta.items() if not k.startswith("_")},
+            **family_meta,
+            "family": self.family,
             "scan": self.scan,
             "features": self.features.names,
             "register_hash": self.features.register_hash,
             "calibration": {"slope": self.calibration.slope, "intercept": self.calibration.intercept},
             "threshold": self.threshold,
-            "margin_scale": MARGIN_SCALE,
+            "margin_scale": self.margin_scale,
+            "explanation_method": self.explanation_method,
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
         return directory
@@ -165,18 +209,12 @@ class ScanModel:
         # Rebuilding the feature set re-checks every input against the register on every load: a model
         # that somehow carries an audit-only or forbidden input cannot be loaded, let alone served.
         features = feature_set(meta["scan"], meta["features"], register)
-        untrusted = set(sio.get_untrusted_types(file=directory / PREPROCESSOR_FILE)) - set(TRUSTED_TYPES)
-        if untrusted:
-            raise InvalidInput(
-                f"preprocessor contains untrusted types {sorted(untrusted)}; refusing to load it"
-            )
-        preprocessor = sio.load(directory / PREPROCESSOR_FILE, trusted=TRUSTED_TYPES)
-        booster = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
+        preprocessor = load_skops(directory / PREPROCESSOR_FILE)
         calibration = Calibration(**meta["calibration"])
         return cls(
             features=features,
             preprocessor=preprocessor,
-            booster=booster,
+            estimator=load_margin_model(directory, meta),
             calibration=calibration,
             threshold=float(meta["threshold"]),
             meta=meta,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -22,6 +22,9 @@ from riskscan.errors import ConfigError, Refusal
 
 SCANS_DIR = Path(__file__).with_name("scans")
 SCAN_IDS = ("vw", "sollicitatie")
+#: The model families a spec may choose (``model.family``); :mod:`models.families` implements them.
+Family = Literal["lightgbm", "logistic"]
+FAMILIES: tuple[Family, ...] = ("lightgbm", "logistic")
 
 
 class _Strict(BaseModel):
@@ -64,6 +67,13 @@ class CapacitySpec(_Strict):
 
 
 class ModelSpec(_Strict):
+    # Which model computes the margin. Both families use the same feature pipeline, calibration and threshold
+    # rule and explain exactly; every run fits both and records each one's precision and lift, so the
+    # committee sees what a model people can read costs or gains (models/families.py).
+    family: Family = "lightgbm"
+    # The LightGBM settings below are used by the lightgbm family (and by the comparison fit of a logistic
+    # spec); logistic_c by the logistic family (and by the comparison fit of a lightgbm spec).
+    logistic_c: float = Field(1.0, gt=0, description="inverse strength of the logistic family's L2 penalty")
     max_depth: int = Field(ge=1, le=8, description="bounded: TreeSHAP cost grows with depth squared")
     num_leaves: int = Field(ge=2, le=256)
     n_estimators: int = Field(ge=1, le=5000)
@@ -137,6 +147,16 @@ class MonitoringPolicy(_Strict):
     drift_report_only: tuple[ReportOnlyDrift, ...] = ()
 
 
+class PublicationSpec(_Strict):
+    """The Dutch phrases the Algoritmeregister entry needs and nothing else in the spec says in Dutch; the
+    rest of the entry is generated from the spec's other fields, the register and the audit."""
+
+    subject: str = Field(min_length=3, description="what the scan scores, plural, e.g. 'WW-aanvragen'")
+    selected_for: str = Field(
+        min_length=10, description="what a signal leads to, e.g. 'een dossieronderzoek'"
+    )
+
+
 class ScanSpec(_Strict):
     id: str
     name: str
@@ -155,6 +175,7 @@ class ScanSpec(_Strict):
     fairness: FairnessPolicy
     outcomes: OutcomePolicy
     monitoring: MonitoringPolicy
+    publication: PublicationSpec
     content_hash: str = ""
 
     def feature_set(self, register: FeatureRegister | None = None) -> FeatureSet:
@@ -172,6 +193,12 @@ class ScanSpec(_Strict):
         content = self.model_dump(mode="json", exclude={"content_hash"})
         content["features"] = names
         content["excluded_features"] = [e for e in content["excluded_features"] if e["name"] not in names]
+        return parse_spec(content)
+
+    def with_family(self, family: Family) -> ScanSpec:
+        """A variant whose model family is ``family`` (the other settings unchanged)."""
+        content = self.model_dump(mode="json", exclude={"content_hash"})
+        content["model"]["family"] = family
         return parse_spec(content)
 
 

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from features.pipeline import Routing, route
 from features.register import FeatureRegister, default_register
 from models import registry
-from models.scorer import MARGIN_SCALE, ScanModel
+from models.scorer import ScanModel
 from models.specs import ScanSpec, load_spec
 from riskscan.errors import Refusal
 from serving.log import BatchColumns
@@ -117,7 +117,7 @@ def score_batch(
     encoded: np.ndarray | None = None
     if dask_scheduler is None:
         encoded = model.encode(cases, validate=False)
-        margin = np.asarray(model.booster.predict(encoded, raw_score=True))
+        margin = model.raw_margin(encoded)
         scores = model.calibration.apply(margin)
     else:
         # Scores are computed partition by partition on the cluster; selection, control draws,
@@ -230,7 +230,7 @@ def _log_columns(
         model_name=ref.name,
         model_version=ref.version,
         threshold=model.threshold,
-        margin_scale=MARGIN_SCALE,
+        margin_scale=model.margin_scale,
         audit_sha256=ref.audit_sha256,
         decision_id=ref.decision_id,
         case_ids=keys.tolist(),

@@ -34,7 +34,7 @@ PARTITION_ROWS = 50_000  # big enough that a task's overhead (ms) is small next 
 def score_partition(model: ScanModel, cases: pd.DataFrame) -> np.ndarray:
     """Calibrated scores of one partition of already validated, routed cases (runs on a worker)."""
     encoded = model.encode(cases, validate=False)
-    margin = np.asarray(model.booster.predict(encoded, raw_score=True, num_threads=1))
+    margin = model.raw_margin(encoded, num_threads=1)
     return np.asarray(model.calibration.apply(margin), dtype=np.float64)
 
 

@@ -28,7 +28,7 @@ from features.register import Column, FeatureRegister, default_register
 from features.schemas import expected_text, record_model
 from models import registry
 from models.governance import GovernanceStore
-from models.scorer import MARGIN_SCALE, ScanModel
+from models.scorer import ScanModel
 from models.specs import SCAN_IDS, ScanSpec, load_spec
 from riskscan.errors import InvalidInput, InvalidParameter, Problem, TooLarge, Unavailable
 from serving.log import LogEntry
@@ -300,7 +300,7 @@ class ScanRuntime:
             signal=case.signal,
             control=case.control,
             control_draw=case.control_draw,
-            margin_scale=MARGIN_SCALE,
+            margin_scale=model.margin_scale,
             source="api",
             explanation=[
                 {k: e[k] for k in ("feature", "label", "value", "contribution")} for e in case.explanation

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from features.register import FeatureRegister, default_register
-from models.scorer import MARGIN_SCALE, ScanModel
+from models.scorer import ScanModel
 from riskscan import home
 
 SIGNAL_NOTICE_NL = (
@@ -115,6 +115,7 @@ class ScoredCase:
     base_value: float | None
     margin: float
     rest_contribution: float | None  # the sum of contributions not listed (top_n), so the parts add up
+    margin_scale: str  # the model's: the units of margin, base value and contributions
 
 
 def explanation_entries(
@@ -160,7 +161,7 @@ def score_records(
     # A few rows: one thread. A second OpenMP thread doubles the CPU of a one-row predict and, when the
     # other core is busy, turns 0.1 ms into 3-4 ms (benchmarks/bench_serving.py).
     threads = 1 if len(records) <= SMALL_REQUEST else 0
-    margin = np.asarray(model.booster.predict(encoded, raw_score=True, num_threads=threads))
+    margin = model.raw_margin(encoded, num_threads=threads)
     scores = model.calibration.apply(margin)
     wanted = np.ones(len(records), dtype=bool) if explain is None else np.asarray(explain, dtype=bool)
     contributions = base_values = None
@@ -191,6 +192,7 @@ def score_records(
                 base_value=base_value,
                 margin=float(margin[row]),
                 rest_contribution=rest,
+                margin_scale=model.margin_scale,
             )
         )
     return results
@@ -212,7 +214,7 @@ def result_json(case: ScoredCase, request_id: str, model_ref: ModelRef, threshol
         "base_value": case.base_value,
         "margin": case.margin,
         "rest_contribution": case.rest_contribution,
-        "explanation_scale": MARGIN_SCALE,
+        "explanation_scale": case.margin_scale,
         "model": model_ref.as_dict(),
         "notice": SIGNAL_NOTICE_NL,
         "notice_en": SIGNAL_NOTICE_EN,

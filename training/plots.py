@@ -40,13 +40,18 @@ def calibration_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Pat
 
 
 def shap_summary_plot(
-    contributions: np.ndarray, encoded: pd.DataFrame, labels: list[str], path: Path
+    contributions: np.ndarray,
+    encoded: pd.DataFrame,
+    labels: list[str],
+    path: Path,
+    xlabel: str = "SHAP-bijdrage (log-odds)",
 ) -> Path:
-    """SHAP beeswarm of exact TreeSHAP values (log-odds), with the register's Dutch labels."""
+    """Beeswarm of the exact per-input contributions (log-odds), with the register's Dutch labels: TreeSHAP
+    values of a tree model, coefficient x (value - reference) of a logistic one."""
     plt.figure()
     shap.summary_plot(contributions, encoded, feature_names=labels, show=False, max_display=15)
     fig = plt.gcf()
-    fig.axes[0].set_xlabel("SHAP-bijdrage (log-odds)")
+    fig.axes[0].set_xlabel(xlabel)
     fig.set_size_inches(8, 6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -54,13 +59,24 @@ def shap_summary_plot(
     return path
 
 
-def importance_plot(importance: pd.Series, path: Path) -> Path:
-    """Total gain per feature, largest at the top."""
+_IMPORTANCE_TEXT = {
+    "gain": ("total gain", "Feature importance (LightGBM gain)"),
+    "mean_abs_contribution": (
+        "mean |contribution| (log-odds)",
+        "Feature importance (logistic contributions)",
+    ),
+}
+
+
+def importance_plot(importance: pd.Series, path: Path, measure: str = "gain") -> Path:
+    """Importance per feature, largest at the top: LightGBM's total gain, or a logistic model's mean
+    absolute contribution."""
     ordered = importance.sort_values()
+    xlabel, title = _IMPORTANCE_TEXT[measure]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(ordered) + 1.2))
     ax.barh(ordered.index, ordered.to_numpy(), color="#1f77b4")
-    ax.set_xlabel("total gain")
-    ax.set_title("Feature importance (LightGBM gain)")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

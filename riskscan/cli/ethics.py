@@ -54,13 +54,25 @@ def audit(args: argparse.Namespace) -> Outcome:
         f"{args.scan} version {args.version}: audit verdict {result.verdict} "
         f"({s['pass']} pass, {s['fail']} fail, {s['insufficient_evidence']} insufficient evidence)",
         f"  report: {result.local_paths['report.html']}",
-        f"  audit sha256: {result.report_sha256} (tagged on the model version; artifacts under {result.artifact_path})",
+        f"  audit hash {result.report_sha256} (tagged on the model version; artifacts under {result.artifact_path})",
     ]
+    checks = result.audit["checks"]
     lines += [
         f"  FAIL {c['name']} [{c['scope']}]: {c['detail']}"
-        for c in result.audit["checks"]
-        if c["verdict"] == "fail"
+        for c in checks
+        if c["verdict"] == "fail" and c["gating"]
     ]
+    reported = [c for c in checks if c["verdict"] == "fail" and not c["gating"]]
+    if reported:
+        # Shown apart, and never as FAIL: these do not decide the verdict (the investigated cases were not
+        # chosen at random, so their disparities can be the selection's), and nobody should read them as a
+        # failed audit. The report gives each one's sentence and interval.
+        scopes = sorted({c["scope"] for c in reported})
+        lines.append(
+            f"  reported, not gating: {len(reported)} outside the band on {'; '.join(scopes)}; they do not "
+            "decide the verdict (sentences in the report):"
+        )
+        lines += [f"    {c['name']}" for c in reported]
     return Outcome(
         lines,
         {
@@ -142,6 +154,41 @@ def decide(args: argparse.Namespace) -> Outcome:
             f"against audit {decision.audit_sha256[:12]} by {', '.join(args.by)}"
         ],
         {"decision": decision.as_dict()},
+    )
+
+
+# -- register-entry ---------------------------------------------------------------------------------------
+
+
+def _configure_register_entry(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--version", help="an audited version (default: the champion)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="where to write the entry (JSON, the API's body)",
+    )
+
+
+def register_entry(args: argparse.Namespace) -> Outcome:
+    """The version's Algoritmeregister entry, validated against publication standard 1.0, written to FILE."""
+    from ethics_review.algoritmeregister import entry_for_version
+    from riskscan import jsonio
+
+    version, entry = entry_for_version(args.scan, args.version)
+    jsonio.write_json(args.out, entry)
+    dates = f" since {entry['begin_date']}" if entry.get("begin_date") else ""
+    dates += f" until {entry['end_date']}" if entry.get("end_date") else ""
+    return Outcome(
+        [
+            f"wrote {args.out}: Algoritmeregister entry (publication standard {entry['standard_version']}, "
+            f"validated) of riskscan-{args.scan} version {version}",
+            f"  status {entry['status']}{dates}; publication category {entry['publication_category']}; "
+            f"themes {', '.join(entry['category'])}",
+        ],
+        {"version": version, "path": str(args.out), "entry": entry},
     )
 
 
@@ -403,6 +450,12 @@ VERBS = (
         "record the data-ethics committee's decision on an audited version",
         _configure_decide,
         decide,
+    ),
+    Verb(
+        "register-entry",
+        "write a version's Algoritmeregister entry (the intake API's body, publication standard 1.0)",
+        _configure_register_entry,
+        register_entry,
     ),
     Verb(
         "audit-scores",

@@ -40,8 +40,10 @@ def train(args: argparse.Namespace) -> Outcome:
     source = read_source(args.data or home.data_dir(), spec.table)
     result = train_scan(spec, source, ipw=args.ipw, seed=args.seed, dask_scheduler=args.dask_scheduler)
     m, ci = result.metrics, result.control_intervals
+    other = result.comparison
     lines = [
-        f"{spec.id}: registered riskscan-{spec.id} version {result.version} (status=candidate), run {result.run_id}",
+        f"{spec.id}: registered riskscan-{spec.id} version {result.version} ({result.family}, status=candidate), "
+        f"run {result.run_id}",
         f"  operating point: flag {result.flag_fraction:.2%} of cases (capacity "
         f"{spec.capacity.investigations_per_week}/week), threshold {result.threshold:.4f}, IPW {result.ipw}",
         f"  test (investigated cases, n={int(m['test_n'])}): ROC-AUC {m.get('test_roc_auc', float('nan')):.3f}, "
@@ -52,8 +54,10 @@ def train(args: argparse.Namespace) -> Outcome:
         f"{fmt.interval(ci['precision_at_op'], missing='nan')}, "
         f"base rate {fmt.interval(ci['base_rate'], missing='nan')}, "
         f"lift vs random {fmt.interval(ci['lift'], missing='nan')}",
-        f"  logistic baseline: test ROC-AUC {result.baseline_metrics.get('baseline_test_roc_auc', float('nan')):.3f}, "
-        f"control precision@op {result.baseline_metrics.get('baseline_control_precision_at_op', float('nan')):.3f}",
+        f"  {other['family']} on the same split (not registered): test ROC-AUC "
+        f"{other['metrics'].get('test_roc_auc', float('nan')):.3f}, control precision at capacity "
+        f"{fmt.interval(other['control_intervals']['precision_at_op'], missing='nan')}, lift vs random "
+        f"{fmt.interval(other['control_intervals']['lift'], missing='nan')}",
     ]
     if args.dask_scheduler:
         lines.append(

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from ethics_review.algoritmeregister import AlgorithmIn
 from ethics_review.audit import AuditResult, audit_version
 from models import registry
 from models.gate import check_promotion, decide, promote, withdraw
@@ -53,20 +54,10 @@ def test_audit_outputs_are_logged_and_hashed(world: World) -> None:
     card = world.clean.local_paths["model_card.md"].read_text()
     assert "Model card" in card and "random control sample" in card
     entry = json.loads(world.clean.local_paths["algoritmeregister.json"].read_text())
-    for field in (
-        "name",
-        "organisation",
-        "purpose_and_impact",
-        "considerations",
-        "human_intervention",
-        "risk_management",
-        "legal_basis",
-        "impact_assessments",
-        "data",
-        "technical_working",
-        "source_code",
-    ):
-        assert entry[field]
+    AlgorithmIn.model_validate(entry)  # the intake API's body, publication standard 1.0
+    assert (entry["status"], entry["publication_category"]) == ("In ontwikkeling", "Hoog-risico AI-systeem")
+    assert "bijlage III, punt 5, onder a" in entry["risks"]
+    assert world.clean.report_sha256[:12] in entry["impacttoetsen"]
 
 
 def test_promotion_without_approval_is_refused(world: World) -> None:

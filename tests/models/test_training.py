@@ -1,8 +1,14 @@
-"""Training: temporal split, censored windows, pyfunc probabilities, the register lock at registration."""
+"""Training: temporal split, censored windows, pyfunc probabilities, the register lock at registration, both
+model families on one split, and a run that prints nothing but its own progress."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -14,6 +20,7 @@ import synthetic as generator
 from features.sources import read_source
 from models import registry
 from models.specs import load_spec
+from riskscan import jsonio
 from riskscan.errors import ForbiddenColumn
 from training.train import TrainResult, temporal_split, train_scan
 
@@ -26,14 +33,106 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@dataclass
+class Noise:
+    """What a training run said besides its own progress lines."""
+
+    warnings: list[warnings.WarningMessage]
+    log_records: list[logging.LogRecord]
+    stderr: str
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture(scope="module")
-def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, str]:
+def noisy_training(
+    data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[TrainResult, str, Noise]:
+    """One VW training run, with every warning, every WARNING log line and all of stderr recorded."""
     home_dir = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISKSCAN_HOME", str(home_dir))
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        result = train_scan(load_spec("vw"), read_source(data_dir, "ww_aanvragen"), progress=lambda _: None)
-    return result, f"sqlite:///{home_dir / 'mlflow.db'}"
+    handler = _Records()
+    logging.getLogger().addHandler(handler)
+    stderr = io.StringIO()
+    try:
+        with (
+            pytest.MonkeyPatch.context() as mp,
+            warnings.catch_warnings(record=True) as caught,
+            contextlib.redirect_stderr(stderr),
+        ):
+            warnings.simplefilter("always")
+            mp.setenv("RISKSCAN_HOME", str(home_dir))
+            mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+            result = train_scan(
+                load_spec("vw"), read_source(data_dir, "ww_aanvragen"), progress=lambda _: None
+            )
+    finally:
+        logging.getLogger().removeHandler(handler)
+    return (
+        result,
+        f"sqlite:///{home_dir / 'mlflow.db'}",
+        Noise(list(caught), handler.records, stderr.getvalue()),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(noisy_training: tuple[TrainResult, str, Noise]) -> tuple[TrainResult, str]:
+    return noisy_training[0], noisy_training[1]
+
+
+def test_a_training_run_emits_no_mlflow_or_sklearn_warnings(
+    noisy_training: tuple[TrainResult, str, Noise],
+) -> None:
+    """The warnings `make demo` printed three times per run (dataset source, integer schema, pip version,
+    one-class ROC-AUC in the bootstrap, "Registered model ... already exists") are fixed at their cause."""
+    _, _, noise = noisy_training
+    ours = [
+        w
+        for w in noise.warnings
+        if issubclass(w.category, UserWarning) and ("mlflow" in w.filename or "sklearn" in w.filename)
+    ]
+    assert not ours, [f"{w.filename}: {w.message}" for w in ours]
+    mlflow_lines = [r.getMessage() for r in noise.log_records if r.name.startswith("mlflow")]
+    assert not mlflow_lines
+    for text in (
+        "pip",
+        "interpreted in multiple ways",
+        "Integer columns",
+        "Registered model",
+        "Created version",
+    ):
+        assert text not in noise.stderr
+
+
+def test_both_families_are_fitted_and_compared_on_the_control_sample(
+    trained: tuple[TrainResult, str],
+) -> None:
+    result, uri = trained
+    assert result.family == "lightgbm" and result.comparison["family"] == "logistic"
+    comparison = result.family_comparison
+    assert set(comparison) == {"this", "other"}
+    assert [comparison[r]["family"] for r in ("this", "other")] == ["lightgbm", "logistic"]
+    for role in ("this", "other"):
+        assert set(comparison[role]) == {"family", "precision_at_op", "lift"}
+        for metric in ("precision_at_op", "lift"):
+            figure = comparison[role][metric]
+            assert set(figure) == {"estimate", "low", "high"}
+            assert figure["low"] <= figure["estimate"] <= figure["high"]
+    assert comparison["this"]["precision_at_op"] == result.control_intervals["precision_at_op"]
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    logged = json.loads(
+        Path(client.download_artifacts(result.run_id, "evaluation/family_comparison.json")).read_text()
+    )
+    assert logged == jsonio.json_safe(comparison)
+    assert "other_family/scan_model/linear_head.skops" in {
+        f.path for f in client.list_artifacts(result.run_id, "other_family/scan_model")
+    }
 
 
 def test_temporal_split_never_mixes_months(data_dir: Path) -> None:
@@ -92,7 +191,8 @@ def test_run_records_hashes_dataset_and_metrics(trained: tuple[TrainResult, str]
         "test_brier",
         "control_precision_at_op",
         "control_lift",
-        "baseline_test_roc_auc",
+        "other_test_roc_auc",
+        "other_control_precision_at_op_ci_low",
     ):
         assert metric in run.data.metrics
     assert {d.dataset.name for d in run.inputs.dataset_inputs} >= {"ww_aanvragen-training"}
