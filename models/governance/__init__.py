@@ -1,17 +1,33 @@
 """Governance records: committee decisions, promotions and withdrawals, append-only in the database.
 
-This package owns the tables ``committee_decisions``, ``promotions`` and ``withdrawals`` (``_tables``), the
-records the rest of the code reads (``_records``) and :class:`GovernanceStore`, which appends and reads
+This package owns the tables ``committee_decisions``, ``promotions``, ``withdrawals`` and the decisions'
+signatures and obligations (``_tables``), the
+records the rest of the code reads (``_records``), which audit checks an approval must follow up
+(``_obligations``) and :class:`GovernanceStore`, which appends and reads
 them (``_store``). It imports only the platform (:mod:`riskscan`); the promotion gate
 (:mod:`models.gate`), the serving side and the command line build on it.
 """
 
+from models.governance._obligations import (
+    MAX_VALID_MONTHS,
+    check_id,
+    failed_checks,
+    months_ahead,
+    obligation_from_dict,
+    proposed_obligations,
+    undecided_checks,
+)
 from models.governance._records import (
     APPROVALS,
     CHECKLIST_KEYS,
     DECISIONS,
     DecisionRecord,
+    Obligation,
+    ObligationRecord,
+    ObligationReviewRecord,
     PromotionRecord,
+    Signatory,
+    SignatureRecord,
     WithdrawalRecord,
 )
 from models.governance._store import GovernanceStore
@@ -21,12 +37,24 @@ __all__ = [
     "APPROVALS",
     "CHECKLIST_KEYS",
     "DECISIONS",
+    "MAX_VALID_MONTHS",
     "TABLES",
     "CommitteeDecision",
     "DecisionRecord",
     "GovernanceStore",
+    "Obligation",
+    "ObligationRecord",
+    "ObligationReviewRecord",
     "Promotion",
     "PromotionRecord",
+    "Signatory",
+    "SignatureRecord",
     "Withdrawal",
     "WithdrawalRecord",
+    "check_id",
+    "failed_checks",
+    "months_ahead",
+    "obligation_from_dict",
+    "proposed_obligations",
+    "undecided_checks",
 ]
