@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ def test_handhaving_may_do_no_committee_action_and_the_committee_may_not_promote
         return client
 
     version = server.home.versions["vw"]
-    with session("handhaving") as staff:
+    with closing(session("handhaving")) as staff:
         csrf = staff.headers["x-csrf"]
         assert staff.get(f"/ui/audits/vw/{version}").status_code == 403
         decide = staff.post(f"/ui/audits/vw/{version}/decide", data={"csrf": csrf, "decision": "afwijzen"})
@@ -139,7 +140,7 @@ def test_handhaving_may_do_no_committee_action_and_the_committee_may_not_promote
             staff.post("/ui/admin/promote", data={"csrf": csrf, "scan": "vw", "version": version}).status_code
             == 403
         )
-    with session("committee") as member:
+    with closing(session("committee")) as member:
         csrf = member.headers["x-csrf"]
         assert member.get("/ui/admin").status_code == 403
         promote = member.post("/ui/admin/promote", data={"csrf": csrf, "scan": "vw", "version": version})
@@ -154,7 +155,7 @@ def test_handhaving_may_do_no_committee_action_and_the_committee_may_not_promote
             f"/ui/audits/vw/{version}/decide", data={"csrf": csrf, "decided_by": "A. de Vries"}
         )
         assert unknown.status_code == 422 and "unknown form field &#39;decided_by&#39;" in unknown.text
-    with session("admin") as admin:
+    with closing(session("admin")) as admin:
         assert admin.post("/ui/admin/withdraw", data={"scan": "vw", "reason": "x"}).status_code == 403
 
 
