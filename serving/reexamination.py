@@ -317,7 +317,7 @@ def progress(engine: Engine, rulings: list[RulingRecord]) -> list[Progress]:
         )
         with engine.connect() as connection:
             affected = _count(connection, select(LOG.c.id).where(_of_blocked(ruling.id)))
-            kinds = dict(
+            kinds: dict[str, int] = dict(
                 connection.execute(
                     select(REEXAMINATIONS.c.kind, func.count()).where(mine).group_by(REEXAMINATIONS.c.kind)
                 ).all()

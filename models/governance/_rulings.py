@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
-from sqlalchemy import CheckConstraint, Integer, String, Text, UniqueConstraint, insert, select
+from sqlalchemy import CheckConstraint, Integer, String, Table, Text, UniqueConstraint, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from features.register import FeatureRegister, Role
@@ -48,7 +49,7 @@ class UnlawfulRuling(Base):
     )
 
 
-RULINGS = UnlawfulRuling.__table__
+RULINGS: Final[Table] = UnlawfulRuling.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

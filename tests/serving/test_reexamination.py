@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,9 @@ from sqlalchemy import text
 
 from models.governance import GovernanceStore, RulingRecord
 from riskscan import db
+from riskscan.cli._main import invoke
 from riskscan.db import current_revision, head_revision
-from riskscan.errors import Conflict, InvalidInput, NotFound
+from riskscan.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from serving.log import LogEntry
 from serving.store import ServingStore
 from serving.tokens import TokenRecord
@@ -271,3 +273,32 @@ def test_rulings_and_reexaminations_are_append_only_and_the_downgrade_keeps_them
     with pytest.raises(RuntimeError, match="refusing to downgrade below 0007_unlawful_rulings"):
         db.downgrade(database_url, "0003_row_hash_not_unique")
     assert current_revision(database_url) == head_revision() == "0007_unlawful_rulings"
+
+
+def test_the_command_line_rules_only_under_a_committee_or_admin_token(
+    riskscan_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RISKSCAN_TOKEN", raising=False)
+    rule_args = ["register", "rule-unlawful", "--column", COLUMN, "--reason", "IP via cookies"]
+    with pytest.raises(Unauthenticated, match="pass --token or set RISKSCAN_TOKEN"):
+        invoke(rule_args)
+    with ServingStore() as store:
+        staff, _ = store.create_token(name="Handhaver", role="handhaving")
+        committee, _ = store.create_token(name="Commissielid", role="committee")
+    with pytest.raises(Forbidden, match="role 'handhaving' may not rule"):
+        invoke([*rule_args, "--token", staff])
+    monkeypatch.setenv("RISKSCAN_TOKEN", committee)
+    with pytest.raises(NotFound, match="'ip_adres' is not in the feature register"):
+        invoke(["register", "rule-unlawful", "--column", "ip_adres", "--reason", "r"])
+    outcome = invoke(rule_args)  # no model is registered: nothing to block, withdraw or re-examine
+    assert outcome.lines[0].startswith(f"recorded ruling 1: column '{COLUMN}' is unlawful from")
+    assert "(by Commissielid, token 2)" in outcome.lines[0]
+    assert outcome.payload["ruling"]["ruled_by"] == "Commissielid"
+    with pytest.raises(Conflict, match="its cascade is complete"):
+        invoke(rule_args)
+    status = invoke(["reexamination", "status"])
+    assert status.lines[:2] == [
+        "1 ruling(s)",
+        f"ruling 1 ({outcome.payload['ruling']['created_at'][:10]}): column '{COLUMN}'",
+    ]
+    assert "cases affected 0; investigations halted 0" in status.lines[3]
