@@ -25,6 +25,7 @@ hold records unless ``-x drop-evidence=yes`` is given. This file is frozen once 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -58,7 +59,7 @@ def _id() -> sa.Column[int]:
     return sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True)
 
 
-def _created_at() -> sa.Column[sa.DateTime]:
+def _created_at() -> sa.Column[datetime]:
     return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False)
 
 
