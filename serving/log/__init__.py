@@ -30,11 +30,12 @@ rewrites the tail of the chain is caught only by comparing the head hash (:attr:
 with a copy kept elsewhere; print it in reports and keep it.
 """
 
+from riskscan.chain import GENESIS_HASH, ChainReport
 from serving.log._batch import BatchColumns
-from serving.log._chain import APPEND_LOCK_KEY, INSERT_CHUNK, SQLITE_BULK_CACHE_KIB, ChainReport, DecisionLog
+from serving.log._chain import APPEND_LOCK_KEY, INSERT_CHUNK, LOG_CHAIN, SQLITE_BULK_CACHE_KIB, DecisionLog
 from serving.log._encode import canonical_inputs, row_hash
 from serving.log._fields import ENTRY_FIELDS, ROW_FIELDS, LogEntry, LoggedScore, new_request_ids
-from serving.log._tables import GENESIS_HASH, LOG, SELECTED, DecisionLogRow
+from serving.log._tables import LOG, SELECTED, DecisionLogRow
 from serving.log._values import (
     EXPLANATION_KEYS,
     SOURCES,
@@ -50,6 +51,7 @@ __all__ = [
     "GENESIS_HASH",
     "INSERT_CHUNK",
     "LOG",
+    "LOG_CHAIN",
     "ROW_FIELDS",
     "SELECTED",
     "SOURCES",
