@@ -213,18 +213,20 @@ class ServingStore(Store):
     def record_outcome(
         self,
         *,
+        recorded_by: TokenRecord,
         request_id: str,
         violation: bool,
         sanction: str | None,
         hoor_en_wederhoor: bool,
-        investigator: str,
+        investigator: str | None = None,
         notes: str = "",
     ) -> OutcomeRecord:
-        """Append the result of an investigation; a later outcome for the same request supersedes it
-        (:func:`serving.outcomes.record_outcome`)."""
+        """Append the result of an investigation under the authenticated token ``recorded_by``; a later
+        outcome for the same request supersedes it (:func:`serving.outcomes.record_outcome`)."""
         return _outcomes.record_outcome(
             self._engine,
             self._now,
+            recorded_by=recorded_by,
             request_id=request_id,
             violation=violation,
             sanction=sanction,
