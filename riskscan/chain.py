@@ -240,7 +240,7 @@ class Chain:
             return report(last_id, f"gap: ids after {prev_id} up to {last_id} are missing")
         return report()
 
-    def _broken_link(self, values: Mapping[str, Any], prev_id: int, prev_hash: str) -> str | None:
+    def _broken_link(self, values: Mapping[Any, Any], prev_id: int, prev_hash: str) -> str | None:
         """What is wrong with a row that follows row ``prev_id`` (hash ``prev_hash``), or None."""
         row_id = values["id"]
         if self.dense_ids and row_id != prev_id + 1:

@@ -78,6 +78,11 @@ class RiskScan:
         self.anchors = ServiceAnchors(self.runtime.store.engine, anchor_interval()).start()
         log.info("riskscan serving: %s", self.runtime.status())
 
+    def __is_ready__(self) -> bool:
+        """BentoML's ``/readyz``: not ready while the evidence database cannot be reached (nothing could be
+        logged, so nothing could be scored); ready again as soon as it answers, without a restart."""
+        return self.runtime.store.reachable()
+
     def _guard(self, ctx: bentoml.Context, action: str) -> TokenRecord:
         """The caller's token, if its role may do ``action``; the identity evidence is recorded under."""
         token = self.auth.token_from_header(ctx.request.headers.get("authorization"))

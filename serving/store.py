@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError
 
 from riskscan import home
 from riskscan.db import Store, make_engine, upgrade
@@ -244,6 +245,15 @@ class ServingStore(Store):
     def create_token(self, *, name: str, role: str) -> tuple[str, TokenRecord]:
         """A new token for ``role``. The plain token is returned here, once; the store keeps its SHA-256."""
         return _tokens.create_token(self._engine, self._now, name=name, role=role)
+
+    def reachable(self) -> bool:
+        """Whether the database answers now (``SELECT 1``): the service's readiness."""
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except DBAPIError:
+            return False
+        return True
 
     def authenticate(self, token: str) -> TokenRecord | None:
         """The token's record, or None for an unknown or revoked token."""
