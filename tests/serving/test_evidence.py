@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import inspect, select, text
 
@@ -24,6 +25,7 @@ from serving.log import LOG_CHAIN, DecisionLog
 from serving.outcomes import OUTCOME_CHAIN
 from serving.store import ServingStore
 from serving.tokens import TokenRecord
+from tests.serving.conftest import ServedHome, Server, caseload
 from tests.serving.test_store import Clock, entry, execute
 
 
@@ -397,3 +399,35 @@ def test_riskscan_outcome_records_under_the_token_in_the_environment(
     with ServingStore() as store:
         (stored,) = store.outcomes()
     assert (stored.token_id, stored.token_name, stored.investigator) == (record.id, "G. Bakker", "X")
+
+
+def test_an_outcome_over_http_is_recorded_under_the_callers_token_whatever_the_body_says(
+    server: Server, at_home: ServedHome
+) -> None:
+    with ServingStore() as store:
+        other_token, other = store.create_token(name="tweede handhaver", role="handhaving")
+    scored = httpx.post(
+        f"{server.url}/score",
+        json={"scan": "vw", "cases": caseload(server.home, "vw", 1)},
+        headers=server.headers("handhaving"),
+    )
+    assert scored.status_code == 200, scored.text
+    (result,) = scored.json()["results"]
+    recorded = httpx.post(
+        f"{server.url}/outcome",
+        headers={"Authorization": f"Bearer {other_token}"},
+        json={
+            "request_id": result["request_id"],
+            "violation": False,
+            "hoor_en_wederhoor": True,
+            "investigator": "test handhaving",  # the name of the token that scored it, typed by someone else
+        },
+    )
+    assert recorded.status_code == 200, recorded.text
+    outcome = recorded.json()["outcome"]
+    assert (outcome["token_id"], outcome["token_name"]) == (other.id, "tweede handhaver")
+    with ServingStore() as store:
+        stored = [o for o in store.outcomes() if o.request_id == result["request_id"]]
+    assert [(o.token_id, o.token_name, o.investigator) for o in stored] == [
+        (other.id, "tweede handhaver", "test handhaving")
+    ]
