@@ -27,7 +27,10 @@ recipe in a few lines, and :meth:`DecisionLog.verify` does exactly that, streami
 What the chain does and does not prove: it detects a row that was changed, removed or inserted by anyone
 who did not also recompute every later hash. Someone with write access who drops the triggers *and*
 rewrites the tail of the chain is caught only by comparing the head hash (:attr:`ChainReport.head_hash`)
-with a copy kept elsewhere; print it in reports and keep it.
+with a copy kept elsewhere: the anchors (:mod:`riskscan.anchors`, written by :mod:`serving.evidence`).
+
+The chain is declared as :data:`LOG_CHAIN` (:mod:`riskscan.chain`, with this recipe and dense ids), so
+``riskscan log verify`` checks it like every other evidence table.
 """
 
 from riskscan.chain import GENESIS_HASH, ChainReport
