@@ -81,6 +81,9 @@ class Server:
         return {"Authorization": f"Bearer {self.home.tokens[role]}"}
 
 
+READY_SECONDS = 300
+
+
 def launch(env: dict[str, str], log: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     """``riskscan serve`` as a real process on a free port, ready (``/readyz`` 200); returns it and its URL.
 
@@ -101,7 +104,9 @@ def launch(env: dict[str, str], log: Path, workers: int = 1) -> tuple[subprocess
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    # Two minutes is usual for BentoML to start and load both scans on the shared 2-core machine under the
+    # load of parallel test runs (measured 123 s at load average 17); give it more before calling it stuck.
+    deadline = time.monotonic() + READY_SECONDS
     while True:
         if process.poll() is not None:
             pytest.fail(f"the service exited with {process.returncode}; see {log}")
@@ -112,7 +117,7 @@ def launch(env: dict[str, str], log: Path, workers: int = 1) -> tuple[subprocess
             pass
         if time.monotonic() > deadline:
             stop(process)
-            pytest.fail(f"the service did not become ready in 180 s; see {log}")
+            pytest.fail(f"the service did not become ready in {READY_SECONDS} s; see {log}")
         time.sleep(0.5)
 
 

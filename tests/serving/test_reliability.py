@@ -57,8 +57,14 @@ def services(served_home: ServedHome) -> Iterator[Services]:
             "RISKSCAN_DATABASE_URL": cluster.url,
             "RISKSCAN_ANCHOR_SECONDS": "1",
         }
-        launched = [launch(env, home / f"service-{n}.log") for n in range(2)]
+        # Started side by side (each takes minutes on a busy machine); one that started is stopped even when
+        # the other failed to.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(launch, env, home / f"service-{n}.log") for n in range(2)]
+        launched = [future.result() for future in futures if future.exception() is None]
         try:
+            for future in futures:
+                future.result()
             yield Services(
                 cluster, [url for _, url in launched], token, home, caseload(served_home, "vw", 40)
             )
