@@ -10,6 +10,10 @@ over its parent ``InvalidParameter`` (400), which wins over ``InvalidInput`` (42
 :class:`~riskscan.errors.Refusal` answers 422. Anything that is not a refusal is a bug: it is logged with
 its traceback and answered with a plain 500 body that says nothing about the code.
 
+A database that cannot be reached (PostgreSQL stopped, the connection cut, SQLite locked past its busy
+timeout) is an outage, not a bug: it answers 503 with a reason (:func:`outage`), like a decision log that
+could not be written. Every write is one transaction, so an outage mid-request leaves nothing half-written.
+
 The JSON body of a refusal is ``{"error": <the sentence>, **details}``, plus ``problems`` (and ``total``
 when only the first were kept) for an :class:`~riskscan.errors.InvalidInput` that lists them.
 """
@@ -20,6 +24,8 @@ import logging
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from riskscan.errors import (
     Conflict,
@@ -81,12 +87,28 @@ def problem_json(problem: Problem) -> dict[str, Any]:
     return {"index": fields.pop("row"), **fields}
 
 
+def outage(error: BaseException) -> Unavailable | None:
+    """The refusal to answer for a database that cannot be reached now, or None for any other error."""
+    if isinstance(error, OperationalError | InterfaceError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    ):
+        return Unavailable(
+            "the database cannot be reached now; nothing was recorded, try again later",
+            detail=type(error.orig).__name__ if isinstance(error, DBAPIError) else type(error).__name__,
+        )
+    return None
+
+
 def answer(error: BaseException, where: str) -> tuple[int, dict[str, Any]]:
     """The status and JSON body for ``error``, raised while answering ``where`` (``"POST /score"``).
 
     A refusal is answered as the table says; anything else is logged with its traceback and answered
     with :data:`BUG_BODY`.
     """
+    unavailable = outage(error)
+    if unavailable is not None:
+        log.warning("database unavailable while answering %s: %s", where, type(error).__name__)
+        error = unavailable
     if isinstance(error, Refusal):
         return status_for(error), refusal_body(error)
     log.error("bug while answering %s", where, exc_info=error)

@@ -23,8 +23,10 @@ import bentoml
 
 from riskscan.errors import InvalidInput
 from serving.auth import Authenticator
+from serving.evidence import ServiceAnchors, anchor_interval
 from serving.http_errors import answer
 from serving.runtime import ScanRuntime
+from serving.tokens import TokenRecord
 from serving.web import build_app
 
 log = logging.getLogger("riskscan.serving")
@@ -72,11 +74,19 @@ class RiskScan:
         self.auth = Authenticator(self.runtime.store)
         web_app.state.runtime = self.runtime
         web_app.state.auth = self.auth
+        # Each worker anchors the evidence heads when they moved (serving/evidence.py); a daemon thread.
+        self.anchors = ServiceAnchors(self.runtime.store.engine, anchor_interval()).start()
         log.info("riskscan serving: %s", self.runtime.status())
 
-    def _guard(self, ctx: bentoml.Context, action: str) -> None:
+    def __is_ready__(self) -> bool:
+        """BentoML's ``/readyz``: not ready while the evidence database cannot be reached (nothing could be
+        logged, so nothing could be scored); ready again as soon as it answers, without a restart."""
+        return self.runtime.store.reachable()
+
+    def _guard(self, ctx: bentoml.Context, action: str) -> TokenRecord:
+        """The caller's token, if its role may do ``action``; the identity evidence is recorded under."""
         token = self.auth.token_from_header(ctx.request.headers.get("authorization"))
-        self.auth.require(token, action)
+        return self.auth.require(token, action)
 
     @bentoml.api(route="/score")
     def score(
@@ -102,10 +112,12 @@ class RiskScan:
         sanction: str | None = None,
         notes: str = "",
     ) -> dict[str, Any]:
-        """Record the result of an investigation. A violation needs hoor en wederhoor first."""
+        """Record the result of an investigation. A violation needs hoor en wederhoor first. The outcome
+        is recorded under the caller's token; ``investigator`` is only the name shown."""
         try:
-            self._guard(ctx, "outcome")
+            caller = self._guard(ctx, "outcome")
             record = self.runtime.store.record_outcome(
+                recorded_by=caller,
                 request_id=request_id,
                 violation=violation,
                 sanction=sanction,
