@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "worklist": frozenset({"handhaving", "admin"}),
     "audits": frozenset({"committee", "admin"}),
     "reload": frozenset({"admin"}),
+    "metrics": frozenset({"admin"}),
 }
 CACHE_SECONDS = 5.0  # a revoked token stops working within this time
 

@@ -11,7 +11,9 @@ over its parent ``InvalidParameter`` (400), which wins over ``InvalidInput`` (42
 its traceback and answered with a plain 500 body that says nothing about the code.
 
 The JSON body of a refusal is ``{"error": <the sentence>, **details}``, plus ``problems`` (and ``total``
-when only the first were kept) for an :class:`~riskscan.errors.InvalidInput` that lists them.
+when only the first were kept) for an :class:`~riskscan.errors.InvalidInput` that lists them. Its size is
+bounded: at most :data:`~riskscan.errors.MAX_REPORTED_PROBLEMS` problems, and no text from the request
+longer than :data:`MAX_ECHOED_CHARACTERS` characters (a sentence: :data:`MAX_SENTENCE_CHARACTERS`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from riskscan.errors import (
     Forbidden,
     InvalidInput,
     InvalidParameter,
+    MethodNotAllowed,
     NotFound,
+    Overloaded,
     Problem,
     Refusal,
     TooLarge,
@@ -43,6 +47,7 @@ STATUS: Final[Mapping[type[Refusal], int]] = MappingProxyType(
         Unauthenticated: 401,
         Forbidden: 403,
         NotFound: 404,
+        MethodNotAllowed: 405,
         Conflict: 409,
         TooLarge: 413,
         InvalidInput: 422,
@@ -50,6 +55,10 @@ STATUS: Final[Mapping[type[Refusal], int]] = MappingProxyType(
         Unavailable: 503,
     }
 )
+#: The longest text an error answer repeats from the request (a value, the sentence itself).
+MAX_ECHOED_CHARACTERS: Final = 200
+#: The longest error sentence (it may quote a value, or list problems).
+MAX_SENTENCE_CHARACTERS: Final = 2000
 #: The answer to a bug: no exception text, no traceback; those go to the server log only.
 BUG_STATUS: Final = 500
 BUG_BODY: Final[Mapping[str, str]] = MappingProxyType(
@@ -67,7 +76,8 @@ def status_for(error: BaseException) -> int:
 
 def refusal_body(error: Refusal) -> dict[str, Any]:
     """The JSON body of a refusal: the sentence, its details and, for invalid input, every problem."""
-    body: dict[str, Any] = {"error": str(error), **error.details}
+    details = {key: shortened(value) for key, value in error.details.items()}
+    body: dict[str, Any] = {"error": shortened(str(error), MAX_SENTENCE_CHARACTERS), **details}
     if isinstance(error, InvalidInput) and error.problems:
         body["problems"] = [problem_json(problem) for problem in error.problems]
         if error.total > len(error.problems):
@@ -76,9 +86,32 @@ def refusal_body(error: Refusal) -> dict[str, Any]:
 
 
 def problem_json(problem: Problem) -> dict[str, Any]:
-    """One problem as the API has always shown it: ``index`` is the record's position in the request."""
+    """One problem as the API has always shown it: ``index`` is the record's position in the request.
+
+    A long text value is cut to :data:`MAX_ECHOED_CHARACTERS` and its length said, so that an error
+    answer stays small whatever was sent (an 11 MB note is not echoed back).
+    """
     fields = problem.as_dict()
+    for key in ("value", "case_id"):
+        fields[key] = shortened(fields[key])
     return {"index": fields.pop("row"), **fields}
+
+
+def shortened(value: Any, limit: int = MAX_ECHOED_CHARACTERS) -> Any:
+    """``value``, or its first ``limit`` characters and its length when it is longer text."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value)} characters)"
+    return value
+
+
+def headers_for(error: BaseException) -> dict[str, str]:
+    """The headers an answer to ``error`` must carry: ``Allow`` on a 405 (RFC 9110 15.5.6), ``Retry-After``
+    on an overload 503, so a client knows what to do next."""
+    if isinstance(error, MethodNotAllowed):
+        return {"Allow": ", ".join(error.allowed)}
+    if isinstance(error, Overloaded):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
 
 
 def answer(error: BaseException, where: str) -> tuple[int, dict[str, Any]]:

@@ -25,18 +25,24 @@ from pydantic import BaseModel, ValidationError
 
 from features.pipeline import ROUTING_DESTINATION
 from features.register import Column, FeatureRegister, default_register
-from features.schemas import expected_text, record_model
+from features.schemas import case_problem, record_model
 from models import registry
 from models.governance import GovernanceStore
 from models.scorer import ScanModel
 from models.specs import SCAN_IDS, ScanSpec, load_spec
-from riskscan.errors import InvalidInput, InvalidParameter, Problem, TooLarge, Unavailable
+from riskscan.errors import (
+    MAX_REPORTED_PROBLEMS,
+    InvalidInput,
+    InvalidParameter,
+    Problem,
+    TooLarge,
+    Unavailable,
+)
 from serving.log import LogEntry
+from serving.requests import MAX_CASES_PER_REQUEST, MAX_TOP_N
 from serving.scoring import ModelRef, ScoredCase, control_key, result_json, score_records
 from serving.store import ServingStore
 
-MAX_CASES_PER_REQUEST = 1000
-MAX_TOP_N = 50
 REFRESH_SECONDS = 2.0
 
 
@@ -179,7 +185,7 @@ class ScanRuntime:
                 # A union type (a number: int or float) reports one error per member; report a field once.
                 fields = set()
                 for err in exc.errors():
-                    problem = self._problem(state, index, case_id, err)
+                    problem = case_problem(state.columns, err, row=index, case_id=case_id)
                     if problem.column not in fields:
                         fields.add(problem.column)
                         problems.append(problem)
@@ -197,27 +203,12 @@ class ScanRuntime:
             seen.add(record["case_id"])
             records.append(record)
         if problems:
-            raise InvalidInput(f"{len(problems)} invalid value(s); nothing was scored or logged", problems)
+            raise InvalidInput(
+                f"{len(problems)} invalid value(s); nothing was scored or logged",
+                problems[:MAX_REPORTED_PROBLEMS],
+                total=len(problems),
+            )
         return records
-
-    def _problem(self, state: ScanState, index: int, case_id: Any, err: Any) -> Problem:
-        field_name = str(err["loc"][0]) if err.get("loc") else None
-        column = state.columns.get(field_name or "")
-        if err["type"] == "missing":
-            value, expected = None, f"a value ({expected_text(column)})" if column else "a value"
-        elif err["type"] == "extra_forbidden":
-            value = err.get("input")
-            expected = f"no field '{field_name}': allowed are case_id, {', '.join(state.columns)}"
-        else:
-            value = err.get("input")
-            expected = expected_text(column) if column else err["msg"]
-        return Problem(
-            column=field_name,
-            value=value,  # Problem.as_dict shows anything but a JSON scalar as text
-            expected=expected,
-            row=index,
-            case_id=case_id if isinstance(case_id, str) else None,
-        )
 
     def score(self, scan: str, cases: list[Any], top_n: int = 5) -> dict[str, Any]:
         if not isinstance(cases, list) or not cases:

@@ -6,6 +6,7 @@ decisions here are test decisions on test data, made through the same gate as re
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -81,12 +82,17 @@ class Server:
         return {"Authorization": f"Bearer {self.home.tokens[role]}"}
 
 
-@pytest.fixture(scope="session")
-def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
+@contextlib.contextmanager
+def running_server(home: ServedHome, log_path: Path, **env_extra: str) -> Iterator[Server]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP), with ``env_extra`` set."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    env = {**os.environ, "RISKSCAN_HOME": str(served_home.path), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
+    log = log_path.open("wb")
+    env = {
+        **os.environ,
+        "RISKSCAN_HOME": str(home.path),
+        "RISKSCAN_CONTROL_KEY": CONTROL_KEY,
+        **env_extra,
+    }
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("RISKSCAN_DATABASE_URL", None)
     riskscan = Path(sys.executable).parent / "riskscan"
@@ -111,7 +117,7 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
             if time.monotonic() > deadline:
                 pytest.fail(f"the service did not become ready in 90 s; see {log.name}")
             time.sleep(0.5)
-        yield Server(url, served_home, process)
+        yield Server(url, home, process)
     finally:
         # The server and its workers share a process group: stop them all, never leave workers behind.
         os.killpg(process.pid, signal.SIGTERM)
@@ -120,6 +126,13 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``riskscan serve`` on the served home, shared by the HTTP tests."""
+    with running_server(served_home, tmp_path_factory.mktemp("server") / "server.log") as running:
+        yield running
 
 
 def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]]:
