@@ -21,6 +21,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -196,6 +197,18 @@ def validate_frame(frame: pd.DataFrame, columns: Sequence[Column], *, key_column
 # -- single cases (JSON) ------------------------------------------------------------------------------
 
 
+def _whole_number(value: Any) -> Any:
+    """``67.0`` as the integer 67: JSON has one number type, and JSON Schema counts 67.0 as an integer, so
+    this is reading the number, not coercing it (``"67"``, ``True`` and ``67.5`` stay refused)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer, as JSON and JSON Schema know it (see :func:`_whole_number`).
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole_number)]
+
+
 def _pydantic_field(column: Column) -> tuple[Any, Any]:
     description = f"{column.label}. {column.description}"
     annotation: Any
@@ -203,9 +216,9 @@ def _pydantic_field(column: Column) -> tuple[Any, Any]:
     if column.dtype == "category":
         annotation = Literal[tuple(column.allowed_categories)]
     elif column.dtype == "int":
-        annotation = StrictInt
+        annotation = WholeNumber
     elif column.dtype == "float":
-        annotation = StrictFloat | StrictInt
+        annotation = StrictFloat  # takes an integer too, never a bool or text
     elif column.dtype == "bool":
         annotation = StrictBool
     elif column.dtype == "date":
@@ -228,10 +241,15 @@ def _pydantic_field(column: Column) -> tuple[Any, Any]:
 #: Refused rather than trimmed, in this one place before the control draw: the id a client sends is the
 #: id that is returned, logged and hashed into the draw (``HMAC(key, scan|case_id)``), so an auditor
 #: recomputes the draw from the logged id, and padding an id cannot re-roll its draw.
-CASE_ID_PATTERN = r"^\S(?:[\s\S]*\S)?$(?!\n)"  # (?!\n): Python's $ also matches before a final newline
+CASE_ID_PATTERN = (
+    r"^{edge}(?:[\s\S]*{edge})?$(?!\n)".format(  # (?!\n): Python's $ also matches before a final newline
+        # White space spelled out: Python's \s also matches \x1c-\x1f, Rust's and ECMAScript's do not, and
+        # the pattern must mean the same in pydantic, in Python's jsonschema and in jsonschema-rs.
+        edge=r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )
+)
 CASE_ID_EXPECTED = "1 to 64 characters, not starting or ending with white space"
-#: Python's ``re`` judges patterns, as in the JSON-Schema validators that clients use on our OpenAPI
-#: document; Rust's regex crate (pydantic's default) has another idea of which characters are white space.
+#: Python's ``re`` judges patterns: the Rust regex crate (pydantic's default) supports no look-ahead.
 STRICT_CONFIG = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
 
 

@@ -11,6 +11,7 @@ The tree::
         ├── Conflict              the request contradicts what is on record (already withdrawn, stale hash)
         │   └── GateRefusal       promotion refused; ``unmet`` lists every condition that does not hold
         ├── MethodNotAllowed      the path exists, but not for this HTTP method; ``allowed`` names them
+        ├── UnsupportedMediaType  the body is not of the media type the endpoint reads (JSON)
         ├── Unavailable           something needed is not there now (the log database, a champion)
         │   └── Overloaded        the service is at its limit of work in hand; ``retry_after`` seconds
         ├── ConfigError           a reviewed file (register, scan spec) is malformed
@@ -139,6 +140,10 @@ class MethodNotAllowed(Refusal):
     def __init__(self, method: str, path: str, allowed: Sequence[str]) -> None:
         self.allowed = tuple(allowed)
         super().__init__(f"{method} is not allowed on {path}; allowed: {', '.join(self.allowed)}")
+
+
+class UnsupportedMediaType(Refusal):
+    """The body is sent as another media type than the endpoint reads."""
 
 
 class Unavailable(Refusal):

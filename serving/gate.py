@@ -8,7 +8,7 @@ In this order, each step refusing through the one error table (:mod:`serving.htt
    ``traffic.max_concurrency`` is not used: it answers 429 without ``Retry-After`` and keeps no queue.
    The health checks are never queued, so a busy service still says it is alive.
 2. **Method.** An API path asked with another method than ``POST`` is a 405 whose ``Allow`` says
-   ``POST``.
+   ``POST``; a body that is not ``application/json`` is a 415 (checked after the token).
 3. **Authentication first.** An API route (and ``/metrics``) needs a bearer token whose role may use
    it, checked before a byte of the body is read: an unauthenticated request is a 401 whatever it
    carries, never a validation error that describes the schema to a stranger.
@@ -38,7 +38,7 @@ import anyio.to_thread
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from riskscan.errors import InvalidInput, MethodNotAllowed, Overloaded, TooLarge
+from riskscan.errors import InvalidInput, MethodNotAllowed, Overloaded, TooLarge, UnsupportedMediaType
 from serving import openapi
 from serving.auth import Authenticator
 from serving.http_errors import answer, headers_for
@@ -48,6 +48,7 @@ from serving.requests import API_ROUTES, validate_body
 #: Paths that answer whatever the load: liveness and readiness are what an orchestrator restarts on.
 HEALTH_PATHS: Final = frozenset({"/healthz", "/livez", "/readyz"})
 READ_ONLY: Final = ("GET", "HEAD")
+JSON: Final = "application/json"
 ACTIONS: Final = {"/score": "score", "/outcome": "outcome", "/reload": "reload", "/metrics": "metrics"}
 
 
@@ -162,6 +163,18 @@ def _too_large(size: int, limit: int, *, streamed: bool = False) -> TooLarge:
     return TooLarge(f"the body may be at most {limit} bytes (got {got})", field="body", value=size)
 
 
+def _require_json(scope: Scope) -> None:
+    """The API reads JSON only; a body sent as a form or as text is refused, not parsed as something else."""
+    header = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
+    media_type = header.partition(";")[0].strip().lower()
+    if media_type != JSON:
+        raise UnsupportedMediaType(
+            f"the body must be sent as {JSON}, got Content-Type {header!r}",
+            field="Content-Type",
+            value=header,
+        )
+
+
 def _replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the already read body to the app once, then waits for the disconnect."""
     pending = True
@@ -238,6 +251,7 @@ class Gate:
             if path in API_ROUTES:
                 self._allow(method, path, ("POST",))
                 await self._authenticate(scope, path)
+                _require_json(scope)
             body = await read_body(scope, receive, self.limits.body_bytes)
             if path in API_ROUTES:
                 validate_body(path, body)

@@ -36,6 +36,7 @@ from riskscan.errors import (
     TooLarge,
     Unauthenticated,
     Unavailable,
+    UnsupportedMediaType,
 )
 
 log = logging.getLogger("riskscan.serving")
@@ -50,6 +51,7 @@ STATUS: Final[Mapping[type[Refusal], int]] = MappingProxyType(
         MethodNotAllowed: 405,
         Conflict: 409,
         TooLarge: 413,
+        UnsupportedMediaType: 415,
         InvalidInput: 422,
         Refusal: 422,
         Unavailable: 503,

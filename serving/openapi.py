@@ -35,6 +35,7 @@ STATUS_TEXT: Final = {
     "403": "The token's role may not use this endpoint.",
     "404": "No scored case has this request_id.",
     "413": "The body is larger than the service takes, or carries more cases than one request may.",
+    "415": "The body is not sent as application/json.",
     "422": "The body does not match the schema (each problem named), or breaks a rule the schema states.",
     "503": (
         "The scan has no champion or was withdrawn, the decision log could not be written (nothing was "
@@ -94,7 +95,7 @@ def _post(summary: str, schema: str, ok: str, ok_schema: dict[str, Any], *errors
             "summary": summary,
             "security": BEARER,
             "requestBody": {"required": True, "content": _json({"$ref": REF.format(model=schema)})},
-            "responses": _responses(ok, ok_schema, "401", "403", *errors),
+            "responses": _responses(ok, ok_schema, "401", "403", "415", *errors),
         }
     }
 

@@ -9,9 +9,13 @@ One model per endpoint (:data:`REQUEST_MODELS`), used twice and nowhere redefine
 
 ``POST /score`` is a tagged union on ``scan``: each scan's cases have their own fields (from the scan's
 specification and the feature register), so ``{"scan": "vw", "cases": [<a sollicitatie case>]}`` is
-refused by the schema, not only by the service. Two rules a JSON Schema cannot say are checked by the
-service and written in the descriptions: a ``case_id`` is not repeated within one request, and a
-violation needs hoor en wederhoor (that one is also a JSON-Schema ``if``/``then``).
+refused by the schema, not only by the service. The one rule across fields, that a violation needs hoor
+en wederhoor, is checked by the outcome store and stated in the schema as an ``if``/``then``.
+
+There is no rule a JSON Schema cannot state: a ``case_id`` repeated within one request used to be
+refused, but ``uniqueItems`` cannot say "unique by one property", so the document could not tell the
+truth about it. A case sent twice is now scored and logged twice, each under its own ``request_id``,
+exactly as two requests would be; its control draw is the same both times (it depends on the id only).
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StrictStr,
     TypeAdapter,
     ValidationError,
@@ -34,7 +37,7 @@ from pydantic import (
 )
 
 from features.register import Column, default_register
-from features.schemas import STRICT_CONFIG, case_problem, record_model
+from features.schemas import STRICT_CONFIG, WholeNumber, case_problem, record_model
 from models.specs import SCAN_IDS, load_spec
 from riskscan.db import NAME_LENGTH
 from riskscan.errors import MAX_REPORTED_PROBLEMS, InvalidInput, Problem, TooLarge
@@ -70,14 +73,10 @@ def _score_model(scan: str, columns: Mapping[str, Column]) -> type[BaseModel]:
             min_length=1,
             max_length=MAX_CASES_PER_REQUEST,
             description=(
-                f"1 to {MAX_CASES_PER_REQUEST} cases; a case_id is not repeated within one request "
-                "(checked by the service: JSON Schema cannot say it)"
+                f"1 to {MAX_CASES_PER_REQUEST} cases, answered in the order sent; a case sent twice is "
+                "scored and logged twice, under two request_ids"
             ),
         ),
-    ]
-    top_n = Annotated[
-        StrictInt,
-        Field(ge=0, le=MAX_TOP_N, description="how many contributions to explain (0: all of them)"),
     ]
     tag: Any = Literal[scan]
     return create_model(
@@ -85,7 +84,10 @@ def _score_model(scan: str, columns: Mapping[str, Column]) -> type[BaseModel]:
         __config__=STRICT_CONFIG,
         scan=(tag, Field(description="the scan whose champion scores the cases")),
         cases=(cases, ...),
-        top_n=(top_n, 5),
+        top_n=(
+            WholeNumber,
+            Field(5, ge=0, le=MAX_TOP_N, description="how many contributions to explain (0: all of them)"),
+        ),
     )
 
 

@@ -166,7 +166,6 @@ class ScanRuntime:
         assert state.validator is not None
         problems: list[Problem] = []
         records: list[dict[str, Any]] = []
-        seen: set[str] = set()
         for index, case in enumerate(cases):
             case_id = case.get("case_id") if isinstance(case, dict) else None
             if not isinstance(case, dict):
@@ -190,17 +189,6 @@ class ScanRuntime:
                         fields.add(problem.column)
                         problems.append(problem)
                 continue
-            if record["case_id"] in seen:
-                problems.append(
-                    Problem(
-                        column="case_id",
-                        value=record["case_id"],
-                        expected="a case_id not repeated in one request",
-                        row=index,
-                        case_id=record["case_id"],
-                    )
-                )
-            seen.add(record["case_id"])
             records.append(record)
         if problems:
             raise InvalidInput(
@@ -230,8 +218,8 @@ class ScanRuntime:
         records = self._validate(state, cases)
         model, ref = state.model, state.ref
         assert model is not None and ref is not None
-        routed_ids = self._routed(scan, records)
-        to_score = [r for r in records if r["case_id"] not in routed_ids]
+        routed = self._routed(scan, records)
+        to_score = [record for record, is_routed in zip(records, routed, strict=True) if not is_routed]
         scored = (
             score_records(
                 model,
@@ -251,19 +239,20 @@ class ScanRuntime:
             raise Unavailable(
                 "the decision log could not be written; no score was released", detail=type(exc).__name__
             ) from exc
-        by_case = {case.case_id: (case, row.request_id) for case, row in zip(scored, logged, strict=True)}
+        answers = iter(zip(scored, logged, strict=True))
         results = []
-        for record in records:
-            if record["case_id"] in routed_ids:
+        for record, is_routed in zip(records, routed, strict=True):
+            if is_routed:
                 results.append(self._routed_result(scan, record["case_id"], ref))
             else:
-                case, request_id = by_case[record["case_id"]]
-                results.append(result_json(case, request_id, ref, model.threshold))
+                case, row = next(answers)
+                results.append(result_json(case, row.request_id, ref, model.threshold))
         return {"scan": scan, "results": results}
 
-    def _routed(self, scan: str, records: list[dict[str, Any]]) -> set[str]:
+    def _routed(self, scan: str, records: list[dict[str, Any]]) -> list[bool]:
+        """Per record: whether a routing column sends it elsewhere instead of scoring it."""
         columns = self.register.routing_columns(scan)
-        return {r["case_id"] for r in records if any(bool(r.get(c.name)) for c in columns)}
+        return [any(bool(r.get(c.name)) for c in columns) for r in records]
 
     def _routed_result(self, scan: str, case_id: str, ref: ModelRef) -> dict[str, Any]:
         notes = " ".join(c.routing_note or "" for c in self.register.routing_columns(scan))

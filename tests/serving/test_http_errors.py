@@ -30,6 +30,7 @@ from riskscan.errors import (
     TooLarge,
     Unauthenticated,
     Unavailable,
+    UnsupportedMediaType,
 )
 from serving.http_errors import BUG_BODY, refusal_body, status_for
 from serving.runtime import ScanRuntime
@@ -45,6 +46,7 @@ ERRORS: list[tuple[Exception, int]] = [
     (Conflict("scan 'vw' is already withdrawn"), 409),
     (GateRefusal("promotion of riskscan-vw version 2", ["no approving decision"]), 409),
     (TooLarge("at most 1000 cases per request (got 1001)", field="cases", value=1001), 413),
+    (UnsupportedMediaType("the body must be sent as application/json"), 415),
     (InvalidInput("1 invalid value(s)", [Problem("dagloon", "veel", "a number in [0, 300]", 0, "A1")]), 422),
     (ConfigError("the register is malformed"), 422),
     (ForbiddenColumn("nationaliteit", None, "as a model input"), 422),

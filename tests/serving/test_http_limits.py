@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
-import pytest
 
 from serving.gate import Limits
 from serving.requests import MAX_NOTE_LENGTH
@@ -162,6 +161,7 @@ def test_the_openapi_document_is_public_and_declares_the_bearer_scheme(server: S
     assert {"200", "401", "403", "413", "422", "503"} <= set(score["responses"])
     assert {"404"} <= set(document["paths"]["/outcome"]["post"]["responses"])
     assert document["paths"]["/readyz"]["get"]["security"] == []
+    assert '"ge"' not in response.text and '"le"' not in response.text, "JSON Schema says minimum/maximum"
     schemas = document["components"]["schemas"]
     assert schemas["VwCase"]["additionalProperties"] is False
     assert schemas["ScoreVwRequest"]["properties"]["top_n"]["maximum"] == 50
@@ -215,4 +215,6 @@ def test_the_default_limits_serve_concurrency_32_without_a_failed_request(server
     assert not errors and statuses == {200: 2400}, (statuses, errors[:1])
 
 
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_body_that_is_not_json_gets_415(server: Server) -> None:
+    form = httpx.post(f"{server.url}/score", data={"scan": "vw"}, headers=server.headers("handhaving"))
+    assert form.status_code == 415 and form.json()["field"] == "Content-Type"

@@ -59,7 +59,7 @@ def test_a_flag_that_is_not_true_or_false_is_refused(server: Server, violation: 
     assert refused_fields(response) == ["violation"]
 
 
-@pytest.mark.parametrize("top_n", ["5", 5.0, True, -1, 51])
+@pytest.mark.parametrize("top_n", ["5", 5.5, True, -1, 51])
 def test_top_n_must_be_a_whole_number_in_range(server: Server, top_n: object) -> None:
     response = score(server, {"scan": "vw", "cases": caseload(server.home, "vw", 1), "top_n": top_n})
     assert refused_fields(response) == ["top_n"]
@@ -103,3 +103,12 @@ def test_an_unknown_field_in_a_case_and_a_case_of_another_scan_are_refused(serve
     assert refused_fields(response) == ["nationaliteit"]
     other = score(server, {"scan": "sollicitatie", "cases": [vw_case]})
     assert other.status_code == 422 and {"dagloon", "activiteiten_gemeld"} & set(refused_fields(other))
+
+
+def test_a_case_sent_twice_is_scored_and_logged_twice(server: Server) -> None:
+    case = {**caseload(server.home, "vw", 1)[0], "case_id": "sent-twice-1"}
+    response = score(server, {"scan": "vw", "cases": [case, case]})
+    assert response.status_code == 200, response.text
+    first, second = response.json()["results"]
+    assert first["case_id"] == second["case_id"] == case["case_id"]
+    assert first["request_id"] != second["request_id"] and first["control"] == second["control"]
