@@ -9,14 +9,17 @@ added 2,000 series (issue 13, defect 12); they are switched off (``metrics.enabl
 
 ``route`` is one of the service's own routes (:data:`ROUTES`), a page prefix (``/ui/*``, ``/static/*``)
 or ``other``; ``method`` is a standard method or ``OTHER``; ``status`` is an HTTP status. So the number of
-series is bounded by the service, not by its callers. With several workers BentoML sets
-``PROMETHEUS_MULTIPROC_DIR`` and the exposition adds the workers up (prometheus_client's
-``MultiProcessCollector``). ``GET /metrics`` needs the admin role (:mod:`serving.gate`).
+series is bounded by the service, not by its callers. ``GET /metrics`` needs the admin role
+(:mod:`serving.gate`).
+
+The metrics live in a registry of their own, per worker process: with ``RISKSCAN_SERVE_WORKERS`` above 1
+a scrape reads the worker that answers it. (prometheus_client's multiprocess mode depends on when it is
+first imported relative to BentoML setting ``PROMETHEUS_MULTIPROC_DIR``; in this service it is imported
+earlier, so its files would hold BentoML's metrics but not these.)
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Final
 
@@ -57,21 +60,25 @@ class Metrics:
 
     def __init__(self) -> None:
         self._made: tuple[Any, Any] | None = None
+        self._registry: Any = None
 
     def _metrics(self) -> tuple[Any, Any]:
         if self._made is None:
             import prometheus_client
 
+            self._registry = prometheus_client.CollectorRegistry()
             self._made = (
                 prometheus_client.Counter(
                     "riskscan_http_requests_total",
                     "HTTP requests answered, by route, method and status",
                     ["route", "method", "status"],
+                    registry=self._registry,
                 ),
                 prometheus_client.Histogram(
                     "riskscan_http_request_duration_seconds",
                     "Time from the request to the start of the answer's body",
                     ["route", "method"],
+                    registry=self._registry,
                 ),
             )
         return self._made
@@ -90,13 +97,8 @@ class Metrics:
         return str(prometheus_client.CONTENT_TYPE_LATEST)
 
     def exposition(self) -> bytes:
-        """The text exposition of every metric of this process (or of all workers)."""
+        """The text exposition of this worker's metrics."""
         import prometheus_client
-        from prometheus_client import multiprocess
 
         self._metrics()
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = prometheus_client.CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
-            return bytes(prometheus_client.generate_latest(registry))
-        return bytes(prometheus_client.generate_latest())
+        return bytes(prometheus_client.generate_latest(self._registry))

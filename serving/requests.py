@@ -1,6 +1,6 @@
 """The request bodies of the API, as strict pydantic models: what a client may send, and nothing else.
 
-One model per endpoint (:data:`REQUEST_MODELS`), used twice and nowhere redefined:
+One model per endpoint (:func:`request_adapter`), used twice and nowhere redefined:
 
 * :mod:`serving.gate` validates every body with it before the handler runs, after authentication, so
   a body is refused by name (an unknown field, ``"yes"`` for a flag, ``"5"`` for ``top_n``) and nothing
@@ -133,12 +133,16 @@ class ReloadRequest(BaseModel):
     model_config = STRICT_CONFIG
 
 
+#: The bodies that are one model (``/score`` is a union of one model per scan).
+FLAT_MODELS: Final[Mapping[str, type[BaseModel]]] = {"/outcome": OutcomeRequest, "/reload": ReloadRequest}
+
+
 @functools.cache
 def request_adapter(route: str) -> TypeAdapter[Any]:
     """The validator of ``route``'s body."""
     if route == "/score":
         return score_request()
-    return TypeAdapter({"/outcome": OutcomeRequest, "/reload": ReloadRequest}[route])
+    return TypeAdapter(FLAT_MODELS[route])
 
 
 #: The API routes that take a JSON body, all ``POST``.
@@ -215,5 +219,4 @@ def _problem(route: str, body: Any, error: Mapping[str, Any]) -> Problem:
 def _allowed_fields(route: str, body: Any) -> list[str]:
     if route == "/score":
         return ["scan", "cases", "top_n"]
-    model: type[BaseModel] = {"/outcome": OutcomeRequest, "/reload": ReloadRequest}[route]
-    return list(model.model_fields) or ["none"]
+    return list(FLAT_MODELS[route].model_fields) or ["none"]

@@ -104,7 +104,7 @@ def running_server(home: ServedHome, log_path: Path, **env_extra: str) -> Iterat
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240  # a busy 2-core machine needs 100 s to start the service
     try:
         while True:
             if process.poll() is not None:
@@ -115,7 +115,7 @@ def running_server(home: ServedHome, log_path: Path, **env_extra: str) -> Iterat
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the service did not become ready in 90 s; see {log.name}")
+                pytest.fail(f"the service did not become ready in 240 s; see {log.name}")
             time.sleep(0.5)
         yield Server(url, home, process)
     finally:

@@ -36,15 +36,21 @@ def raw_request(
         sock.setblocking(False)
         answer = b""
         deadline = time.monotonic() + wait
-        for chunk in chunks or []:
+        pending = b"".join(chunks or [])  # sent in whatever pieces the socket takes, never reordered
+        while pending:
             with contextlib.suppress(BlockingIOError):
                 answer += sock.recv(65536)
             if answer or time.monotonic() > deadline:
                 break
             try:
-                sent += sock.send(chunk)
-            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                taken = sock.send(pending[:65536])
+            except BlockingIOError:
                 time.sleep(0.01)
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += taken
+            pending = pending[taken:]
         sock.setblocking(True)
         sock.settimeout(wait)
         while b"\r\n" not in answer:
