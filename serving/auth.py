@@ -22,6 +22,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audits": frozenset({"committee", "admin"}),
     "reload": frozenset({"admin"}),
     "metrics": frozenset({"admin"}),
+    "rule": frozenset({"committee", "admin"}),
+    "reexamination": frozenset({"handhaving", "admin"}),
 }
 CACHE_SECONDS = 5.0  # a revoked token stops working within this time
 

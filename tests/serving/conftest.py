@@ -6,7 +6,6 @@ decisions here are test decisions on test data, made through the same gate as re
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import signal
@@ -15,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,17 +82,13 @@ class Server:
         return {"Authorization": f"Bearer {self.home.tokens[role]}"}
 
 
-@contextlib.contextmanager
-def running_server(home: ServedHome, log_path: Path, **env_extra: str) -> Iterator[Server]:
-    """``riskscan serve`` as a real process on a free port (BentoML, HTTP), with ``env_extra`` set."""
+@contextmanager
+def serving(home: Path, log_path: Path, **env_extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP) for the home at ``home``, with
+    ``env_extra`` in its environment; yields its URL and process, and stops it and its workers afterwards."""
     port = free_port()
     log = log_path.open("wb")
-    env = {
-        **os.environ,
-        "RISKSCAN_HOME": str(home.path),
-        "RISKSCAN_CONTROL_KEY": CONTROL_KEY,
-        **env_extra,
-    }
+    env = {**os.environ, "RISKSCAN_HOME": str(home), "RISKSCAN_CONTROL_KEY": CONTROL_KEY, **env_extra}
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("RISKSCAN_DATABASE_URL", None)
     riskscan = Path(sys.executable).parent / "riskscan"
@@ -104,7 +100,7 @@ def running_server(home: ServedHome, log_path: Path, **env_extra: str) -> Iterat
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240  # a busy 2-core machine needs 100 s to start the service
+    deadline = time.monotonic() + 240  # a loaded 2-core machine can take minutes to start BentoML
     try:
         while True:
             if process.poll() is not None:
@@ -117,7 +113,7 @@ def running_server(home: ServedHome, log_path: Path, **env_extra: str) -> Iterat
             if time.monotonic() > deadline:
                 pytest.fail(f"the service did not become ready in 240 s; see {log.name}")
             time.sleep(0.5)
-        yield Server(url, home, process)
+        yield url, process
     finally:
         # The server and its workers share a process group: stop them all, never leave workers behind.
         os.killpg(process.pid, signal.SIGTERM)
@@ -130,9 +126,9 @@ def running_server(home: ServedHome, log_path: Path, **env_extra: str) -> Iterat
 
 @pytest.fixture(scope="session")
 def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``riskscan serve`` on the served home, shared by the HTTP tests."""
-    with running_server(served_home, tmp_path_factory.mktemp("server") / "server.log") as running:
-        yield running
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
+    with serving(served_home.path, tmp_path_factory.mktemp("server") / "server.log") as (url, process):
+        yield Server(url, served_home, process)
 
 
 def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]]:

@@ -19,7 +19,7 @@ import httpx
 
 from serving.gate import Limits
 from serving.requests import MAX_NOTE_LENGTH
-from tests.serving.conftest import Server, caseload, running_server
+from tests.serving.conftest import Server, caseload, serving
 
 MB = 1_000_000
 
@@ -203,8 +203,8 @@ def test_overload_is_answered_503_with_retry_after_never_a_dropped_connection(
 ) -> None:
     body = json.dumps({"scan": "vw", "cases": caseload(server.home, "vw", 200), "top_n": 0}).encode()
     limits = {"RISKSCAN_MAX_CONCURRENCY": "2", "RISKSCAN_MAX_QUEUE": "2", "RISKSCAN_RETRY_AFTER": "3"}
-    with running_server(server.home, tmp_path / "server.log", **limits) as small:
-        answers = asyncio.run(_storm(small, body, requests=200, concurrency=48))
+    with serving(server.home.path, tmp_path / "server.log", **limits) as (url, process):
+        answers = asyncio.run(_storm(Server(url, server.home, process), body, requests=200, concurrency=48))
     errors = [answer for answer in answers if isinstance(answer, str)]
     statuses = Counter(answer.status_code for answer in answers if isinstance(answer, httpx.Response))
     assert not errors, f"{len(errors)} dropped connections, e.g. {errors[0]}"

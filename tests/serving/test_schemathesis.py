@@ -52,7 +52,8 @@ def test_schemathesis_with_every_check_finds_no_failure(server: Server, tmp_path
         str(report),
         "--no-color",
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    # In tmp_path: schemathesis keeps a cache folder in its working directory.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path)
     print(run.stdout[-6000:])
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     generated = re.search(r"(\d+) generated", run.stdout)
