@@ -15,7 +15,9 @@ timeout) is an outage, not a bug: it answers 503 with a reason (:func:`outage`),
 could not be written. Every write is one transaction, so an outage mid-request leaves nothing half-written.
 
 The JSON body of a refusal is ``{"error": <the sentence>, **details}``, plus ``problems`` (and ``total``
-when only the first were kept) for an :class:`~riskscan.errors.InvalidInput` that lists them.
+when only the first were kept) for an :class:`~riskscan.errors.InvalidInput` that lists them. Its size is
+bounded: at most :data:`~riskscan.errors.MAX_REPORTED_PROBLEMS` problems, and no text from the request
+longer than :data:`MAX_ECHOED_CHARACTERS` characters (a sentence: :data:`MAX_SENTENCE_CHARACTERS`).
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ from riskscan.errors import (
     Forbidden,
     InvalidInput,
     InvalidParameter,
+    MethodNotAllowed,
     NotFound,
+    Overloaded,
     Problem,
     Refusal,
     TooLarge,
     Unauthenticated,
     Unavailable,
+    UnsupportedMediaType,
 )
 
 log = logging.getLogger("riskscan.serving")
@@ -49,13 +54,19 @@ STATUS: Final[Mapping[type[Refusal], int]] = MappingProxyType(
         Unauthenticated: 401,
         Forbidden: 403,
         NotFound: 404,
+        MethodNotAllowed: 405,
         Conflict: 409,
         TooLarge: 413,
+        UnsupportedMediaType: 415,
         InvalidInput: 422,
         Refusal: 422,
         Unavailable: 503,
     }
 )
+#: The longest text an error answer repeats from the request (a value, the sentence itself).
+MAX_ECHOED_CHARACTERS: Final = 200
+#: The longest error sentence (it may quote a value, or list problems).
+MAX_SENTENCE_CHARACTERS: Final = 2000
 #: The answer to a bug: no exception text, no traceback; those go to the server log only.
 BUG_STATUS: Final = 500
 BUG_BODY: Final[Mapping[str, str]] = MappingProxyType(
@@ -73,7 +84,8 @@ def status_for(error: BaseException) -> int:
 
 def refusal_body(error: Refusal) -> dict[str, Any]:
     """The JSON body of a refusal: the sentence, its details and, for invalid input, every problem."""
-    body: dict[str, Any] = {"error": str(error), **error.details}
+    details = {key: shortened(value) for key, value in error.details.items()}
+    body: dict[str, Any] = {"error": shortened(str(error), MAX_SENTENCE_CHARACTERS), **details}
     if isinstance(error, InvalidInput) and error.problems:
         body["problems"] = [problem_json(problem) for problem in error.problems]
         if error.total > len(error.problems):
@@ -82,8 +94,14 @@ def refusal_body(error: Refusal) -> dict[str, Any]:
 
 
 def problem_json(problem: Problem) -> dict[str, Any]:
-    """One problem as the API has always shown it: ``index`` is the record's position in the request."""
+    """One problem as the API has always shown it: ``index`` is the record's position in the request.
+
+    A long text value is cut to :data:`MAX_ECHOED_CHARACTERS` and its length said, so that an error
+    answer stays small whatever was sent (an 11 MB note is not echoed back).
+    """
     fields = problem.as_dict()
+    for key in ("value", "case_id"):
+        fields[key] = shortened(fields[key])
     return {"index": fields.pop("row"), **fields}
 
 
@@ -97,6 +115,23 @@ def outage(error: BaseException) -> Unavailable | None:
             detail=type(error.orig).__name__ if isinstance(error, DBAPIError) else type(error).__name__,
         )
     return None
+
+
+def shortened(value: Any, limit: int = MAX_ECHOED_CHARACTERS) -> Any:
+    """``value``, or its first ``limit`` characters and its length when it is longer text."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value)} characters)"
+    return value
+
+
+def headers_for(error: BaseException) -> dict[str, str]:
+    """The headers an answer to ``error`` must carry: ``Allow`` on a 405 (RFC 9110 15.5.6), ``Retry-After``
+    on an overload 503, so a client knows what to do next."""
+    if isinstance(error, MethodNotAllowed):
+        return {"Allow": ", ".join(error.allowed)}
+    if isinstance(error, Overloaded):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
 
 
 def answer(error: BaseException, where: str) -> tuple[int, dict[str, Any]]:

@@ -132,10 +132,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serving(home: Path, log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``riskscan serve`` as a real process on a free port (BentoML, HTTP) for the home at ``home``;
-    yields its URL and process, and stops it and its workers afterwards."""
-    process, url = launch({"RISKSCAN_HOME": str(home)}, log_path)
+def serving(home: Path, log_path: Path, **env_extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP) for the home at ``home``, with
+    ``env_extra`` in its environment; yields its URL and process, and stops it and its workers afterwards."""
+    process, url = launch({"RISKSCAN_HOME": str(home), **env_extra}, log_path)
     try:
         yield url, process
     finally:
