@@ -22,6 +22,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "worklist": frozenset({"handhaving", "admin"}),
     "audits": frozenset({"committee", "admin"}),
     "reload": frozenset({"admin"}),
+    "metrics": frozenset({"admin"}),
+    "rule": frozenset({"committee", "admin"}),
+    "reexamination": frozenset({"handhaving", "admin"}),
     "decide": frozenset({"committee"}),
     "promote": frozenset({"admin"}),
 }

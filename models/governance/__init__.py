@@ -1,10 +1,10 @@
-"""Governance records: committee decisions, promotions and withdrawals, append-only in the database.
+"""Governance records: committee decisions, promotions, withdrawals and rulings, append-only in the database.
 
 This package owns the tables ``committee_decisions``, ``promotions``, ``withdrawals`` and the decisions'
-signatures and obligations (``_tables``), the
-records the rest of the code reads (``_records``), which audit checks an approval must follow up
-(``_obligations``) and :class:`GovernanceStore`, which appends and reads
-them (``_store``). It imports only the platform (:mod:`riskscan`); the promotion gate
+signatures and obligations (``_tables``), ``unlawful_rulings`` (``_rulings``), the records the rest of the
+code reads (``_records``), which audit checks an approval must follow up (``_obligations``) and
+:class:`GovernanceStore`, which appends and reads them (``_store``). It imports only the platform
+(:mod:`riskscan`) and the register (:mod:`features.register`, to check a ruling); the promotion gate
 (:mod:`models.gate`), the serving side and the command line build on it.
 """
 
@@ -30,11 +30,13 @@ from models.governance._records import (
     SignatureRecord,
     WithdrawalRecord,
 )
+from models.governance._rulings import RulingRecord
 from models.governance._store import GovernanceStore
-from models.governance._tables import TABLES, CommitteeDecision, Promotion, Withdrawal
+from models.governance._tables import CHAINS, TABLES, CommitteeDecision, Promotion, Withdrawal
 
 __all__ = [
     "APPROVALS",
+    "CHAINS",
     "CHECKLIST_KEYS",
     "DECISIONS",
     "MAX_VALID_MONTHS",
@@ -47,6 +49,7 @@ __all__ = [
     "ObligationReviewRecord",
     "Promotion",
     "PromotionRecord",
+    "RulingRecord",
     "Signatory",
     "SignatureRecord",
     "Withdrawal",

@@ -15,6 +15,9 @@ Why they are built the way they are:
 - **Four eyes.** A decision takes effect only with the signatures of two different committee tokens
   (``decision_signatures``, revision ``0006_committee_signatures``); an approval with conditions names its
   monitoring obligations (``decision_obligations``), one per undecided audit check.
+- **The rows are hash-chained**, one chain per table (revision ``0004_evidence_chains``,
+  :mod:`riskscan.chain`): with the triggers dropped, a changed or removed row still shows in ``riskscan log
+  verify``, and a removed newest row against an anchor. :data:`CHAINS` names the fields each row commits to.
 - **The schema changes only through Alembic revisions** in ``riskscan/migrations/versions``. The classes
   below mirror revisions ``0001_governance`` and ``0006_committee_signatures`` for querying; the
   dialect-specific parts (JSON checks, triggers) exist only in the migration.
@@ -42,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from riskscan.chain import Chain
 from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, JSONDocument, UTCDateTime
 
 TABLES: Final = (
@@ -74,6 +78,8 @@ class CommitteeDecision(Base):
     demo: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     supersedes_id: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("decision IN ('approve', 'reject', 'approve-with-conditions')", name="decision"),
@@ -116,6 +122,8 @@ class Promotion(Base):
     audit_sha256: Mapped[str] = mapped_column(String(64))
     promoted_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(promoted_by)) > 0", name="promoted_by"),
@@ -146,6 +154,8 @@ class Withdrawal(Base):
     reason: Mapped[str] = mapped_column(Text)
     withdrawn_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(reason)) > 0", name="reason"),
@@ -235,3 +245,43 @@ class ObligationReview(Base):
         Index("ix_obligation_reviews_obligation_id", "obligation_id"),
         {"sqlite_autoincrement": True},
     )
+
+
+#: One chain per table, by ORM class: the fields each row commits to. Revision ``0004_evidence_chains``
+#: chained the existing rows over these same fields; a column added later joins a chain only through a
+#: new revision that re-chains the table, never by editing this list.
+CHAINS: Final[dict[type[Base], Chain]] = {
+    CommitteeDecision: Chain(
+        CommitteeDecision.__table__,  # type: ignore[arg-type]
+        fields=(
+            "scan",
+            "model_version",
+            "audit_sha256",
+            "decision",
+            "decided_by",
+            "rationale",
+            "conditions",
+            "valid_until",
+            "checklist",
+            "demo",
+            "created_at",
+            "supersedes_id",
+        ),
+    ),
+    Promotion: Chain(
+        Promotion.__table__,  # type: ignore[arg-type]
+        fields=(
+            "scan",
+            "model_version",
+            "previous_version",
+            "decision_id",
+            "audit_sha256",
+            "promoted_by",
+            "created_at",
+        ),
+    ),
+    Withdrawal: Chain(
+        Withdrawal.__table__,  # type: ignore[arg-type]
+        fields=("scan", "model_version", "reason", "withdrawn_by", "created_at"),
+    ),
+}

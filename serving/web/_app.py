@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from riskscan import home
-from serving.web import _admin, _cases, _committee, _decisions, _session, _worklist
+from serving.web import _admin, _cases, _committee, _decisions, _reexamination, _session, _worklist
 from serving.web._errors import install_error_handlers
 
 SESSION_HOURS = 8
@@ -38,7 +38,7 @@ def build_app() -> FastAPI:
         max_age=SESSION_HOURS * 3600,
     )
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="static")
-    for module in (_cases, _session, _worklist, _committee, _decisions, _admin):
+    for module in (_cases, _session, _worklist, _committee, _reexamination, _decisions, _admin):
         app.include_router(module.router)
     install_error_handlers(app)
     return app

@@ -1,7 +1,7 @@
 """Committee signatures and monitoring obligations: four eyes on every decision, conditions followed up.
 
 Revision ID: 0006_committee_signatures
-Revises: 0003_row_hash_not_unique
+Revises: 0007_unlawful_rulings
 Create Date: 2026-12-02
 
 - ``decision_signatures``: who signed a committee decision, as an authenticated API token (``token_id``
@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = "0006_committee_signatures"
-down_revision: str | Sequence[str] | None = "0003_row_hash_not_unique"
+down_revision: str | Sequence[str] | None = "0007_unlawful_rulings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
