@@ -25,6 +25,7 @@ from serving.log import LOG_CHAIN, DecisionLog
 from serving.outcomes import OUTCOME_CHAIN
 from serving.store import ServingStore
 from serving.tokens import TokenRecord
+from tests.models.test_governance import member
 from tests.serving.conftest import ServedHome, Server, caseload
 from tests.serving.test_store import Clock, entry, execute
 
@@ -78,7 +79,7 @@ def govern(url: str) -> GovernanceStore:
         version="3",
         audit_sha256=AUDIT,
         decision="approve",
-        decided_by=["A. de Vries", "B. Jansen"],
+        signer=member(governance),
         rationale="Getoetst en goedgekeurd.",
         conditions=[],
         valid_until=date(2027, 1, 1),

@@ -55,7 +55,7 @@ from serving.store import TABLES, ServingStore
 from tests.postgres import temporary_database
 
 AUDIT = "ab" * 32
-HEAD = "0007_unlawful_rulings"
+HEAD = "0006_committee_signatures"
 
 
 @pytest.fixture
