@@ -112,8 +112,29 @@ def _estimate(value: dict[str, Any], *, as_percent: bool) -> str:
         return fmt.MISSING
     shown = fmt.percent(estimate, lang="nl") if as_percent else fmt.number(estimate, 2, lang="nl")
     if fmt.is_number(low) and fmt.is_number(high):
-        shown += f" (95%-BI {fmt.span(low, high, 1 if as_percent else 2, as_percent=as_percent, lang='nl')})"
+        bounds = fmt.span(float(low), float(high), 1 if as_percent else 2, as_percent=as_percent, lang="nl")
+        shown += f" (95%-BI {bounds})"
     return shown
+
+
+def decided_rows(audit: dict[str, Any], register: FeatureRegister) -> list[dict[str, Any]]:
+    """Every check that is not an undecided ratio check (those are :func:`undecided_rows`), in Dutch where
+    the check has a Dutch sentence."""
+    rows = []
+    for check in audit["checks"]:
+        if check["verdict"] == "insufficient_evidence" and "power" in check:
+            continue
+        fairness = _fairness_check(check, audit)
+        rows.append(
+            {
+                "what": describe_check_nl(check, register),
+                "gating": check["gating"],
+                "verdict": check["verdict"],
+                "verdict_nl": VERDICTS_NL[check["verdict"]],
+                "detail": fairness["sentence_nl"] if fairness else check["detail"],
+            }
+        )
+    return rows
 
 
 def undecided_rows(audit: dict[str, Any], register: FeatureRegister) -> list[dict[str, Any]]:

@@ -69,7 +69,14 @@ def generate(args: argparse.Namespace) -> Outcome:
         if args.full_volume_from is None
         else parse_month(args.full_volume_from, "--full-volume-from"),
     )
-    tables = synthetic.generate(config)
+    # The demo's tables take a minute or more to draw: say what is being made while it is made.
+    tables = {}
+    for name, make in (
+        (synthetic.APPLICATIONS, synthetic.generate_applications),
+        (synthetic.PERIODS, synthetic.generate_periods),
+    ):
+        print(f"generating {name} ...", flush=True)
+        tables[name] = make(config)
     out_dir = args.out or home.data_dir()
     manifest = synthetic.write_tables(tables, out_dir, config, with_truth=args.with_truth)
     summaries = {name: synthetic.summarize(table) for name, table in tables.items()}
