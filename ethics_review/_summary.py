@@ -52,7 +52,8 @@ def summary_view(audit: dict[str, Any], register: FeatureRegister) -> dict[str, 
         "undecided_within_year": sum(
             1 for c in undecided if ((c.get("power") or {}).get("months_needed") or 1e9) <= 12
         ),
-        "obligations": obligations[:_SHOWN_OBLIGATIONS],
+        # The soonest first: what the committee will see again first.
+        "obligations": sorted(obligations, key=lambda o: o["due"])[:_SHOWN_OBLIGATIONS],
         "more_obligations": max(0, len(obligations) - _SHOWN_OBLIGATIONS),
         "lift": _lift_rows(audit),
         "window": f"{audit['data']['window_start']} t/m {audit['data']['window_end']}",
@@ -131,7 +132,10 @@ def decided_rows(audit: dict[str, Any], register: FeatureRegister) -> list[dict[
                 "gating": check["gating"],
                 "verdict": check["verdict"],
                 "verdict_nl": VERDICTS_NL[check["verdict"]],
-                "detail": fairness["sentence_nl"] if fairness else check["detail"],
+                # A passing group check reads as its numbers; a failing one keeps its whole sentence.
+                "detail": (fairness["sentence_nl"] if check["verdict"] == "fail" else _rate(fairness))
+                if fairness
+                else check["detail"],
             }
         )
     return rows

@@ -30,3 +30,15 @@ def test_report_renders_its_plots_in_chromium(world: World, tmp_path: Path) -> N
     assert pixels.shape[0] > 2000, "a full-page screenshot of a long report"
     colourful = (pixels.max(axis=2) - pixels.min(axis=2)) > 60
     assert colourful.mean() > 0.01, "plots draw coloured marks, not a blank page"
+
+
+@pytest.mark.browser
+def test_the_dutch_summary_fits_one_screen_at_1400_pixels(world: World) -> None:
+    with chromium_page(width=1400, height=1000) as page:
+        page.goto(world.clean.local_paths["report.html"].as_uri())
+        bottom = page.eval_on_selector("section.summary", "e => e.getBoundingClientRect().bottom")
+        heading = page.inner_text("section.summary h2")
+        undecided_rows = page.eval_on_selector_all("table.undecided tr", "rows => rows.length")
+    assert heading == "Samenvatting voor de Commissie Data Ethiek"
+    assert bottom <= 1100, f"the summary ends at {bottom} px"
+    assert undecided_rows > 1, "undecided checks are rows of one table"
