@@ -10,6 +10,7 @@ bootstrap interval of zero width ("100% (95%-BI 100-100%)") says nothing, and th
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -49,15 +50,19 @@ def summary_view(audit: dict[str, Any], register: FeatureRegister) -> dict[str, 
         "undecided_decidable": sum(
             1 for c in undecided if (c.get("power") or {}).get("months_needed") is not None
         ),
-        "undecided_within_year": sum(
-            1 for c in undecided if ((c.get("power") or {}).get("months_needed") or 1e9) <= 12
-        ),
+        "undecided_within_year": sum(1 for c in undecided if _months(c) <= 12),
         # The soonest first: what the committee will see again first.
         "obligations": sorted(obligations, key=lambda o: o["due"])[:_SHOWN_OBLIGATIONS],
         "more_obligations": max(0, len(obligations) - _SHOWN_OBLIGATIONS),
         "lift": _lift_rows(audit),
         "window": f"{audit['data']['window_start']} t/m {audit['data']['window_end']}",
     }
+
+
+def _months(check: dict[str, Any]) -> float:
+    """The months an undecided check needs; infinite when the audit could not compute them."""
+    months = (check.get("power") or {}).get("months_needed")
+    return math.inf if months is None else float(months)
 
 
 def _scope_nl(check: dict[str, Any]) -> str:
@@ -167,7 +172,7 @@ def undecided_rows(audit: dict[str, Any], register: FeatureRegister) -> list[dic
                 "months": fmt.MISSING
                 if power.get("months_needed") is None
                 else fmt.number(power["months_needed"], 1, lang="nl"),
-                "_order": (not check["gating"], power.get("months_needed") or 1e9),
+                "_order": (not check["gating"], _months(check)),
             }
         )
     rows.sort(key=lambda row: row.pop("_order"))
