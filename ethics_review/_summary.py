@@ -113,7 +113,9 @@ def _lift_rows(audit: dict[str, Any]) -> list[dict[str, str]]:
 
 def _estimate(value: dict[str, Any], *, as_percent: bool) -> str:
     """``2,31 (95%-BI 1,90-2,75)`` or ``—``."""
-    estimate, low, high = value.get("estimate"), value.get("low"), value.get("high")
+    estimate = value.get("estimate")
+    low: Any = value.get("low")
+    high: Any = value.get("high")
     if not fmt.is_number(estimate):
         return fmt.MISSING
     shown = fmt.percent(estimate, lang="nl") if as_percent else fmt.number(estimate, 2, lang="nl")
