@@ -67,6 +67,14 @@ def audit(args: argparse.Namespace) -> Outcome:
         for c in checks
         if c["verdict"] == "fail" and c["gating"]
     ]
+    undecided = [c for c in checks if c["verdict"] == "insufficient_evidence" and c["gating"]]
+    if undecided:
+        within_year = [c for c in undecided if (c.get("power") or {}).get("months_needed") is not None]
+        within_year = [c for c in within_year if c["power"]["months_needed"] <= 12]
+        lines.append(
+            f"  undecided: {len(undecided)} gating checks, {len(within_year)} of them decidable within 12 months "
+            f"at national volume; {len(result.audit['proposed_obligations'])} proposed obligations (audit.json)"
+        )
     reported = [c for c in checks if c["verdict"] == "fail" and not c["gating"]]
     if reported:
         # Shown apart, and never as FAIL: these do not decide the verdict (the investigated cases were not
@@ -86,6 +94,7 @@ def audit(args: argparse.Namespace) -> Outcome:
             "report_sha256": result.report_sha256,
             "paths": {k: str(v) for k, v in result.local_paths.items()},
             "checks": result.audit["checks"],
+            "proposed_obligations": result.audit["proposed_obligations"],
         },
     )
 

@@ -61,6 +61,60 @@ def test_audit_outputs_are_logged_and_hashed(world: World) -> None:
     assert world.clean.report_sha256[:12] in entry["impacttoetsen"]
 
 
+def test_the_audit_pools_validation_and_test_months_and_counts_each_person_once(world: World) -> None:
+    audit = world.clean.audit
+    model = registry.load_scan_model("vw", world.clean.version)
+    split = model.meta["split"]
+    assert (audit["evidence"]["start"], audit["evidence"]["end"]) == (
+        split["validation_start"],
+        split["test_end"],
+    )
+    assert len(audit["evidence"]["months"]) == 12, "six validation and six test months"
+    assert "early stopping" in audit["evidence"]["why"]
+    assert audit["data"]["control_cases"] > 0
+
+
+def test_every_undecided_ratio_check_says_what_would_decide_it(world: World) -> None:
+    checks = world.clean.audit["checks"]
+    undecided = [c for c in checks if c["verdict"] == "insufficient_evidence" and c["id"].count(":") == 2]
+    assert undecided, "a 120,000-row world leaves small groups undecided"
+    for check in undecided:
+        power = check["power"]
+        assert set(power) >= {"minimum_detectable_ratio", "cases_needed", "months_needed"}
+        if power["cases_needed"] is not None:
+            assert power["months_needed"] is not None and power["months_needed"] >= 0
+            assert power["minimum_detectable_ratio"] > 1.25
+    assert not any("power" in c for c in checks if c["verdict"] != "insufficient_evidence")
+    assert len({c["id"] for c in checks}) == len(checks), "check ids are unique"
+
+
+def test_the_audit_proposes_one_obligation_per_undecided_gating_check(world: World) -> None:
+    audit = world.clean.audit
+    undecided = [c["id"] for c in audit["checks"] if c["gating"] and c["verdict"] == "insufficient_evidence"]
+    obligations = audit["proposed_obligations"]
+    assert [o["check"] for o in obligations] == undecided
+    audited = audit["audited_at"][:10]
+    for obligation in obligations:
+        assert set(obligation) == {"check", "text_nl", "cases_needed", "due"}
+        assert audited < obligation["due"] <= f"{int(audited[:4]) + 1}{audited[4:]}", "due within 12 months"
+        assert obligation["text_nl"].startswith("Her-audit ") and obligation["due"] in obligation["text_nl"]
+
+
+def test_the_report_opens_with_a_dutch_summary_and_one_table_of_undecided_checks(world: World) -> None:
+    html = world.clean.local_paths["report.html"].read_text()
+    summary = html[html.index("Samenvatting") : html.index("<h2>1.")]
+    assert "Oordeel:" in summary and "Voorgestelde verplichtingen" in summary and "lift" in summary
+    assert "logistic" in summary and "lightgbm" in summary, "both model families side by side"
+    table = html[html.index('<table class="undecided">') :]
+    table = table[: table.index("</table>")]
+    ratio_checks = [
+        c for c in world.clean.audit["checks"] if c["verdict"] == "insufficient_evidence" and "power" in c
+    ]
+    assert table.count("<tr>") == 1 + len(ratio_checks)
+    assert "100,0% tegen" not in table or "te kleine groep" in table
+    assert "Flagged disparities" not in html and "Verdict: insufficient evidence" not in html
+
+
 def test_promotion_without_approval_is_refused(world: World) -> None:
     with pytest.raises(GateRefusal, match="no committee decision"):
         promote(world.store, scan="vw", version=world.clean.version, promoted_by="test")
