@@ -13,12 +13,15 @@ this page tells them apart:
 - **No explanation, not even reasons ranked without numbers.** Any per-case output of the model (which
   features push the score up, in which order) is a function of the case's data, as the score is, and the
   signals are exactly the cases the model scores highest; so the explanation carries the score's
-  information and, with it, the draw. It would also be untrue for a control case: the model's reasons are
-  not why that case was selected. Every case shows instead the same sentence: it was selected by the scan
-  or by the random sample, which of the two is not shown on purpose, and every case is investigated in
-  full. The explanation stays in the decision log, and the case-management system (role ``systeem``) gets
-  it in the ``/score`` answer together with the score, the threshold and the control flag, under the
-  contract that it shows none of them to the investigator (``serving/service.py``).
+  information and, with it, the draw. Measured with the classifier of ``test_blind_control`` on the test
+  caseload (1,160 listed cases, 286 controls): the feature names ranked by the size of their contribution,
+  nothing else, give AUC 0.672; with "verhoogt/verlaagt" 0.872. It would also be untrue for a control
+  case: the model's reasons are not why that case was selected. Every case shows instead the same
+  sentence: it was selected by the scan or by the random sample, which of the two is not shown on
+  purpose, and every case is investigated in full. The explanation stays in the decision log, and the
+  case-management system (role ``systeem``) gets it in the ``/score`` answer together with the score, the
+  threshold and the control flag, under the contract that it shows none of them to the investigator
+  (``serving/service.py``).
 - **An order that says nothing.** The cases are listed by the time they were received (oldest first, ties
   by request id). The draw is a keyed hash of the case id (``serving/scoring.py``), independent of when a
   case arrives, so the position on the list is independent of it too. *Which* cases are listed is the
