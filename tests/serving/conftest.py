@@ -148,9 +148,10 @@ def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]
     return cases
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client(served_home: ServedHome) -> Iterator[TestClient]:
-    """The whole BentoML service (API and mounted web app) in this process, on the served home."""
+    """The whole BentoML service (API and mounted web app) in this process, on the served home: once per
+    session, since BentoML's app cannot be built twice in one process."""
     with home_environment(served_home.path):
         from serving.service import RiskScan
 
