@@ -13,7 +13,7 @@ this page tells them apart:
 - **No explanation, not even reasons ranked without numbers.** Any per-case output of the model (which
   features push the score up, in which order) is a function of the case's data, as the score is, and the
   signals are exactly the cases the model scores highest; so the explanation carries the score's
-  information and, with it, the draw. Measured with the classifier of ``test_blind_control`` on the test
+  information and, with it, the draw. Measured with the classifier of ``test_worklist_blindness`` on the test
   caseload (1,160 listed cases, 286 controls): the feature names ranked by the size of their contribution,
   nothing else, give AUC 0.672; with "verhoogt/verlaagt" 0.872. It would also be untrue for a control
   case: the model's reasons are not why that case was selected. Every case shows instead the same
@@ -30,7 +30,7 @@ this page tells them apart:
   does not follow that ranking.
 
 The control flag stays in the decision log and is visible to the committee and to admin (``GET /cases``).
-``tests/serving/test_blind_control.py`` checks the result: a classifier given everything this page shows
+``tests/serving/test_worklist_blindness.py`` checks the result: a classifier given everything this page shows
 of each case cannot predict the control flag (AUC ≤ 0.55).
 """
 
