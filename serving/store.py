@@ -36,17 +36,22 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError
 
+from models.governance import RulingRecord
 from riskscan import home
 from riskscan.db import Store, make_engine, upgrade
 from riskscan.errors import InvalidInput
 from serving import cases as _cases
 from serving import outcomes as _outcomes
+from serving import reexamination as _reexamination
 from serving import sessions as _sessions
 from serving import tokens as _tokens
 from serving.cases import CaseRow
 from serving.log import INSERT_CHUNK, BatchColumns, ChainReport, DecisionLog, LogEntry, LoggedScore
 from serving.outcomes import OutcomeRecord
+from serving.reexamination import Progress, Task
+from serving.rulings import BlockedVersion, ResultRecord
 from serving.sessions import WebSession
 from serving.tokens import TokenRecord
 
@@ -216,18 +221,20 @@ class ServingStore(Store):
     def record_outcome(
         self,
         *,
+        recorded_by: TokenRecord,
         request_id: str,
         violation: bool,
         sanction: str | None,
         hoor_en_wederhoor: bool,
-        investigator: str,
+        investigator: str | None = None,
         notes: str = "",
     ) -> OutcomeRecord:
-        """Append the result of an investigation; a later outcome for the same request supersedes it
-        (:func:`serving.outcomes.record_outcome`)."""
+        """Append the result of an investigation under the authenticated token ``recorded_by``; a later
+        outcome for the same request supersedes it (:func:`serving.outcomes.record_outcome`)."""
         return _outcomes.record_outcome(
             self._engine,
             self._now,
+            recorded_by=recorded_by,
             request_id=request_id,
             violation=violation,
             sanction=sanction,
@@ -240,11 +247,71 @@ class ServingStore(Store):
         """Outcomes in the order recorded; ``latest_only`` drops the superseded ones."""
         return _outcomes.outcomes(self._engine, scan, latest_only=latest_only)
 
+    # ------------------------------------------------------------------------------- re-examination
+
+    def record_blocked(self, ruling_id: int, scan: str, version: str, was_champion: bool) -> BlockedVersion:
+        """Record that a ruling blocks a version, once (:func:`serving.reexamination.record_blocked`)."""
+        return _reexamination.record_blocked(self._engine, self._now, ruling_id, scan, version, was_champion)
+
+    def open_reexaminations(self, ruling_id: int) -> dict[str, int]:
+        """Halt the open investigations and open a task per closed case of the ruling's blocked versions
+        (:func:`serving.reexamination.open_reexaminations`)."""
+        return _reexamination.open_reexaminations(self._engine, self._now, ruling_id)
+
+    def mark_cascade_complete(self, ruling_id: int) -> None:
+        _reexamination.mark_complete(self._engine, self._now, ruling_id)
+
+    def cascade_complete(self, ruling_id: int) -> bool:
+        return _reexamination.is_complete(self._engine, ruling_id)
+
+    def reexamination_tasks(
+        self, rulings: list[RulingRecord], *, open_only: bool = True, limit: int | None = None
+    ) -> list[Task]:
+        """Re-examination tasks, oldest case first (:func:`serving.reexamination.tasks`)."""
+        return _reexamination.tasks(self._engine, rulings, open_only=open_only, limit=limit)
+
+    def reexamination_task(self, rulings: list[RulingRecord], reexamination_id: int) -> Task:
+        return _reexamination.task(self._engine, rulings, reexamination_id)
+
+    def record_reexamination_result(
+        self,
+        *,
+        reexamination_id: object,
+        result: object,
+        note: object,
+        hoor_en_wederhoor: object,
+        token: TokenRecord,
+    ) -> ResultRecord:
+        """Append a task's result under ``token``'s identity (:func:`serving.reexamination.record_result`)."""
+        return _reexamination.record_result(
+            self._engine,
+            self._now,
+            reexamination_id=reexamination_id,
+            result=result,
+            note=note,
+            hoor_en_wederhoor=hoor_en_wederhoor,
+            token_id=token.id,
+            token_name=token.name,
+        )
+
+    def reexamination_progress(self, rulings: list[RulingRecord]) -> list[Progress]:
+        """Per ruling: cases affected, halted, tasks open and done (:func:`serving.reexamination.progress`)."""
+        return _reexamination.progress(self._engine, rulings)
+
     # ------------------------------------------------------------------------------------------ tokens
 
     def create_token(self, *, name: str, role: str) -> tuple[str, TokenRecord]:
         """A new token for ``role``. The plain token is returned here, once; the store keeps its SHA-256."""
         return _tokens.create_token(self._engine, self._now, name=name, role=role)
+
+    def reachable(self) -> bool:
+        """Whether the database answers now (``SELECT 1``): the service's readiness."""
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except DBAPIError:
+            return False
+        return True
 
     def authenticate(self, token: str) -> TokenRecord | None:
         """The token's record, or None for an unknown or revoked token."""

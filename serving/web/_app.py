@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from serving.web import _cases, _committee, _session, _worklist
+from serving.web import _cases, _committee, _reexamination, _session, _worklist
 from serving.web._errors import install_error_handlers
 from serving.web._headers import SecurityHeaders
 from serving.web._session import PageSessions, cookies_secure_everywhere
@@ -24,7 +24,7 @@ def build_app() -> FastAPI:
     app.add_middleware(PageSessions, secure_everywhere=cookies_secure_everywhere())
     app.add_middleware(SecurityHeaders)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="static")
-    for module in (_cases, _session, _worklist, _committee):
+    for module in (_cases, _session, _worklist, _committee, _reexamination):
         app.include_router(module.router)
     install_error_handlers(app)
     return app

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,11 +69,6 @@ def at_home(served_home: ServedHome) -> Iterator[ServedHome]:
         yield served_home
 
 
-#: How long ``riskscan serve`` may take to become ready: about 20 s on an idle development machine, more
-#: than 90 s when eight test sessions share its two cores.
-READY_SECONDS = 240
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -89,45 +85,71 @@ class Server:
         return {"Authorization": f"Bearer {self.home.tokens[role]}"}
 
 
+READY_SECONDS = 300
+
+
+def launch(env: dict[str, str], log: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """``riskscan serve`` as a real process on a free port, ready (``/readyz`` 200); returns it and its URL.
+
+    ``env`` is added to this process's environment (``MLFLOW_TRACKING_URI`` and ``RISKSCAN_DATABASE_URL`` are
+    dropped first, so the home decides unless ``env`` names them).
+    """
+    port = free_port()
+    environment = {**os.environ, "RISKSCAN_CONTROL_KEY": CONTROL_KEY, "RISKSCAN_SERVE_WORKERS": str(workers)}
+    environment.pop("MLFLOW_TRACKING_URI", None)
+    environment.pop("RISKSCAN_DATABASE_URL", None)
+    riskscan = Path(sys.executable).parent / "riskscan"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(riskscan), "serve", "--port", str(port)],
+            env={**environment, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    # Two minutes is usual for BentoML to start and load both scans on the shared 2-core machine under the
+    # load of parallel test runs (measured 123 s at load average 17); give it more before calling it stuck.
+    deadline = time.monotonic() + READY_SECONDS
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the service exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            stop(process)
+            pytest.fail(f"the service did not become ready in {READY_SECONDS} s; see {log}")
+        time.sleep(0.5)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a launched service: the server and its workers share a process group, never leave workers behind."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextmanager
+def serving(home: Path, log_path: Path, **env_extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP) for the home at ``home``, with
+    ``env_extra`` in its environment; yields its URL and process, and stops it and its workers afterwards."""
+    process, url = launch({"RISKSCAN_HOME": str(home), **env_extra}, log_path)
+    try:
+        yield url, process
+    finally:
+        stop(process)
+
+
 @pytest.fixture(scope="session")
 def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    env = {**os.environ, "RISKSCAN_HOME": str(served_home.path), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("RISKSCAN_DATABASE_URL", None)
-    riskscan = Path(sys.executable).parent / "riskscan"
-    process = subprocess.Popen(
-        [str(riskscan), "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_SECONDS
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the service exited with {process.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the service did not become ready in {READY_SECONDS} s; see {log.name}")
-            time.sleep(0.5)
+    with serving(served_home.path, tmp_path_factory.mktemp("server") / "server.log") as (url, process):
         yield Server(url, served_home, process)
-    finally:
-        # The server and its workers share a process group: stop them all, never leave workers behind.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]]:

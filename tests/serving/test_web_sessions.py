@@ -31,6 +31,9 @@ from serving.web._headers import CONTENT_SECURITY_POLICY
 from serving.web._session import COOKIE_SECURE_ENV, LOGIN_COOKIE, SESSION_COOKIE, SignedIn
 from tests.serving.conftest import ServedHome, form_csrf, sign_in
 
+#: The revision 0005 follows.
+PREVIOUS = "0007_unlawful_rulings"
+
 
 class Clock:
     """A clock the test moves by hand."""
@@ -216,7 +219,7 @@ def test_cookies_are_secure_when_the_operator_says_https(
 def test_0005_migrates_up_and_down_with_records(database_url: str, clock: Clock) -> None:
     """Down with sessions and tokens in the tables (sessions go, tokens stay), refused while a systeem
     token exists; the role check follows the revision; the append-only triggers survive the rebuild."""
-    upgrade(database_url, "0003_row_hash_not_unique")
+    upgrade(database_url, PREVIOUS)
     with db._engine_for(database_url) as engine, engine.begin() as connection:
         connection.execute(
             text(
@@ -236,7 +239,7 @@ def test_0005_migrates_up_and_down_with_records(database_url: str, clock: Clock)
         with pytest.raises(IntegrityError, match="append-only"), store.engine.begin() as connection:
             connection.execute(text("DELETE FROM api_tokens"))
 
-    db.downgrade(database_url, "0003_row_hash_not_unique")
+    db.downgrade(database_url, PREVIOUS)
     with db._engine_for(database_url) as engine:
         with engine.connect() as connection:
             names = [row[0] for row in connection.execute(text("SELECT name FROM api_tokens ORDER BY id"))]
@@ -254,7 +257,7 @@ def test_0005_migrates_up_and_down_with_records(database_url: str, clock: Clock)
         store.create_token(name="case system", role="systeem")
         assert store.session_count() == 0
     with pytest.raises(RuntimeError, match="1 API token.* role 'systeem'"):
-        db.downgrade(database_url, "0003_row_hash_not_unique")
+        db.downgrade(database_url, PREVIOUS)
     assert current_revision(database_url) == "0005_web_sessions"
 
 

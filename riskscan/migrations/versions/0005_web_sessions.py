@@ -1,7 +1,7 @@
 """Server-side page sessions (``web_sessions``) and the ``systeem`` role for the case-management system.
 
 Revision ID: 0005_web_sessions
-Revises: 0003_row_hash_not_unique
+Revises: 0007_unlawful_rulings
 Create Date: 2026-12-02
 
 - ``web_sessions``: one row per signed-in browser. The cookie holds a random session id; the row holds its
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_web_sessions"
-down_revision: str | Sequence[str] | None = "0003_row_hash_not_unique"
+down_revision: str | Sequence[str] | None = "0007_unlawful_rulings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
