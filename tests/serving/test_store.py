@@ -55,7 +55,7 @@ from serving.store import TABLES, ServingStore
 from tests.postgres import temporary_database
 
 AUDIT = "ab" * 32
-HEAD = "0006_committee_signatures"
+HEAD = "0005_web_sessions"
 
 
 @pytest.fixture
@@ -913,7 +913,8 @@ def test_tokens(store: ServingStore) -> None:
     with pytest.raises(InvalidInput, match="reason must be non-empty text, got ''"):
         store.revoke_token(listed[1].id, "")
     with pytest.raises(
-        InvalidInput, match="role must be one of 'handhaving', 'committee', 'retrain', 'admin', got 'root'"
+        InvalidInput,
+        match="role must be one of 'handhaving', 'committee', 'retrain', 'admin', 'systeem', got 'root'",
     ):
         store.create_token(name="x", role="root")
     with pytest.raises(InvalidInput, match="name must be non-empty text, got ''"):
