@@ -137,6 +137,8 @@ def demo(args: argparse.Namespace, run: Run) -> Outcome:
         "B": store.create_token(name="DEMO commissielid B", role="committee")[0],
         "admin": store.create_token(name="DEMO beheerder", role="admin")[0],
         "staff": store.create_token(name="DEMO handhaving", role="handhaving")[0],
+        # /score is machine-to-machine: the case-management system calls it, never a person (serving/service.py)
+        "system": store.create_token(name="DEMO zaaksysteem", role="systeem")[0],
     }
     service = start_service(args.port, home.home() / "demo" / "service.log")
     try:
@@ -154,6 +156,7 @@ def demo(args: argparse.Namespace, run: Run) -> Outcome:
         f"  committee member B token (shown once): {tokens['B']}",
         f"  admin token (shown once):              {tokens['admin']}",
         f"  enforcement staff token (shown once):  {tokens['staff']}",
+        f"  case-system token for /score (shown once): {tokens['system']}",
         f"  committee page:  http://localhost:{args.port}/ui/audits",
         f"  admin page:      http://localhost:{args.port}/ui/admin",
         f"  worklist:        http://localhost:{args.port}/ui/worklist?scan=vw",

@@ -104,7 +104,7 @@ def test_two_members_sign_an_admin_promotes_and_the_version_serves(
     while True:
         scored = httpx.post(
             f"{server.url}/score",
-            headers=server.headers("handhaving"),
+            headers=server.headers("systeem"),
             json={"scan": "vw", "cases": caseload(server.home, "vw", 3)},
             timeout=60,
         )
@@ -164,7 +164,7 @@ def test_handhaving_may_do_no_committee_action_and_the_committee_may_not_promote
 def test_a_withdrawal_needs_a_reason_and_then_lists_the_affected_cases(server: Server) -> None:
     httpx.post(
         f"{server.url}/score",
-        headers=server.headers("handhaving"),
+        headers=server.headers("systeem"),
         json={"scan": "sollicitatie", "cases": caseload(server.home, "sollicitatie", 300), "top_n": 0},
         timeout=60,
     ).raise_for_status()
