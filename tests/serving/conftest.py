@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 import synthetic as generator
@@ -26,6 +22,7 @@ from models.governance import GovernanceStore
 from models.specs import load_spec
 from serving.store import ServingStore
 from tests.lifecycle import CONTROL_KEY, home_environment, promote_new_champion
+from tests.processes import free_port, running_server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -65,12 +62,6 @@ def at_home(served_home: ServedHome) -> Iterator[ServedHome]:
         yield served_home
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -81,54 +72,41 @@ class Server:
         return {"Authorization": f"Bearer {self.home.tokens[role]}"}
 
 
+def service_environment(home: ServedHome) -> dict[str, str]:
+    """The environment a served home's service runs in: the home, the tests' control key, stores inside it."""
+    env = {**os.environ, "RISKSCAN_HOME": str(home.path), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("RISKSCAN_DATABASE_URL", None)
+    return env
+
+
 @pytest.fixture(scope="session")
 def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    env = {**os.environ, "RISKSCAN_HOME": str(served_home.path), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("RISKSCAN_DATABASE_URL", None)
     riskscan = Path(sys.executable).parent / "riskscan"
-    process = subprocess.Popen(
-        [str(riskscan), "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the service exited with {process.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the service did not become ready in 90 s; see {log.name}")
-            time.sleep(0.5)
+    with running_server(
+        [str(riskscan), "serve", "--port", str(port)],
+        env=service_environment(served_home),
+        ready_url=f"{url}/readyz",
+        log_path=tmp_path_factory.mktemp("server") / "server.log",
+    ) as process:
         yield Server(url, served_home, process)
-    finally:
-        # The server and its workers share a process group: stop them all, never leave workers behind.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]]:
     """Real cases from the test months as JSON, with case_id (and the routing field for VW)."""
+    return caseload_from(home.data, scan, n)
+
+
+def caseload_from(data: Path, scan: str, n: int = 20) -> list[dict[str, object]]:
+    """The last ``n`` cases of the source table in ``data`` that are not routed away, as JSON."""
     spec = load_spec(scan)
     from features.register import default_register
 
     table = default_register().tables[spec.table]
-    frame = read_source(home.data, spec.table).frame
+    frame = read_source(data, spec.table).frame
     recent = frame.loc[~frame["wajong"]].tail(n)
     columns = list(spec.features) + (["wajong"] if scan == "vw" else [])
     cases = []
