@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,26 +73,34 @@ class Server:
         return {"Authorization": f"Bearer {self.home.tokens[role]}"}
 
 
-def service_environment(home: ServedHome) -> dict[str, str]:
-    """The environment a served home's service runs in: the home, the tests' control key, stores inside it."""
-    env = {**os.environ, "RISKSCAN_HOME": str(home.path), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
+def service_environment(home: Path) -> dict[str, str]:
+    """The environment a home's service runs in: the home, the tests' control key, stores inside it."""
+    env = {**os.environ, "RISKSCAN_HOME": str(home), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("RISKSCAN_DATABASE_URL", None)
     return env
 
 
-@pytest.fixture(scope="session")
-def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
+@contextmanager
+def serving(home: Path, log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP) for the home at ``home``;
+    yields its URL and process, and stops it and its workers afterwards."""
     port = free_port()
     riskscan = Path(sys.executable).parent / "riskscan"
     url = f"http://127.0.0.1:{port}"
     with running_server(
         [str(riskscan), "serve", "--port", str(port)],
-        env=service_environment(served_home),
+        env=service_environment(home),
         ready_url=f"{url}/readyz",
-        log_path=tmp_path_factory.mktemp("server") / "server.log",
+        log_path=log_path,
     ) as process:
+        yield url, process
+
+
+@pytest.fixture(scope="session")
+def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
+    with serving(served_home.path, tmp_path_factory.mktemp("server") / "server.log") as (url, process):
         yield Server(url, served_home, process)
 
 

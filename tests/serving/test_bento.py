@@ -145,7 +145,7 @@ def bento_server(
     shim = tmp_path_factory.mktemp("no_editable_install")
     (shim / "sitecustomize.py").write_text(WITHOUT_EDITABLE_INSTALL, encoding="utf-8")
     env = {
-        **service_environment(served_home),
+        **service_environment(served_home.path),
         "BENTOML_HOME": str(built_bento.bentoml_home),
         "BENTOML_DO_NOT_TRACK": "true",
         "PYTHONPATH": str(shim),

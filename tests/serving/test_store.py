@@ -48,7 +48,7 @@ from serving.store import TABLES, ServingStore
 from tests.postgres import temporary_database
 
 AUDIT = "ab" * 32
-HEAD = "0003_row_hash_not_unique"
+HEAD = "0007_unlawful_rulings"
 
 
 @pytest.fixture
