@@ -74,7 +74,7 @@ def built_bento(tmp_path_factory: pytest.TempPathFactory) -> BuiltBento:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,  # about 40 s on an idle machine; 100 s to over 300 s on the shared one at load 20
+        timeout=900,  # 50 s on the shared 2-core machine at load 11, 196 s at load 20
         check=False,
     )
     assert built.returncode == 0, built.stdout + built.stderr
