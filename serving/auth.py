@@ -13,7 +13,8 @@ from riskscan.errors import Forbidden, Unauthenticated
 from serving.store import ServingStore
 from serving.tokens import TokenRecord
 
-#: Which roles may use which part of the service. Admin may do everything.
+#: Which roles may use which part of the service. Admin may do everything but sign a committee decision:
+#: only committee members decide, and an admin promotes only what two of them signed (four eyes).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "score": frozenset({"handhaving", "admin"}),
     "outcome": frozenset({"handhaving", "admin"}),
@@ -21,8 +22,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "worklist": frozenset({"handhaving", "admin"}),
     "audits": frozenset({"committee", "admin"}),
     "reload": frozenset({"admin"}),
+    "metrics": frozenset({"admin"}),
     "rule": frozenset({"committee", "admin"}),
     "reexamination": frozenset({"handhaving", "admin"}),
+    "decide": frozenset({"committee"}),
+    "promote": frozenset({"admin"}),
 }
 CACHE_SECONDS = 5.0  # a revoked token stops working within this time
 

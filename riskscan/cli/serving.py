@@ -1,4 +1,4 @@
-"""The serving verbs: ``serve``, ``score-batch``, ``cases``, ``outcome``, ``token`` and ``log verify``."""
+"""The serving verbs: ``serve``, ``score-batch``, ``cases``, ``outcome`` and ``token``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from models.specs import SCAN_IDS
 from riskscan import timerange
 from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_dask_scheduler, add_period
-from riskscan.errors import InvalidInput, NotFound, Unavailable
-from riskscan.exit_codes import ExitCode
+from riskscan.cli.evidence import anchor_after
+from riskscan.errors import InvalidInput, NotFound, Unauthenticated, Unavailable
 
 
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +81,7 @@ def score_batch(args: argparse.Namespace) -> Outcome:
         dask_scheduler=args.dask_scheduler,
     )
     seconds = sum(result.seconds.values())
+    anchored = anchor_after(args.scan, "score-batch")
     lines = [
         f"{args.scan}: scored {result.scored} of {result.rows} cases with {result.model['name']} version "
         f"{result.model['version']} in {seconds:.1f} s ({result.routed} routed, not scored)",
@@ -88,6 +89,7 @@ def score_batch(args: argparse.Namespace) -> Outcome:
         "threshold left out by the capacity limit",
         f"  every scored case is in the decision log; output: {result.output}",
         "  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items()),
+        anchored,
     ]
     if args.dask_scheduler:
         lines.append(
@@ -141,14 +143,32 @@ def _configure_outcome(parser: argparse.ArgumentParser) -> None:
         "--hoor-en-wederhoor", action="store_true", help="the client was heard before deciding"
     )
     parser.add_argument("--sanction")
-    parser.add_argument("--investigator", required=True)
+    parser.add_argument(
+        "--investigator",
+        help="the name shown with the outcome (default: the name of the token in RISKSCAN_TOKEN)",
+    )
     parser.add_argument("--notes", default="")
 
 
+TOKEN_VARIABLE = "RISKSCAN_TOKEN"
+
+
 def outcome(args: argparse.Namespace) -> Outcome:
+    """Record an outcome under the identity of the token in RISKSCAN_TOKEN (an environment variable, not an
+    argument: arguments are visible to every user of the machine in the process list)."""
+    from serving.auth import Authenticator
     from serving.store import ServingStore
 
-    record = ServingStore().record_outcome(
+    store = ServingStore()
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    if not token.strip():
+        raise Unauthenticated(
+            f"{TOKEN_VARIABLE} is not set: an outcome is recorded under the identity of a handhaving or admin "
+            "token (riskscan token create --role handhaving --name ...), never under a typed name"
+        )
+    caller = Authenticator(store).require(token.strip(), "outcome")
+    record = store.record_outcome(
+        recorded_by=caller,
         request_id=args.request_id,
         violation=args.violation == "yes",
         sanction=args.sanction,
@@ -157,7 +177,9 @@ def outcome(args: argparse.Namespace) -> Outcome:
         notes=args.notes,
     )
     return Outcome(
-        [f"recorded outcome {record.id} for {args.request_id}: {record.status}"],
+        [
+            f"recorded outcome {record.id} for {args.request_id}: {record.status} (token {caller.id}, {caller.name})"
+        ],
         {"outcome": record.as_dict()},
     )
 
@@ -203,31 +225,6 @@ def token_revoke(args: argparse.Namespace) -> Outcome:
     return Outcome([f"token {args.id} revoked"], {"revoked": args.id})
 
 
-def log_verify(args: argparse.Namespace) -> Outcome:
-    from serving.store import ServingStore
-
-    report = ServingStore().verify_chain()
-    data = report.as_dict()
-    if report.ok:
-        return Outcome(
-            [
-                f"decision log intact: {data.get('rows_checked')} row(s), hash chain verified",
-                f"  head: row {data.get('head_id')}, hash {data.get('head_hash')}",
-                "  keep the head hash outside this database (e.g. in the audit file): only an outside copy can "
-                "show that the newest rows were not deleted",
-            ],
-            data,
-        )
-    # Evidence that does not verify is a refusal to vouch for it: exit REFUSED, with the place and the
-    # problem in one sentence (the payload keeps every field for scripts).
-    sentence = (
-        f"decision log TAMPERED OR BROKEN at row {report.first_broken_id}: {report.problem}; "
-        f"{report.rows_checked} row(s) before it verified, the last intact one is row {report.head_id} "
-        f"(hash {report.head_hash})"
-    )
-    return Outcome([sentence], data, exit_code=ExitCode.REFUSED)
-
-
 VERBS = (
     Verb(
         "serve",
@@ -261,10 +258,5 @@ VERBS = (
             Verb("list", "list tokens (never their values)", handler=token_list),
             Verb("revoke", "revoke a token", _configure_token_revoke, token_revoke),
         ),
-    ),
-    Verb(
-        "log",
-        "check the decision log",
-        actions=(Verb("verify", "recompute the decision log's hash chain", handler=log_verify),),
     ),
 )

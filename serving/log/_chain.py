@@ -20,24 +20,23 @@ and the rows are inserted.
 from __future__ import annotations
 
 import hashlib
-import hmac
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import repeat
 from typing import Any, Final
 
 import psycopg
-from sqlalchemy import Connection, Engine, column, func, select, table, text
+from sqlalchemy import Connection, Engine, column, select, table, text
 from sqlalchemy.exc import IntegrityError
 
-from riskscan.db import Record, write_transaction
+from riskscan.chain import GENESIS_HASH, Chain, ChainReport
+from riskscan.db import write_transaction
 from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.log import _encode
 from serving.log._batch import BatchColumns, batch_columns
 from serving.log._encode import Columns, Encoded, json_text, logged_scores, row_hash
 from serving.log._fields import HASHED_FIELDS, INSERT_COLUMNS, LogEntry, LoggedScore
-from serving.log._tables import GENESIS_HASH, LOG
+from serving.log._tables import LOG
 from serving.log._values import positive_int_field, request_id_field
 
 INSERT_CHUNK: Final = 10_000
@@ -52,27 +51,15 @@ APPEND_LOCK_KEY: Final = int.from_bytes(
     hashlib.sha256(b"riskscan.decision_log").digest()[:8], "big", signed=True
 )
 
+#: The decision log as a chain of :mod:`riskscan.chain`: its own recipe (the row's ``id`` is hashed too, see
+#: the package docstring) and dense ids, so a gap in the ids is reported as removed rows.
+LOG_CHAIN: Final = Chain(LOG, fields=HASHED_FIELDS, recipe=row_hash, dense_ids=True)
+
 _LAST_LINK = select(LOG.c.id, LOG.c.row_hash).order_by(LOG.c.id.desc()).limit(1)
 _LOCK_APPENDS = text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
 _DECISIONS = table("committee_decisions", column("id"))
 _JSON_COLUMNS: Final = frozenset(_encode.JSON_FIELDS)
 _COPY_SQL: Final = f"COPY decision_log ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
-
-
-@dataclass(frozen=True, slots=True)
-class ChainReport(Record):
-    """The result of :meth:`DecisionLog.verify`.
-
-    ``head_id``/``head_hash`` are the last row that checked out (for an intact chain: the last row); keep
-    the head hash somewhere else to detect a rewritten tail later.
-    """
-
-    ok: bool
-    rows_checked: int
-    first_broken_id: int | None
-    problem: str | None
-    head_id: int | None
-    head_hash: str
 
 
 def _insert_sql(dialect: str) -> str:
@@ -251,67 +238,11 @@ class DecisionLog:
         return None if row is None else LoggedScore.from_row(row)
 
     def verify(self, *, batch_size: int = 50_000) -> ChainReport:
-        """Recompute every row hash in id order, ``batch_size`` rows at a time.
+        """Recompute every row hash in id order, ``batch_size`` rows at a time (:meth:`riskscan.chain.Chain.verify`).
 
         Checks, per row: the id follows the previous one (a gap means removed rows), ``prev_hash`` is the
         previous row's ``row_hash`` (the link), and ``row_hash`` matches the row's contents. Stops at the
         first problem. Rows appended while it runs are not checked (it stops at the last id it saw first).
         """
         positive_int_field("batch_size", batch_size)
-        with self._engine.connect() as connection:
-            last_id = connection.scalar(select(func.max(LOG.c.id)))
-        checked, prev_id, prev_hash = 0, 0, GENESIS_HASH
-
-        def report(broken_id: int | None = None, problem: str | None = None) -> ChainReport:
-            return ChainReport(
-                ok=problem is None,
-                rows_checked=checked,
-                first_broken_id=broken_id,
-                problem=problem,
-                head_id=prev_id or None,
-                head_hash=prev_hash,
-            )
-
-        if last_id is None:
-            return report()
-        query = select(LOG).order_by(LOG.c.id).limit(batch_size)
-        while prev_id < last_id:
-            with self._engine.connect() as connection:
-                rows = connection.execute(query.where(LOG.c.id > prev_id, LOG.c.id <= last_id)).all()
-            if not rows:
-                break
-            for row in rows:
-                values = row._mapping
-                row_id = values["id"]
-                problem = _broken_link(values, prev_id, prev_hash)
-                if problem is not None:
-                    return report(row_id, problem)
-                prev_id, prev_hash = row_id, values["row_hash"]
-                checked += 1
-        if prev_id != last_id:
-            return report(last_id, f"gap: ids after {prev_id} up to {last_id} are missing")
-        return report()
-
-
-def _broken_link(values: Mapping[Any, Any], prev_id: int, prev_hash: str) -> str | None:
-    """What is wrong with a row that follows row ``prev_id`` (hash ``prev_hash``), or None."""
-    row_id = values["id"]
-    if row_id != prev_id + 1:
-        missing = f"id {prev_id + 1}" if row_id == prev_id + 2 else f"ids {prev_id + 1}..{row_id - 1}"
-        return f"gap: {missing} missing before id {row_id} (rows were removed)"
-    if values["prev_hash"] != prev_hash:
-        return (
-            f"link broken: prev_hash {values['prev_hash']} is not the row_hash of "
-            + ("the start of the chain" if prev_id == 0 else f"id {prev_id}")
-            + f" ({prev_hash})"
-        )
-    try:
-        expected = row_hash(prev_hash, {name: values[name] for name in HASHED_FIELDS})
-    except (TypeError, ValueError) as exc:
-        return f"hash mismatch: the row cannot be hashed ({exc})"
-    if not hmac.compare_digest(expected, values["row_hash"]):
-        return (
-            f"hash mismatch: row_hash {values['row_hash']} does not match the row's contents "
-            f"({expected}); the row was changed after it was written"
-        )
-    return None
+        return LOG_CHAIN.verify(self._engine, batch_size=batch_size)

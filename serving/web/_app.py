@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from riskscan import home
-from serving.web import _cases, _committee, _reexamination, _session, _worklist
+from serving.web import _admin, _cases, _committee, _decisions, _reexamination, _session, _worklist
 from serving.web._errors import install_error_handlers
 
 SESSION_HOURS = 8
+STATIC = Path(__file__).with_name("static")
 
 
 def _session_secret() -> str:
@@ -34,7 +37,8 @@ def build_app() -> FastAPI:
         session_cookie="riskscan_session",
         max_age=SESSION_HOURS * 3600,
     )
-    for module in (_cases, _session, _worklist, _committee, _reexamination):
+    app.mount("/ui/static", StaticFiles(directory=STATIC), name="static")
+    for module in (_cases, _session, _worklist, _committee, _reexamination, _decisions, _admin):
         app.include_router(module.router)
     install_error_handlers(app)
     return app

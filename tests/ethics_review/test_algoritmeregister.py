@@ -19,6 +19,7 @@ from ethics_review._algorithm_in import AlgorithmIn, strip_html
 from models import registry
 from models.governance import CHECKLIST_KEYS, GovernanceStore
 from riskscan.errors import InvalidInput
+from tests.models.test_governance import member
 
 MINIMAL: dict[str, Any] = {
     "name": "Risicoscan verwijtbare werkloosheid",
@@ -116,7 +117,7 @@ def _promote(store: GovernanceStore, version: str, previous: str | None) -> None
         version=version,
         audit_sha256=audit,
         decision="approve",
-        decided_by=["A"],
+        signer=member(store),
         rationale="test",
         checklist={key: "test" for key in CHECKLIST_KEYS},
     )

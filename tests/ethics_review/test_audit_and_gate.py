@@ -10,10 +10,11 @@ import pytest
 from ethics_review.algoritmeregister import AlgorithmIn
 from ethics_review.audit import AuditResult, audit_version
 from models import registry
-from models.gate import check_promotion, decide, promote, withdraw
+from models.gate import check_promotion, decide, promote, today_utc, withdraw
 from models.governance import CHECKLIST_KEYS
 from riskscan.errors import GateRefusal
 from tests.ethics_review.conftest import World
+from tests.lifecycle import committee_approval, committee_members
 
 CHECKLIST = {key: f"test answer for {key}" for key in CHECKLIST_KEYS}
 
@@ -66,42 +67,30 @@ def test_promotion_without_approval_is_refused(world: World) -> None:
 
 
 def test_promotion_after_a_failed_audit_is_refused(world: World) -> None:
-    decide(
-        world.store,
-        scan="vw",
-        version=world.proxied.version,
-        decision="approve",
-        decided_by=["A"],
-        rationale="approving despite the failed audit, to prove the gate holds",
-        checklist=CHECKLIST,
-    )
+    first, _second = committee_members()
+    with pytest.raises(GateRefusal, match="decision 'approve' refused: the audit failed check"):
+        decide(
+            world.store,
+            scan="vw",
+            version=world.proxied.version,
+            decision="approve",
+            signer=first,
+            rationale="approving despite the failed audit, to prove the gate holds",
+            checklist=CHECKLIST,
+            valid_until=today_utc(),
+        )
+    assert world.store.current_decision("vw", world.proxied.version) is None
     with pytest.raises(GateRefusal, match="failed check"):
         promote(world.store, scan="vw", version=world.proxied.version, promoted_by="test")
 
 
 def test_stale_audit_hash_is_refused_then_fresh_approval_promotes(world: World) -> None:
-    decide(
-        world.store,
-        scan="vw",
-        version=world.clean.version,
-        decision="approve",
-        decided_by=["A", "B"],
-        rationale="reviewed the first audit",
-        checklist=CHECKLIST,
-    )
+    committee_approval(world.store, "vw", world.clean.version)
     re_audit = audit_version("vw", world.clean.version, data_dir=world.data, progress=lambda _: None)
     assert re_audit.report_sha256 != world.clean.report_sha256  # the audit time is in the report
     with pytest.raises(GateRefusal, match="must review the current audit"):
         promote(world.store, scan="vw", version=world.clean.version, promoted_by="test")
-    decide(
-        world.store,
-        scan="vw",
-        version=world.clean.version,
-        decision="approve",
-        decided_by=["A", "B"],
-        rationale="reviewed the current audit",
-        checklist=CHECKLIST,
-    )
+    committee_approval(world.store, "vw", world.clean.version)
     record = promote(world.store, scan="vw", version=world.clean.version, promoted_by="test")
     champion = registry.version_by_alias("vw", registry.CHAMPION)
     assert champion is not None

@@ -20,8 +20,9 @@ import httpx
 import pytest
 import yaml
 
+from tests.lifecycle import CONTROL_KEY
 from tests.processes import free_port, running_server
-from tests.serving.conftest import ServedHome, service_environment
+from tests.serving.conftest import ServedHome
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -145,7 +146,9 @@ def bento_server(
     shim = tmp_path_factory.mktemp("no_editable_install")
     (shim / "sitecustomize.py").write_text(WITHOUT_EDITABLE_INSTALL, encoding="utf-8")
     env = {
-        **service_environment(served_home.path),
+        **{k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RISKSCAN_DATABASE_URL")},
+        "RISKSCAN_HOME": str(served_home.path),
+        "RISKSCAN_CONTROL_KEY": CONTROL_KEY,
         "BENTOML_HOME": str(built_bento.bentoml_home),
         "BENTOML_DO_NOT_TRACK": "true",
         "PYTHONPATH": str(shim),

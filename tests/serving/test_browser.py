@@ -75,5 +75,5 @@ def test_committee_page_lists_versions_decisions_and_reports(server: Server) -> 
         page.wait_for_url("**/ui/audits")
         text = page.inner_text("main")
         assert "Besluiten" in text and "test approval of test data" in text
-        page.click("text=" + page.locator("table.list a").first.inner_text())
+        page.locator("table.list a[href$='/report']").first.click()
         assert "Audit of riskscan-" in page.inner_text("h1")

@@ -272,7 +272,7 @@ def test_rulings_and_reexaminations_are_append_only_and_the_downgrade_keeps_them
             connection.execute(text(sql))
     with pytest.raises(RuntimeError, match="refusing to downgrade below 0007_unlawful_rulings"):
         db.downgrade(database_url, "0003_row_hash_not_unique")
-    assert current_revision(database_url) == head_revision() == "0007_unlawful_rulings"
+    assert current_revision(database_url) == head_revision()
 
 
 def test_the_command_line_rules_only_under_a_committee_or_admin_token(

@@ -29,7 +29,14 @@ from models.governance import (
     GovernanceStore,
 )
 from riskscan import db
-from riskscan.db import MIGRATIONS_DIR, current_revision, head_revision, make_engine, upgrade
+from riskscan.db import (
+    MIGRATIONS_DIR,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+    write_transaction,
+)
 from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.cases import STATUS_NO_SIGNAL, STATUS_OPEN
 from serving.log import (
@@ -43,12 +50,12 @@ from serving.log import (
     new_request_ids,
     row_hash,
 )
-from serving.outcomes import STATUS_NO_VIOLATION, STATUS_VIOLATION
+from serving.outcomes import OUTCOME_CHAIN, STATUS_NO_VIOLATION, STATUS_VIOLATION
 from serving.store import TABLES, ServingStore
 from tests.postgres import temporary_database
 
 AUDIT = "ab" * 32
-HEAD = "0007_unlawful_rulings"
+HEAD = "0006_committee_signatures"
 
 
 @pytest.fixture
@@ -176,6 +183,21 @@ def test_upgrade_from_0001_keeps_governance_records_and_downgrade_drops_only_ser
     assert current_revision(url) == HEAD
 
 
+def legacy_outcome(request_id: str) -> dict[str, Any]:
+    """An outcome as revision 0004 finds those recorded before it: no token identity."""
+    return {
+        "request_id": request_id,
+        "violation": False,
+        "sanction": None,
+        "hoor_en_wederhoor": True,
+        "investigator": "x",
+        "notes": "",
+        "created_at": datetime(2026, 3, 1, 9, tzinfo=UTC),
+        "token_id": None,
+        "token_name": None,
+    }
+
+
 def _unique_columns(url: str) -> set[tuple[str, ...]]:
     engine = make_engine(url)
     try:
@@ -189,13 +211,8 @@ def test_0003_drops_the_row_hash_constraint_and_keeps_every_row_trigger_and_inde
     """Both directions with records in the log: rows unchanged, chain intact, triggers and indexes back."""
     with ServingStore(url, clock=Clock()) as store:
         logged = store.append_scores([entry(case_id=f"c{i}", signal=i % 2 == 0) for i in range(5)])
-        store.record_outcome(
-            request_id=logged[0].request_id,
-            violation=False,
-            sanction=None,
-            hoor_en_wederhoor=True,
-            investigator="x",
-        )
+        with write_transaction(store.engine) as connection:  # as before 0004: no token identity
+            OUTCOME_CHAIN.append(connection, legacy_outcome(logged[0].request_id))
         with store.engine.connect() as connection:
             rows = connection.execute(text("SELECT * FROM decision_log ORDER BY id")).all()
     assert ("row_hash",) not in _unique_columns(url) and ("request_id",) in _unique_columns(url)
@@ -690,7 +707,9 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
     assert [case.case_id for case in store.worklist("vw", 10)] == ["control", "high", "v4", "low"]
     assert [case.case_id for case in store.worklist("vw", 2)] == ["control", "high"]
 
+    _, visser = store.create_token(name="E. Visser", role="handhaving")
     first = store.record_outcome(
+        recorded_by=visser,
         request_id=high.request_id,
         violation=False,
         sanction=None,
@@ -698,6 +717,7 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
         investigator="E. Visser",
     )
     latest = store.record_outcome(
+        recorded_by=visser,
         request_id=high.request_id,
         violation=True,
         sanction="  boete  ",
@@ -706,6 +726,7 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
         notes="Werkgever bevestigt werkzaamheden.",
     )
     store.record_outcome(
+        recorded_by=store.create_token(name="F. de Boer", role="handhaving")[1],
         request_id=control.request_id,
         violation=False,
         sanction="",  # blank means none
@@ -771,6 +792,7 @@ def test_invalid_outcomes_are_refused(
     with ServingStore() as store:
         logged = store.append_score(entry(signal=True))
         fields: dict[str, Any] = {
+            "recorded_by": store.create_token(name="E. Visser", role="handhaving")[1],
             "request_id": logged.request_id,
             "violation": False,
             "sanction": None,
@@ -793,8 +815,8 @@ BYPASSING_OUTCOMES = [
 def test_the_database_refuses_outcomes_that_bypass_the_store(store: ServingStore) -> None:
     logged = store.append_score(entry())
     sql = (
-        "INSERT INTO outcomes (request_id, violation, sanction, hoor_en_wederhoor, investigator, created_at) "
-        "VALUES (:request_id, {values}, :at)"
+        "INSERT INTO outcomes (request_id, violation, sanction, hoor_en_wederhoor, investigator, created_at, "
+        f"prev_hash, row_hash) VALUES (:request_id, {{values}}, :at, '{GENESIS_HASH}', '{GENESIS_HASH}')"
     )
     at = datetime(2026, 3, 1, tzinfo=UTC)
     for values, constraint in BYPASSING_OUTCOMES:
@@ -823,6 +845,7 @@ CHANGES = [
 def test_the_database_refuses_to_change_or_delete_records(store: ServingStore) -> None:
     logged = store.append_score(entry(signal=True))
     store.record_outcome(
+        recorded_by=store.create_token(name="E", role="handhaving")[1],
         request_id=logged.request_id,
         violation=True,
         sanction="boete",
