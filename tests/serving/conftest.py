@@ -10,7 +10,6 @@ import math
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from models.specs import load_spec
 from serving.runtime import ScanRuntime
 from serving.store import ServingStore
 from tests.lifecycle import CONTROL_KEY, home_environment, promote_new_champion
+from tests.processes import free_port
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -67,12 +67,6 @@ def at_home(served_home: ServedHome) -> Iterator[ServedHome]:
     """The served home as this process's RISKSCAN_HOME, for tests that call the packages directly."""
     with home_environment(served_home.path):
         yield served_home
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -154,11 +148,16 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
 
 def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]]:
     """Real cases from the test months as JSON, with case_id (and the routing field for VW)."""
+    return caseload_from(home.data, scan, n)
+
+
+def caseload_from(data: Path, scan: str, n: int = 20) -> list[dict[str, object]]:
+    """The last ``n`` cases of the source table in ``data`` that are not routed away, as JSON."""
     spec = load_spec(scan)
     from features.register import default_register
 
     table = default_register().tables[spec.table]
-    frame = read_source(home.data, spec.table).frame
+    frame = read_source(data, spec.table).frame
     recent = frame.loc[~frame["wajong"]].tail(n)
     columns = list(spec.features) + (["wajong"] if scan == "vw" else [])
     cases = []
