@@ -110,7 +110,7 @@ def test_the_service_loads_its_champion_from_the_server_and_scores(
     tracked: TrackedHome, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     with home_environment(tracked.home):
-        token, _ = ServingStore().create_token(name="test handhaving", role="handhaving")
+        token, _ = ServingStore().create_token(name="test case system", role="systeem")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {

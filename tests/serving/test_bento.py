@@ -180,7 +180,7 @@ def test_the_served_bento_is_ready_and_scores_the_example_body(
     answer = httpx.post(
         f"{bento_server}/score",
         json=body,
-        headers={"Authorization": f"Bearer {served_home.tokens['handhaving']}"},
+        headers={"Authorization": f"Bearer {served_home.tokens['systeem']}"},
         timeout=60,
     )
     assert answer.status_code == 200, answer.text

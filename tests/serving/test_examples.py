@@ -38,7 +38,7 @@ def test_each_score_example_names_exactly_the_fields_its_scan_reads(scan: str) -
 @pytest.mark.parametrize("scan", ["vw", "sollicitatie"])
 def test_each_score_example_and_the_outcome_example_get_200(server: Server, scan: str) -> None:
     body = example(f"score-{scan}.json")
-    scored = httpx.post(f"{server.url}/score", json=body, headers=server.headers("handhaving"), timeout=60)
+    scored = httpx.post(f"{server.url}/score", json=body, headers=server.headers("systeem"), timeout=60)
     assert scored.status_code == 200, scored.text
     results = scored.json()["results"]
     assert len(results) == len(body["cases"])  # type: ignore[arg-type]
