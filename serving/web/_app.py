@@ -19,7 +19,8 @@ STATIC = Path(__file__).with_name("static")
 def build_app() -> FastAPI:
     """The FastAPI app that the BentoML service mounts at ``/``; it expects ``app.state.runtime`` and
     ``app.state.auth`` to be set before the first request."""
-    app = FastAPI(title="riskscan pages and case lists", docs_url=None, redoc_url=None)
+    # The one public API document is /docs.json (serving/openapi.py); the pages and /cases publish none.
+    app = FastAPI(title="riskscan pages and case lists", docs_url=None, redoc_url=None, openapi_url=None)
     # Added last is outermost: the headers go on every answer, the session cookies' included.
     app.add_middleware(PageSessions, secure_everywhere=cookies_secure_everywhere())
     app.add_middleware(SecurityHeaders)
