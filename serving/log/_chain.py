@@ -35,9 +35,9 @@ from riskscan.db import Record, write_transaction
 from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.log import _encode
 from serving.log._batch import BatchColumns, batch_columns
-from serving.log._encode import Columns, Encoded, json_text, logged_scores, row_hash
-from serving.log._fields import HASHED_FIELDS, INSERT_COLUMNS, LogEntry, LoggedScore
-from serving.log._tables import GENESIS_HASH, LOG
+from serving.log._encode import Columns, Encoded, json_text, logged_scores, personal_sha256, row_hash
+from serving.log._fields import INSERT_COLUMNS, LogEntry, LoggedScore
+from serving.log._tables import GENESIS_HASH, LOG, RECIPES
 from serving.log._values import positive_int_field, request_id_field
 
 INSERT_CHUNK: Final = 10_000
@@ -73,6 +73,10 @@ class ChainReport(Record):
     problem: str | None
     head_id: int | None
     head_hash: str
+    #: Rows checked whose personal values a purge erased (their seal and every other field still verify).
+    erased_rows: int = 0
+    #: The first row id written under hash recipe 2 (revision 0008's checkpoint), None before that revision.
+    recipe_2_from: int | None = None
 
 
 def _insert_sql(dialect: str) -> str:
@@ -260,7 +264,8 @@ class DecisionLog:
         positive_int_field("batch_size", batch_size)
         with self._engine.connect() as connection:
             last_id = connection.scalar(select(func.max(LOG.c.id)))
-        checked, prev_id, prev_hash = 0, 0, GENESIS_HASH
+            switch = connection.execute(select(RECIPES).where(RECIPES.c.hash_recipe == 2)).first()
+        checked, erased, prev_id, prev_hash = 0, 0, 0, GENESIS_HASH
 
         def report(broken_id: int | None = None, problem: str | None = None) -> ChainReport:
             return ChainReport(
@@ -270,12 +275,12 @@ class DecisionLog:
                 problem=problem,
                 head_id=prev_id or None,
                 head_hash=prev_hash,
+                erased_rows=erased,
+                recipe_2_from=None if switch is None else switch.first_id,
             )
 
-        if last_id is None:
-            return report()
         query = select(LOG).order_by(LOG.c.id).limit(batch_size)
-        while prev_id < last_id:
+        while last_id is not None and prev_id < last_id:
             with self._engine.connect() as connection:
                 rows = connection.execute(query.where(LOG.c.id > prev_id, LOG.c.id <= last_id)).all()
             if not rows:
@@ -283,18 +288,29 @@ class DecisionLog:
             for row in rows:
                 values = row._mapping
                 row_id = values["id"]
-                problem = _broken_link(values, prev_id, prev_hash)
+                problem = (
+                    _broken_link(values, prev_id, prev_hash)
+                    or _recipe_problem(values, prev_id, prev_hash, switch)
+                    or _hash_problem(values, prev_hash)
+                )
                 if problem is not None:
                     return report(row_id, problem)
                 prev_id, prev_hash = row_id, values["row_hash"]
                 checked += 1
-        if prev_id != last_id:
+                erased += values["erased_at"] is not None
+        if last_id is not None and prev_id != last_id:
             return report(last_id, f"gap: ids after {prev_id} up to {last_id} are missing")
+        if switch is not None and prev_id < switch.rows_before:
+            return report(
+                prev_id + 1,
+                f"rows removed: the log ends at row {prev_id}, but the checkpoint of the switch to hash "
+                f"recipe 2 recorded {switch.rows_before} row(s) before it",
+            )
         return report()
 
 
 def _broken_link(values: Mapping[Any, Any], prev_id: int, prev_hash: str) -> str | None:
-    """What is wrong with a row that follows row ``prev_id`` (hash ``prev_hash``), or None."""
+    """What is wrong with the place of a row that follows row ``prev_id`` (hash ``prev_hash``), or None."""
     row_id = values["id"]
     if row_id != prev_id + 1:
         missing = f"id {prev_id + 1}" if row_id == prev_id + 2 else f"ids {prev_id + 1}..{row_id - 1}"
@@ -305,13 +321,66 @@ def _broken_link(values: Mapping[Any, Any], prev_id: int, prev_hash: str) -> str
             + ("the start of the chain" if prev_id == 0 else f"id {prev_id}")
             + f" ({prev_hash})"
         )
+    return None
+
+
+def _hash_problem(values: Mapping[Any, Any], prev_hash: str) -> str | None:
+    """Whether ``row_hash`` matches the row's contents under its recipe."""
     try:
-        expected = row_hash(prev_hash, {name: values[name] for name in HASHED_FIELDS})
-    except (TypeError, ValueError) as exc:
+        expected = row_hash(prev_hash, values)
+    except (TypeError, ValueError, KeyError) as exc:
         return f"hash mismatch: the row cannot be hashed ({exc})"
     if not hmac.compare_digest(expected, values["row_hash"]):
         return (
             f"hash mismatch: row_hash {values['row_hash']} does not match the row's contents "
             f"({expected}); the row was changed after it was written"
+        )
+    return None
+
+
+def _recipe_problem(values: Mapping[Any, Any], prev_id: int, prev_hash: str, switch: Any) -> str | None:
+    """What is wrong with a row's recipe, seal or erasure, or None; ``switch`` is the checkpoint row of
+    revision 0008 (None before it). See :mod:`serving.log._recipe`."""
+    row_id, recipe = values["id"], values["hash_recipe"]
+    expected = 1 if switch is None or row_id < switch.first_id else 2
+    if recipe != expected:
+        return (
+            f"hash recipe {recipe} where recipe {expected} was due: the checkpoint of revision 0008 puts the "
+            + ("switch to recipe 2 at row " + str(switch.first_id) if switch else "no row under recipe 2")
+        )
+    if (
+        switch is not None
+        and row_id == switch.first_id
+        and (prev_id, prev_hash)
+        != (
+            switch.rows_before,
+            switch.head_hash_before,
+        )
+    ):
+        return (
+            f"the chain reaches the switch to hash recipe 2 after {prev_id} row(s) with head hash {prev_hash}, "
+            f"but the checkpoint recorded {switch.rows_before} row(s) and {switch.head_hash_before}"
+        )
+    if recipe == 1:
+        if any(values[name] is not None for name in ("personal_sha256", "personal_salt", "erased_at")):
+            return "a recipe-1 row carries a seal or an erasure, which only recipe-2 rows have"
+        return None
+    return _seal_problem(values)
+
+
+def _seal_problem(values: Mapping[Any, Any]) -> str | None:
+    """A recipe-2 row: unerased, its values still hash to its seal; erased, it holds nothing any more."""
+    salt, erased_at = values["personal_salt"], values["erased_at"]
+    if erased_at is not None:
+        if salt is not None or values["inputs"] != {} or values["explanation"] != []:
+            return f"erased at {erased_at.isoformat()} but still holds personal values or their salt"
+        return None
+    if (
+        salt is None
+        or personal_sha256(salt, values["inputs"], values["explanation"]) != values["personal_sha256"]
+    ):
+        return (
+            "personal values changed: inputs and explanation no longer match the row's personal_sha256; "
+            "the row was changed after it was written"
         )
     return None
