@@ -10,7 +10,7 @@ or delete methods.
 
 This module also re-exports the records its methods take and return (:class:`LogEntry`,
 :class:`BatchColumns`, :class:`LoggedScore`, :class:`ChainReport`, :class:`CaseRow`,
-:class:`OutcomeRecord`, :class:`TokenRecord`), so a caller of the store needs one import.
+:class:`OutcomeRecord`, :class:`PurgeReport`, :class:`TokenRecord`), so a caller of the store needs one import.
 
 SQLite durability
 -----------------
@@ -36,18 +36,21 @@ from typing import Any, Final
 
 from sqlalchemy import Engine, event
 
+from models.specs import ScanSpec
 from riskscan import home
 from riskscan.db import Store, make_engine, upgrade
 from riskscan.errors import InvalidInput
 from serving import cases as _cases
 from serving import outcomes as _outcomes
+from serving import purge as _purge
 from serving import tokens as _tokens
 from serving.cases import CaseRow
 from serving.log import INSERT_CHUNK, BatchColumns, ChainReport, DecisionLog, LogEntry, LoggedScore
 from serving.outcomes import OutcomeRecord
+from serving.purge import PurgeReport
 from serving.tokens import TokenRecord
 
-TABLES: Final = ("decision_log", "outcomes", "api_tokens", "token_revocations")
+TABLES: Final = ("decision_log", "decision_log_recipes", "outcomes", "api_tokens", "token_revocations")
 SQLITE_SYNCHRONOUS: Final = ("NORMAL", "FULL")
 SQLITE_CACHE_KIB: Final = 65_536
 SQLITE_SAFETY_CHECKPOINT_PAGES: Final = 10_000
@@ -182,6 +185,11 @@ class ServingStore(Store):
         """Recompute every row hash in id order (:meth:`serving.log.DecisionLog.verify`)."""
         return self._log.verify(batch_size=batch_size)
 
+    def purge(self, before: datetime, specs: Sequence[ScanSpec]) -> PurgeReport:
+        """Erase the personal values of the rows of these scans scored before ``before``, and rebuild the
+        database file (:func:`serving.purge.purge`); refused inside a retention period or in the future."""
+        return _purge.purge(self._engine, self._now(), before, specs)
+
     # ------------------------------------------------------------------------------ cases and outcomes
 
     def cases(
@@ -264,6 +272,7 @@ __all__ = [
     "LogEntry",
     "LoggedScore",
     "OutcomeRecord",
+    "PurgeReport",
     "ServingStore",
     "TokenRecord",
 ]

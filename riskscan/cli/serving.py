@@ -1,4 +1,5 @@
-"""The serving verbs: ``serve``, ``score-batch``, ``cases``, ``outcome``, ``token`` and ``log verify``."""
+"""The serving verbs: ``serve``, ``score-batch``, ``cases``, ``outcome``, ``token``, ``log verify`` and
+``log purge``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from models.specs import SCAN_IDS
+from models.specs import SCAN_IDS, load_spec
 from riskscan import timerange
 from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_dask_scheduler, add_period
 from riskscan.errors import InvalidInput, NotFound, Unavailable
@@ -228,6 +229,36 @@ def log_verify(args: argparse.Namespace) -> Outcome:
     return Outcome([sentence], data, exit_code=ExitCode.REFUSED)
 
 
+def _configure_purge(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--before",
+        required=True,
+        help="erase the personal values of rows scored before this moment (a date is the start of that local "
+        "day); refused inside any scan's retention period",
+    )
+
+
+def log_purge(args: argparse.Namespace) -> Outcome:
+    from serving.store import ServingStore
+
+    before = timerange.parse_from(args.before, "--before")
+    with ServingStore() as store:
+        report = store.purge(before, [load_spec(scan) for scan in SCAN_IDS])
+        chain = store.verify_chain()
+    lines = [
+        f"erased the personal values (inputs, explanation) of {report.total_erased} row(s) scored before "
+        f"{before.isoformat()}: " + ", ".join(f"{scan} {count}" for scan, count in report.erased.items()),
+        "  kept whole: " + ", ".join(f"{count} {reason}" for reason, count in report.kept.items()),
+        f"  database file rebuilt in {report.vacuum_seconds:.1f} s (VACUUM)"
+        if report.total_erased
+        else "  nothing erased, database file unchanged",
+        f"  decision log {'intact' if chain.ok else 'BROKEN'}: {chain.rows_checked} row(s) verified, "
+        f"{chain.erased_rows} of them erased; head {chain.head_hash}",
+    ]
+    payload = {"purge": report.as_dict(), "chain": chain.as_dict()}
+    return Outcome(lines, payload, exit_code=ExitCode.SUCCESS if chain.ok else ExitCode.REFUSED)
+
+
 VERBS = (
     Verb(
         "serve",
@@ -265,6 +296,14 @@ VERBS = (
     Verb(
         "log",
         "check the decision log",
-        actions=(Verb("verify", "recompute the decision log's hash chain", handler=log_verify),),
+        actions=(
+            Verb("verify", "recompute the decision log's hash chain", handler=log_verify),
+            Verb(
+                "purge",
+                "erase the personal values of rows older than the scans' retention periods",
+                _configure_purge,
+                log_purge,
+            ),
+        ),
     ),
 )
