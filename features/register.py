@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -213,6 +213,36 @@ class FeatureRegister:
 
     def routing_columns(self, scan: str) -> list[Column]:
         return [c for c in self.columns.values() if c.routing == scan]
+
+    def with_rulings(self, rulings: Mapping[str, str]) -> FeatureRegister:
+        """This register with each ruled column (name -> the ruling in words) turned ``forbidden``.
+
+        A ruling that a column is unlawful is recorded by the committee after the reviewed
+        ``register.yaml`` was written; until the file follows, every pipeline build, registration and
+        audit reads the register through this method. The rulings are passed in by the caller (this
+        package imports no other stage). The content hash covers the rulings too, so a model built before
+        a ruling never carries the hash of the register after it.
+        """
+        if not rulings:
+            return self
+        for name in rulings:
+            self[name]  # an unknown column is refused (NotFound), never silently ignored
+        columns = [
+            c.model_copy(
+                update={
+                    "role": Role.FORBIDDEN,
+                    "lawful": False,
+                    "scans": (),
+                    "routing": None,
+                    "forbidden_reason": rulings[c.name],
+                }
+            )
+            if c.name in rulings
+            else c
+            for c in self.columns.values()
+        ]
+        content_hash = _canonical_hash({"register": self.content_hash, "rulings": dict(rulings)})
+        return FeatureRegister(self.tables, columns, content_hash)
 
 
 def _canonical_hash(content: Any) -> str:

@@ -7,7 +7,8 @@ No model reaches staff without the committee's approval of that exact version *a
 * that latest audit has no failed check;
 * the committee's current decision for the version approves it, reviewed that same audit hash, and
   has not expired;
-* the version has not been withdrawn.
+* the version has not been withdrawn;
+* no column the version was trained on (its inputs and its label) has been ruled unlawful.
 
 Decisions, promotions and withdrawals are appended to the governance database (never edited) and
 mirrored as model-version tags so that the MLflow registry tells the same story.
@@ -26,8 +27,10 @@ from models.governance import (
     DecisionRecord,
     GovernanceStore,
     PromotionRecord,
+    RulingRecord,
     WithdrawalRecord,
 )
+from models.specs import load_spec
 from riskscan.errors import GateRefusal
 
 
@@ -88,7 +91,28 @@ def check_promotion(scan: str, version: str, store: GovernanceStore, today: date
             )
     if store.is_version_withdrawn(scan, version):
         unmet.append(f"version {version} was withdrawn and cannot be promoted again")
+    unmet += [
+        f"version {version} was trained on column '{ruling.column_name}', which {ruling.sentence} found "
+        f"unlawful: {ruling.reason}"
+        for ruling in blocking_rulings(scan, version, store.rulings())
+    ]
     return GateCheck(scan, version, audit_sha, decision, unmet)
+
+
+def trained_columns(scan: str, version: str) -> frozenset[str]:
+    """The columns a registered version's training used: its inputs (the signature it was registered
+    with, which the register checked) and the label of its scan."""
+    signature = registry.version_signature(scan, version)
+    inputs = signature.inputs.input_names() if signature is not None and signature.inputs else []
+    return frozenset([*inputs, load_spec(scan).label.column])
+
+
+def blocking_rulings(scan: str, version: str, rulings: list[RulingRecord]) -> list[RulingRecord]:
+    """The rulings that block a version: those about a column it was trained on."""
+    if not rulings:
+        return []
+    used = trained_columns(scan, version)
+    return [ruling for ruling in rulings if ruling.column_name in used]
 
 
 def decide(
@@ -161,13 +185,26 @@ def promote(store: GovernanceStore, *, scan: str, version: str, promoted_by: str
 
 
 def withdraw(store: GovernanceStore, *, scan: str, reason: str, withdrawn_by: str) -> WithdrawalRecord:
-    """Remove the champion alias and block scoring of the scan until a new promotion."""
+    """Remove the champion alias and block scoring of the scan until a new promotion.
+
+    The withdrawal is recorded before the alias goes: the service and ``score-batch`` stop a scan on its
+    recorded withdrawal, so a process that dies between the two steps has already stopped the scan, and
+    running the withdrawal again (or :func:`retire_champion`) removes the alias.
+    """
     if not reason.strip():
         raise GateRefusal("withdrawal", ["a reason is required"])
     current = registry.version_by_alias(scan, registry.CHAMPION)
     version = str(current.version) if current is not None else None
-    if current is not None:
+    record = store.record_withdrawal(scan=scan, version=version, reason=reason, withdrawn_by=withdrawn_by)
+    if version is not None:
+        retire_champion(scan, version, reason)
+    return record
+
+
+def retire_champion(scan: str, version: str, reason: str) -> None:
+    """Take the ``champion`` alias off ``version`` (if it still has it) and tag the version withdrawn."""
+    current = registry.version_by_alias(scan, registry.CHAMPION)
+    if current is not None and str(current.version) == str(version):
         registry.delete_alias(scan, registry.CHAMPION)
-        registry.set_version_tag(scan, current.version, "status", "withdrawn")
-        registry.set_version_tag(scan, current.version, "withdrawn_reason", reason)
-    return store.record_withdrawal(scan=scan, version=version, reason=reason, withdrawn_by=withdrawn_by)
+    registry.set_version_tag(scan, version, "status", "withdrawn")
+    registry.set_version_tag(scan, version, "withdrawn_reason", reason)

@@ -135,10 +135,16 @@ def check_signature(
     (register or default_register()).check_model_inputs(scan, signature.inputs.input_names())
 
 
-def log_scan_model(model: ScanModel, input_example: pd.DataFrame, name: str = "model") -> ModelInfo:
-    """Log a ScanModel to the active run as a pyfunc that returns probabilities."""
+def log_scan_model(
+    model: ScanModel,
+    input_example: pd.DataFrame,
+    name: str = "model",
+    register: FeatureRegister | None = None,
+) -> ModelInfo:
+    """Log a ScanModel to the active run as a pyfunc that returns probabilities; ``register`` is the one
+    its inputs are checked against (the caller's, with any rulings; default: the shipped one)."""
     signature = signature_for(list(model.features.columns))
-    check_signature(model.scan, signature)
+    check_signature(model.scan, signature, register)
     example = input_example[model.features.names].head(5).copy()
     for column in model.features.categorical:
         example[column.name] = example[column.name].astype(str)
@@ -181,9 +187,12 @@ def requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in packages]
 
 
-def register_candidate(scan: str, info: ModelInfo, tags: dict[str, str]) -> ModelVersion:
-    """Register a logged model as a new version of ``riskscan-<scan>``, tagged ``status=candidate``."""
-    check_signature(scan, info.signature)
+def register_candidate(
+    scan: str, info: ModelInfo, tags: dict[str, str], register: FeatureRegister | None = None
+) -> ModelVersion:
+    """Register a logged model as a new version of ``riskscan-<scan>``, tagged ``status=candidate``; its
+    inputs are checked against ``register`` (default: the shipped one)."""
+    check_signature(scan, info.signature, register)
     c = client()
     name = model_name(scan)
     try:

@@ -21,6 +21,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "worklist": frozenset({"handhaving", "admin"}),
     "audits": frozenset({"committee", "admin"}),
     "reload": frozenset({"admin"}),
+    "rule": frozenset({"committee", "admin"}),
+    "reexamination": frozenset({"handhaving", "admin"}),
 }
 CACHE_SECONDS = 5.0  # a revoked token stops working within this time
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from features.pipeline import Routing, route
 from features.register import FeatureRegister, default_register
 from models import registry
+from models.gate import blocking_rulings
 from models.scorer import ScanModel
 from models.specs import ScanSpec, load_spec
 from riskscan.errors import Refusal
@@ -72,6 +73,12 @@ def champion(scan: str, governance: Any) -> tuple[ScanModel, ModelRef]:
     mv = registry.version_by_alias(scan, registry.CHAMPION)
     if mv is None:
         raise Refusal(f"scan '{scan}' has no champion; promote an approved version first")
+    ruled = blocking_rulings(scan, str(mv.version), governance.rulings())
+    if ruled:
+        raise Refusal(
+            f"scan '{scan}': champion version {mv.version} was trained on column '{ruled[0].column_name}', "
+            f"which {ruled[0].sentence} found unlawful; nothing was scored"
+        )
     promotions = [p for p in governance.promotions(scan) if p.version == str(mv.version)]
     ref = ModelRef(
         registry.model_name(scan),

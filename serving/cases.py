@@ -18,6 +18,7 @@ from riskscan.db import Record
 from riskscan.errors import InvalidInput
 from serving.log import LOG, SELECTED, positive_int_field
 from serving.outcomes import OUTCOMES, OutcomeRecord, latest
+from serving.rulings import halted
 
 STATUS_NO_SIGNAL: Final = "geen signaal"
 STATUS_OPEN: Final = "open"
@@ -77,24 +78,24 @@ _OUTCOME_COLUMNS: Final = {
 _RELABELLED: Final = {name: label for name, label in _OUTCOME_COLUMNS.items() if name != label}
 
 
-def case_query(scan: str, *, with_inputs: bool = False) -> Select[Any]:
+def case_query(scan: str | None, *, with_inputs: bool = False) -> Select[Any]:
     """Every logged case of ``scan`` with its latest outcome (a later outcome for the same request
     supersedes an earlier one): the query behind the case list, the worklist and ``serving.history``.
 
     Columns: those of :class:`CaseRow` from the log, and the latest outcome's ``outcome_id``,
     ``violation``, ``sanction``, ``hoor_en_wederhoor``, ``investigator``, ``notes`` and
-    ``outcome_created_at`` (all null without an outcome); with ``with_inputs`` also ``inputs``.
+    ``outcome_created_at`` (all null without an outcome); with ``with_inputs`` also ``inputs``. A
+    ``scan`` of None keeps the cases of every scan (the re-examination list spans scans).
     """
     outcome = OUTCOMES.alias("latest")
     columns: list[Any] = [LOG.c[name] for name in _CASE_COLUMNS]
     columns += [outcome.c[name].label(label) for name, label in _OUTCOME_COLUMNS.items()]
     if with_inputs:
         columns.append(LOG.c.inputs)
-    return (
-        select(*columns)
-        .select_from(LOG.outerjoin(outcome, (outcome.c.request_id == LOG.c.request_id) & latest(outcome)))
-        .where(LOG.c.scan == scan)
+    query = select(*columns).select_from(
+        LOG.outerjoin(outcome, (outcome.c.request_id == LOG.c.request_id) & latest(outcome))
     )
+    return query if scan is None else query.where(LOG.c.scan == scan)
 
 
 def in_period(query: Select[Any], start: datetime | None, end: datetime | None) -> Select[Any]:
@@ -139,8 +140,11 @@ def cases(
 
 
 def worklist(engine: Engine, scan: str, limit: int) -> list[CaseRow]:
-    """Open cases (selected for investigation, no outcome yet): the control sample first, then signals
-    by score, highest first.
+    """Open cases (selected for investigation, no outcome yet, not halted by a ruling): the control
+    sample first, then signals by score, highest first.
+
+    A case whose investigation a ruling halted (:mod:`serving.rulings`) leaves the worklist here, in the
+    query, so no page or job can show it by forgetting a filter.
 
     The random control sample comes first because it is only unbiased if *all* of it is investigated;
     ranked by score, its low-scoring cases would fall below the capacity line and never be done.
@@ -148,7 +152,7 @@ def worklist(engine: Engine, scan: str, limit: int) -> list[CaseRow]:
     has_outcome = exists().where(OUTCOMES.c.request_id == LOG.c.request_id)
     query = (
         case_query(scan)
-        .where(SELECTED, ~has_outcome)
+        .where(SELECTED, ~has_outcome, ~halted(LOG.c.request_id))
         .order_by(LOG.c.control.desc(), LOG.c.score.desc(), LOG.c.id.desc())
         .limit(positive_int_field("limit", limit))
     )

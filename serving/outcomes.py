@@ -34,8 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskscan.db import NAME_LENGTH, Base, Record, UTCDateTime, text_field, write_transaction
-from riskscan.errors import InvalidInput, NotFound
+from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.log import LOG, flag_field, request_id_field
+from serving.rulings import halted
 
 STATUS_VIOLATION: Final = "afgehandeld: overtreding"
 STATUS_NO_VIOLATION: Final = "afgehandeld: geen overtreding"
@@ -152,6 +153,11 @@ def record_outcome(
         case = connection.execute(select(LOG.c.case_id, LOG.c.scan).where(LOG.c.request_id == key)).first()
         if case is None:
             raise NotFound(f"no scored case with request_id {request_id!r}")
+        if connection.execute(select(halted(LOG.c.request_id)).where(LOG.c.request_id == key)).scalar():
+            raise Conflict(
+                f"request_id {request_id!r}: its investigation was halted because the model that selected "
+                "it was trained on a column ruled unlawful; no outcome may be recorded"
+            )
         row = {"request_id": key, **values, "created_at": now()}
         outcome_id = connection.execute(insert(OUTCOMES).returning(OUTCOMES.c.id), row).scalar_one()
     return OutcomeRecord.from_row({**row, **case._mapping, "id": outcome_id})

@@ -21,9 +21,9 @@ Not erased, and counted in the report:
   (see :mod:`serving.log._recipe` for why they were not rehashed);
 - every row of a case whose investigation is still open (selected, a signal or the control sample, with
   no outcome recorded): the investigation, and the hearing of the person, need the inputs;
-- the exemptions of :data:`EXEMPTIONS`: a case under re-examination and a model version with an open
-  monitoring obligation are exempt until closed. Their tables are added by revisions 0006 and 0007; each
-  becomes one more :class:`Exemption` here when it lands.
+- every row of a case with a re-examination task (after a ruling on a data source, revision 0007) that
+  has no result yet. A model version with an open monitoring obligation (revision 0006, not yet here)
+  becomes one more :class:`Exemption` in :data:`EXEMPTIONS` when it lands.
 
 From the database file too
 --------------------------
@@ -51,6 +51,7 @@ from riskscan.db import Record, write_transaction
 from riskscan.errors import InvalidParameter
 from serving.log import LOG, SELECTED
 from serving.outcomes import OUTCOMES
+from serving.rulings import REEXAMINATIONS, RESULTS_TABLE, TASK
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,22 @@ def _open_investigations() -> Select[Any]:
     return select(LOG.c.case_id).where(SELECTED, not_(decided))
 
 
-#: Every reason a case is exempt from a purge until it is closed.
-EXEMPTIONS: Final[tuple[Exemption, ...]] = (Exemption("open investigation", _open_investigations),)
+def _open_reexaminations() -> Select[Any]:
+    """Cases with a re-examination task (after a ruling on a data source) that has no result yet."""
+    resulted = exists().where(RESULTS_TABLE.c.reexamination_id == REEXAMINATIONS.c.id)
+    return (
+        select(LOG.c.case_id)
+        .join(REEXAMINATIONS, REEXAMINATIONS.c.request_id == LOG.c.request_id)
+        .where(REEXAMINATIONS.c.kind == TASK, not_(resulted))
+    )
+
+
+#: Every reason a case is exempt from a purge until it is closed. A case halted by a ruling stays selected
+#: without an outcome, so it counts as an open investigation.
+EXEMPTIONS: Final[tuple[Exemption, ...]] = (
+    Exemption("open investigation", _open_investigations),
+    Exemption("open re-examination", _open_reexaminations),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,9 @@ once and served as tested:
   with case id, field, value and what was expected;
 * no score leaves unlogged: the decision-log append happens before the response, and if it fails the
   whole request fails;
-* withdrawals and promotions made elsewhere (the CLI) are noticed within ``REFRESH_SECONDS`` on every
-  worker, not only the one that received ``POST /reload``.
+* withdrawals, promotions and rulings made elsewhere (the CLI) are noticed within ``REFRESH_SECONDS``
+  on every worker, not only the one that received ``POST /reload``; a champion trained on a column ruled
+  unlawful is not served, withdrawn yet or not.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from features.pipeline import ROUTING_DESTINATION
 from features.register import Column, FeatureRegister, default_register
 from features.schemas import expected_text, record_model
 from models import registry
+from models.gate import blocking_rulings
 from models.governance import GovernanceStore
 from models.scorer import ScanModel
 from models.specs import SCAN_IDS, ScanSpec, load_spec
@@ -84,7 +86,9 @@ class ScanRuntime:
             promotions = self.governance.promotions(scan)
             withdrawals = self.governance.withdrawals(scan)
             parts += [promotions[-1].id if promotions else None, withdrawals[-1].id if withdrawals else None]
-        return tuple(parts)
+        # A ruling stops a champion trained on the ruled column before (and whether or not) the cascade
+        # withdraws it; rulings are only ever appended, so their number says whether one was added.
+        return (*parts, len(self.governance.rulings()))
 
     def reload(self) -> dict[str, Any]:
         """Load the champion of every scan, honouring withdrawals. Returns what is now served."""
@@ -115,6 +119,14 @@ class ScanRuntime:
                 f"scan '{scan}' has no champion: no model version has been approved and promoted"
             )
             state.unavailable_since = datetime.now(UTC).isoformat(timespec="seconds")
+            return state
+        ruled = blocking_rulings(scan, str(champion.version), self.governance.rulings())
+        if ruled:
+            state.unavailable = (
+                f"scan '{scan}' is stopped: its champion version {champion.version} was trained on column "
+                f"'{ruled[0].column_name}', which {ruled[0].sentence} found unlawful"
+            )
+            state.unavailable_since = ruled[0].created_at.isoformat(timespec="seconds")
             return state
         model = registry.load_scan_model(scan, champion.version)
         promotions = [p for p in self.governance.promotions(scan) if p.version == str(champion.version)]

@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from sqlalchemy import Engine, event
 
+from models.governance import RulingRecord
 from models.specs import ScanSpec
 from riskscan import home
 from riskscan.db import Store, make_engine, upgrade
@@ -43,11 +44,14 @@ from riskscan.errors import InvalidInput
 from serving import cases as _cases
 from serving import outcomes as _outcomes
 from serving import purge as _purge
+from serving import reexamination as _reexamination
 from serving import tokens as _tokens
 from serving.cases import CaseRow
 from serving.log import INSERT_CHUNK, BatchColumns, ChainReport, DecisionLog, LogEntry, LoggedScore
 from serving.outcomes import OutcomeRecord
 from serving.purge import PurgeReport
+from serving.reexamination import Progress, Task
+from serving.rulings import BlockedVersion, ResultRecord
 from serving.tokens import TokenRecord
 
 TABLES: Final = ("decision_log", "decision_log_recipes", "outcomes", "api_tokens", "token_revocations")
@@ -244,6 +248,57 @@ class ServingStore(Store):
     def outcomes(self, scan: str | None = None, *, latest_only: bool = False) -> list[OutcomeRecord]:
         """Outcomes in the order recorded; ``latest_only`` drops the superseded ones."""
         return _outcomes.outcomes(self._engine, scan, latest_only=latest_only)
+
+    # ------------------------------------------------------------------------------- re-examination
+
+    def record_blocked(self, ruling_id: int, scan: str, version: str, was_champion: bool) -> BlockedVersion:
+        """Record that a ruling blocks a version, once (:func:`serving.reexamination.record_blocked`)."""
+        return _reexamination.record_blocked(self._engine, self._now, ruling_id, scan, version, was_champion)
+
+    def open_reexaminations(self, ruling_id: int) -> dict[str, int]:
+        """Halt the open investigations and open a task per closed case of the ruling's blocked versions
+        (:func:`serving.reexamination.open_reexaminations`)."""
+        return _reexamination.open_reexaminations(self._engine, self._now, ruling_id)
+
+    def mark_cascade_complete(self, ruling_id: int) -> None:
+        _reexamination.mark_complete(self._engine, self._now, ruling_id)
+
+    def cascade_complete(self, ruling_id: int) -> bool:
+        return _reexamination.is_complete(self._engine, ruling_id)
+
+    def reexamination_tasks(
+        self, rulings: list[RulingRecord], *, open_only: bool = True, limit: int | None = None
+    ) -> list[Task]:
+        """Re-examination tasks, oldest case first (:func:`serving.reexamination.tasks`)."""
+        return _reexamination.tasks(self._engine, rulings, open_only=open_only, limit=limit)
+
+    def reexamination_task(self, rulings: list[RulingRecord], reexamination_id: int) -> Task:
+        return _reexamination.task(self._engine, rulings, reexamination_id)
+
+    def record_reexamination_result(
+        self,
+        *,
+        reexamination_id: object,
+        result: object,
+        note: object,
+        hoor_en_wederhoor: object,
+        token: TokenRecord,
+    ) -> ResultRecord:
+        """Append a task's result under ``token``'s identity (:func:`serving.reexamination.record_result`)."""
+        return _reexamination.record_result(
+            self._engine,
+            self._now,
+            reexamination_id=reexamination_id,
+            result=result,
+            note=note,
+            hoor_en_wederhoor=hoor_en_wederhoor,
+            token_id=token.id,
+            token_name=token.name,
+        )
+
+    def reexamination_progress(self, rulings: list[RulingRecord]) -> list[Progress]:
+        """Per ruling: cases affected, halted, tasks open and done (:func:`serving.reexamination.progress`)."""
+        return _reexamination.progress(self._engine, rulings)
 
     # ------------------------------------------------------------------------------------------ tokens
 

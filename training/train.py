@@ -142,7 +142,18 @@ def train_scan(
             "data_sha256": source.sha256,
         }
     )
-    return _log_run(spec, source, split, this, other, ipw, fraction, progress, dask_scheduler=dask_scheduler)
+    return _log_run(
+        spec,
+        source,
+        split,
+        this,
+        other,
+        ipw,
+        fraction,
+        progress,
+        register=register,
+        dask_scheduler=dask_scheduler,
+    )
 
 
 def _describe(fitted: _Fitted, spec: ScanSpec) -> str:
@@ -216,6 +227,7 @@ def _log_run(
     fraction: float,
     progress: Any,
     *,
+    register: FeatureRegister,
     dask_scheduler: str | None = None,
 ) -> TrainResult:
     model = this.model
@@ -258,8 +270,8 @@ def _log_run(
             artifacts = sorted(p.name for p in out.iterdir())
             other.model.save(Path(tmp) / "other" / "scan_model")
             mlflow.log_artifacts(str(Path(tmp) / "other"), artifact_path="other_family")
-        info = registry.log_scan_model(model, split.test_labelled)
-        version = registry.register_candidate(spec.id, info, {**tags, "run_id": run.info.run_id})
+        info = registry.log_scan_model(model, split.test_labelled, register=register)
+        version = registry.register_candidate(spec.id, info, {**tags, "run_id": run.info.run_id}, register)
     progress(
         f"[{spec.id}] registered {registry.model_name(spec.id)} version {version.version} (status=candidate)"
     )

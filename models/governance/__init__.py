@@ -1,8 +1,9 @@
-"""Governance records: committee decisions, promotions and withdrawals, append-only in the database.
+"""Governance records: committee decisions, promotions, withdrawals and rulings, append-only in the database.
 
-This package owns the tables ``committee_decisions``, ``promotions`` and ``withdrawals`` (``_tables``), the
-records the rest of the code reads (``_records``) and :class:`GovernanceStore`, which appends and reads
-them (``_store``). It imports only the platform (:mod:`riskscan`); the promotion gate
+This package owns the tables ``committee_decisions``, ``promotions`` and ``withdrawals`` (``_tables``),
+``unlawful_rulings`` (``_rulings``), the records the rest of the code reads (``_records``) and
+:class:`GovernanceStore`, which appends and reads them (``_store``). It imports only the platform
+(:mod:`riskscan`) and the register (:mod:`features.register`, to check a ruling); the promotion gate
 (:mod:`models.gate`), the serving side and the command line build on it.
 """
 
@@ -14,6 +15,7 @@ from models.governance._records import (
     PromotionRecord,
     WithdrawalRecord,
 )
+from models.governance._rulings import RulingRecord
 from models.governance._store import GovernanceStore
 from models.governance._tables import TABLES, CommitteeDecision, Promotion, Withdrawal
 
@@ -27,6 +29,7 @@ __all__ = [
     "GovernanceStore",
     "Promotion",
     "PromotionRecord",
+    "RulingRecord",
     "Withdrawal",
     "WithdrawalRecord",
 ]

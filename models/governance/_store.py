@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, exists, func, select, text
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from features.register import FeatureRegister, default_register
 from models.governance._records import (
     APPROVALS,
     CHECKLIST_KEYS,
@@ -27,6 +28,15 @@ from models.governance._records import (
     DecisionRecord,
     PromotionRecord,
     WithdrawalRecord,
+)
+from models.governance._rulings import (
+    INSERT_RULING,
+    RULINGS,
+    SELECT_RULINGS,
+    RulingRecord,
+    checked_ruling,
+    ruling_row,
+    rulings_by_column,
 )
 from models.governance._tables import CommitteeDecision, Promotion, Withdrawal
 from riskscan import home
@@ -333,3 +343,45 @@ class GovernanceStore(Store):
         query = select(exists().where(Withdrawal.scan == scan, Withdrawal.model_version == version))
         with self._read() as session:
             return bool(session.scalar(query))
+
+    # ----------------------------------------------------------------------------------------- rulings
+
+    def record_ruling(
+        self,
+        *,
+        column: str,
+        reason: str,
+        ruled_by_token_id: int,
+        ruled_by: str,
+        register: FeatureRegister | None = None,
+    ) -> RulingRecord:
+        """Append a ruling that ``column`` is unlawful (see :mod:`models.governance._rulings`).
+
+        ``register`` is the reviewed register file (default: the shipped one); a column it does not hold,
+        or holds as forbidden already, is refused, and so is a second ruling on one column (:class:`Conflict`
+        naming the first). The identity is the token's, resolved by the caller.
+        """
+        name, why = checked_ruling(register or default_register(), column, reason)
+        row = ruling_row(name, why, ruled_by_token_id, ruled_by, self._now())
+        with self._write.begin() as session:
+            earlier = session.execute(SELECT_RULINGS.where(RULINGS.c.column_name == name)).first()
+            if earlier is not None:
+                first = RulingRecord.from_row(earlier)
+                raise Conflict(
+                    f"column {name!r} is already ruled unlawful ({first.sentence}: {first.reason})"
+                )
+            return RulingRecord.from_row(session.execute(INSERT_RULING, row).one())
+
+    def rulings(self) -> list[RulingRecord]:
+        """Every ruling, oldest first."""
+        with self._read() as session:
+            return [RulingRecord.from_row(row) for row in session.execute(SELECT_RULINGS)]
+
+    def ruling(self, column: str) -> RulingRecord | None:
+        """The ruling on ``column``, if there is one."""
+        return next((r for r in self.rulings() if r.column_name == column), None)
+
+    def ruled_register(self, register: FeatureRegister | None = None) -> FeatureRegister:
+        """``register`` (default: the shipped one) with every ruled column forbidden: the register that
+        pipeline builds, registrations and audits must read from the moment of a ruling."""
+        return (register or default_register()).with_rulings(rulings_by_column(self.rulings()))

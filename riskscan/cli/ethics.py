@@ -45,9 +45,14 @@ def _configure_audit(parser: argparse.ArgumentParser) -> None:
 
 def audit(args: argparse.Namespace) -> Outcome:
     from ethics_review.audit import audit_version
+    from models.governance import GovernanceStore
 
     result = audit_version(
-        args.scan, args.version, data_dir=args.data, allow_other_data=args.allow_other_data
+        args.scan,
+        args.version,
+        data_dir=args.data,
+        register=GovernanceStore().ruled_register(),  # a column ruled unlawful is forbidden here too
+        allow_other_data=args.allow_other_data,
     )
     s = result.summary
     lines = [

@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.pipeline import build_feature_matrix, build_tree_pipeline, route
-from features.register import default_register
 from features.sources import read_source
 from models.specs import SCAN_IDS, load_spec
 from riskscan import home
@@ -22,7 +21,9 @@ def _configure_build(parser: argparse.ArgumentParser) -> None:
 
 
 def build(args: argparse.Namespace) -> Outcome:
-    register = default_register()
+    from models.governance import GovernanceStore
+
+    register = GovernanceStore().ruled_register()  # a column ruled unlawful is forbidden here too
     lines: list[str] = []
     payload: dict[str, Any] = {"register_hash": register.content_hash, "scans": {}}
     out_dir = home.home() / "features"

@@ -38,6 +38,7 @@ def _configure_retrain(parser: argparse.ArgumentParser) -> None:
 
 def retrain(args: argparse.Namespace) -> Outcome:
     from jobs.retrain import run_retrain_job
+    from models.governance import GovernanceStore
     from riskscan.jsonio import json_safe
     from serving.store import ServingStore
 
@@ -54,6 +55,7 @@ def retrain(args: argparse.Namespace) -> Outcome:
             as_of=as_of,
             compare_days=args.compare_days,
             seed=args.seed,
+            register=GovernanceStore().ruled_register(),  # a column ruled unlawful is forbidden here too
         )
     trained = result.training
     lines = [

@@ -32,13 +32,17 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
 
 
 def train(args: argparse.Namespace) -> Outcome:
+    from models.governance import GovernanceStore
     from training.train import train_scan
 
-    spec = load_spec(args.spec or args.scan)
+    register = GovernanceStore().ruled_register()  # a column ruled unlawful is forbidden here too
+    spec = load_spec(args.spec or args.scan, register)
     if spec.id != args.scan:
         raise InvalidInput(f"spec {args.spec} is for scan '{spec.id}', not '{args.scan}'")
     source = read_source(args.data or home.data_dir(), spec.table)
-    result = train_scan(spec, source, ipw=args.ipw, seed=args.seed, dask_scheduler=args.dask_scheduler)
+    result = train_scan(
+        spec, source, ipw=args.ipw, seed=args.seed, register=register, dask_scheduler=args.dask_scheduler
+    )
     m, ci = result.metrics, result.control_intervals
     other = result.comparison
     lines = [

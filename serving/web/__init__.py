@@ -1,15 +1,17 @@
 """``GET /cases`` and the server-rendered pages, mounted in the BentoML service.
 
 Pages: ``/ui/login`` (a token, once per session), ``/ui/worklist?scan=vw`` for enforcement staff,
-``/ui/audits`` and ``/ui/privacy/inzage`` (the access letter of a case's person) for the committee.
-Forms carry a per-session CSRF token; the session cookie is signed, http-only and same-site strict.
-Every page repeats that a signal is not a decision.
+``/ui/reexamination`` for staff re-examining cases after a ruling, ``/ui/audits`` and
+``/ui/privacy/inzage`` (the access letter of a case's person) for the committee. Forms carry a
+per-session CSRF token; the session cookie is signed, http-only and same-site strict. Every page repeats
+that a signal is not a decision.
 
 One router per concern: ``_session`` (login, logout, CSRF), ``_worklist`` (the worklist and its outcome
-form), ``_committee`` (the committee page and a version's documents), ``_privacy`` (the access letter)
-and ``_cases`` (the case list API).
-``_state`` hands them the runtime and the authenticator as FastAPI dependencies, ``_render`` renders
-the templates, and ``_errors`` answers every error through the table in :mod:`serving.http_errors`.
+form), ``_committee`` (the committee page and a version's documents), ``_reexamination`` (the
+re-examination worklist and its result form), ``_privacy`` (the access letter) and ``_cases`` (the case
+list API). ``_state`` hands them the runtime and the authenticator as FastAPI dependencies, ``_render``
+renders the templates, and ``_errors`` answers every error through the table in
+:mod:`serving.http_errors`.
 
 May import the rest of ``serving``, ``models`` (registry, specs), ``features`` (the register) and the
 platform modules in ``riskscan``; only ``serving/service.py`` and the tests import it.

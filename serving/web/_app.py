@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 from riskscan import home
-from serving.web import _cases, _committee, _privacy, _session, _worklist
+from serving.web import _cases, _committee, _privacy, _reexamination, _session, _worklist
 from serving.web._errors import install_error_handlers
 
 SESSION_HOURS = 8
@@ -34,7 +34,7 @@ def build_app() -> FastAPI:
         session_cookie="riskscan_session",
         max_age=SESSION_HOURS * 3600,
     )
-    for module in (_cases, _session, _worklist, _committee, _privacy):
+    for module in (_cases, _session, _worklist, _committee, _reexamination, _privacy):
         app.include_router(module.router)
     install_error_handlers(app)
     return app

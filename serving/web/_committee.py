@@ -61,7 +61,8 @@ def _scan_record(runtime: ScanRuntime, scan: str) -> dict[str, Any]:
 @router.get("/ui/audits", response_class=HTMLResponse)
 def audits(request: Request, runtime: Runtime, user: CommitteeMember) -> Response:
     scans = [_scan_record(runtime, scan) for scan in SCAN_IDS]
-    return page("audits.html", scans=scans, user=user, csrf=csrf_token(request))
+    rulings = runtime.store.reexamination_progress(runtime.governance.rulings())
+    return page("audits.html", scans=scans, rulings=rulings, user=user, csrf=csrf_token(request))
 
 
 def committee_document(

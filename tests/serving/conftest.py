@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,12 +82,13 @@ class Server:
         return {"Authorization": f"Bearer {self.home.tokens[role]}"}
 
 
-@pytest.fixture(scope="session")
-def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
+@contextmanager
+def serving(home: Path, log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP) for the home at ``home``;
+    yields its URL and process, and stops it and its workers afterwards."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    env = {**os.environ, "RISKSCAN_HOME": str(served_home.path), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
+    log = log_path.open("wb")
+    env = {**os.environ, "RISKSCAN_HOME": str(home), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("RISKSCAN_DATABASE_URL", None)
     riskscan = Path(sys.executable).parent / "riskscan"
@@ -98,7 +100,7 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240  # a loaded 2-core machine can take minutes to start BentoML
     try:
         while True:
             if process.poll() is not None:
@@ -109,9 +111,9 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the service did not become ready in 90 s; see {log.name}")
+                pytest.fail(f"the service did not become ready in 240 s; see {log.name}")
             time.sleep(0.5)
-        yield Server(url, served_home, process)
+        yield url, process
     finally:
         # The server and its workers share a process group: stop them all, never leave workers behind.
         os.killpg(process.pid, signal.SIGTERM)
@@ -120,6 +122,13 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP)."""
+    with serving(served_home.path, tmp_path_factory.mktemp("server") / "server.log") as (url, process):
+        yield Server(url, served_home, process)
 
 
 def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]]:

@@ -1,6 +1,6 @@
 """Decision-log rows as the log wrote them before revision 0008 (hash recipe 1), for migration tests.
 
-The writer of that time no longer exists, so the rows are inserted with raw SQL at revision 0003, each
+The writer of that time no longer exists, so the rows are inserted with raw SQL at the revision before 0008, each
 hashed by the reference recipe (:func:`serving.log.row_hash` with no ``hash_recipe`` in the record).
 """
 
@@ -16,13 +16,14 @@ from riskscan.db import make_engine, upgrade
 from serving.log import GENESIS_HASH, LOG, LogEntry, row_hash
 from serving.log._fields import checked
 
-RECIPE_1_HEAD = "0003_row_hash_not_unique"
+RECIPE_1_HEAD = "0007_unlawful_rulings"  # the last revision before hash recipe 2
 
 
 def write_recipe_1_rows(
     url: str, entries: Sequence[LogEntry], start: datetime = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 ) -> list[dict[str, Any]]:
-    """Migrate ``url`` to 0003 and append ``entries`` as recipe-1 rows, one minute apart; returns the rows."""
+    """Migrate ``url`` to the revision before 0008 and append ``entries`` as recipe-1 rows, one minute
+    apart; returns the rows."""
     upgrade(url, RECIPE_1_HEAD)
     rows, prev = [], GENESIS_HASH
     for number, item in enumerate(entries, start=1):

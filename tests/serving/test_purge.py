@@ -97,7 +97,7 @@ def test_a_purge_erases_old_values_keeps_the_rest_and_the_chain_verifies(databas
     with ServingStore(database_url, clock=clock) as store:
         report = store.purge(BEFORE, specs())
         assert report.erased == {"vw": 2, "sollicitatie": 1}
-        assert report.kept == {"hash recipe 1": 2, "open investigation": 1}
+        assert report.kept == {"hash recipe 1": 2, "open investigation": 1, "open re-examination": 0}
         closed = store.get_score(ids["closed"])
         assert closed is not None
         assert (dict(closed.inputs), closed.explanation, closed.personal_salt) == ({}, (), None)
@@ -195,7 +195,7 @@ def test_the_command_purges_and_reports_the_chain(
     assert main(["log", "purge", "--before", "2026-06-01", "--json", str(out)]) == ExitCode.SUCCESS
     printed = capsys.readouterr().out
     assert "of 3 row(s) scored before 2026-06-01" in printed
-    assert "kept whole: 2 hash recipe 1, 1 open investigation" in printed
+    assert "kept whole: 2 hash recipe 1, 1 open investigation, 0 open re-examination" in printed
     assert "decision log intact: 7 row(s) verified, 3 of them erased" in printed
     payload = json.loads(out.read_text(encoding="utf-8"))
     assert payload["purge"]["erased"] == {"vw": 2, "sollicitatie": 1} and payload["chain"]["ok"]

@@ -246,6 +246,7 @@ def test_the_committee_opens_the_letter_in_the_browser_and_staff_may_not(
         page.fill("#case_id", logged.logged_cases[1])
         page.click("#maak-brief")
         page.wait_for_selector("section.scoring")
+        page.wait_for_load_state("load")  # the stylesheet too
         check_letter(page.content(), logged)
         assert page.evaluate("getComputedStyle(document.querySelector('.notice')).borderLeftStyle") == "solid"
         page.screenshot(path=str(screenshot), full_page=True)
