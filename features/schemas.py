@@ -11,7 +11,7 @@ sent as text, a float in an integer column or an unknown category is an error, n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -21,6 +21,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -196,6 +197,18 @@ def validate_frame(frame: pd.DataFrame, columns: Sequence[Column], *, key_column
 # -- single cases (JSON) ------------------------------------------------------------------------------
 
 
+def _whole_number(value: Any) -> Any:
+    """``67.0`` as the integer 67: JSON has one number type, and JSON Schema counts 67.0 as an integer, so
+    this is reading the number, not coercing it (``"67"``, ``True`` and ``67.5`` stay refused)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer, as JSON and JSON Schema know it (see :func:`_whole_number`).
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole_number)]
+
+
 def _pydantic_field(column: Column) -> tuple[Any, Any]:
     description = f"{column.label}. {column.description}"
     annotation: Any
@@ -203,9 +216,9 @@ def _pydantic_field(column: Column) -> tuple[Any, Any]:
     if column.dtype == "category":
         annotation = Literal[tuple(column.allowed_categories)]
     elif column.dtype == "int":
-        annotation = StrictInt
+        annotation = WholeNumber
     elif column.dtype == "float":
-        annotation = StrictFloat | StrictInt
+        annotation = StrictFloat  # takes an integer too, never a bool or text
     elif column.dtype == "bool":
         annotation = StrictBool
     elif column.dtype == "date":
@@ -223,9 +236,62 @@ def _pydantic_field(column: Column) -> tuple[Any, Any]:
     return annotation, Field(..., description=description, **constraints)
 
 
+#: A case id: 1 to 64 characters that neither start nor end with white space (so none is blank).
+#:
+#: Refused rather than trimmed, in this one place before the control draw: the id a client sends is the
+#: id that is returned, logged and hashed into the draw (``HMAC(key, scan|case_id)``), so an auditor
+#: recomputes the draw from the logged id, and padding an id cannot re-roll its draw.
+CASE_ID_PATTERN = (
+    r"^{edge}(?:[\s\S]*{edge})?$(?!\n)".format(  # (?!\n): Python's $ also matches before a final newline
+        # White space spelled out: Python's \s also matches \x1c-\x1f, Rust's and ECMAScript's do not, and
+        # the pattern must mean the same in pydantic, in Python's jsonschema and in jsonschema-rs.
+        edge=r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )
+)
+CASE_ID_EXPECTED = "1 to 64 characters, not starting or ending with white space"
+#: Python's ``re`` judges patterns: the Rust regex crate (pydantic's default) supports no look-ahead.
+STRICT_CONFIG = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+
+
+def case_id_field() -> tuple[Any, Any]:
+    """The pydantic field of a case id (see :data:`CASE_ID_PATTERN`)."""
+    return StrictStr, Field(..., min_length=1, max_length=64, pattern=CASE_ID_PATTERN)
+
+
 def record_model(name: str, columns: Sequence[Column], *, key_field: str = "case_id") -> type[BaseModel]:
     """A strict pydantic model for one case: the key plus every column, unknown fields refused."""
-    fields: dict[str, Any] = {key_field: (StrictStr, Field(..., min_length=1, max_length=64))}
+    fields: dict[str, Any] = {key_field: case_id_field()}
     for column in columns:
         fields[column.name] = _pydantic_field(column)
-    return create_model(name, __config__=ConfigDict(extra="forbid", strict=True), **fields)
+    return create_model(name, __config__=STRICT_CONFIG, **fields)
+
+
+def case_problem(
+    columns: Mapping[str, Column],
+    error: Mapping[str, Any],
+    *,
+    row: int | None,
+    case_id: object = None,
+    key_field: str = "case_id",
+) -> Problem:
+    """One pydantic error of a case (its ``loc`` relative to the case) as a :class:`Problem` that names
+    the field, the value and what the register expects there."""
+    loc = error.get("loc") or ()
+    field_name = str(loc[0]) if loc else None
+    column = columns.get(field_name or "")
+    value = error.get("input")
+    if field_name == key_field and error["type"] != "missing":
+        expected = CASE_ID_EXPECTED
+    elif error["type"] == "missing":
+        value, expected = None, f"a value ({expected_text(column)})" if column else "a value"
+    elif error["type"] == "extra_forbidden":
+        expected = f"no field '{field_name}': allowed are {key_field}, {', '.join(columns)}"
+    else:
+        expected = expected_text(column) if column else error["msg"]
+    return Problem(
+        column=field_name,
+        value=value,  # Problem.as_dict shows anything but a JSON scalar as text
+        expected=expected,
+        row=row,
+        case_id=case_id if isinstance(case_id, str) else None,
+    )

@@ -10,7 +10,10 @@ The tree::
         ├── NotFound              what was asked for does not exist (a case, a version, a file)
         ├── Conflict              the request contradicts what is on record (already withdrawn, stale hash)
         │   └── GateRefusal       promotion refused; ``unmet`` lists every condition that does not hold
+        ├── MethodNotAllowed      the path exists, but not for this HTTP method; ``allowed`` names them
+        ├── UnsupportedMediaType  the body is not of the media type the endpoint reads (JSON)
         ├── Unavailable           something needed is not there now (the log database, a champion)
+        │   └── Overloaded        the service is at its limit of work in hand; ``retry_after`` seconds
         ├── ConfigError           a reviewed file (register, scan spec) is malformed
         ├── ForbiddenColumn       a column was asked for a use its register role does not allow
         ├── Unauthenticated       no valid credentials
@@ -131,8 +134,29 @@ class GateRefusal(Conflict):
         super().__init__(f"{action} refused: " + "; ".join(unmet))
 
 
+class MethodNotAllowed(Refusal):
+    """The path exists, but not for this method; ``allowed`` lists the methods it takes."""
+
+    def __init__(self, method: str, path: str, allowed: Sequence[str]) -> None:
+        self.allowed = tuple(allowed)
+        super().__init__(f"{method} is not allowed on {path}; allowed: {', '.join(self.allowed)}")
+
+
+class UnsupportedMediaType(Refusal):
+    """The body is sent as another media type than the endpoint reads."""
+
+
 class Unavailable(Refusal):
     """Something the request needs is not there now: the log database, a scan's champion, a scheduler."""
+
+
+class Overloaded(Unavailable):
+    """The service has as much work in hand and waiting as it may take; try again after ``retry_after``
+    seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
 
 
 class ConfigError(Refusal):

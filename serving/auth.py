@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "worklist": frozenset({"handhaving", "admin"}),
     "audits": frozenset({"committee", "admin"}),
     "reload": frozenset({"admin"}),
+    "metrics": frozenset({"admin"}),
     "rule": frozenset({"committee", "admin"}),
     "reexamination": frozenset({"handhaving", "admin"}),
 }

@@ -6,6 +6,14 @@ correct an outcome records a new one, and the latest outcome per request counts 
 rules a person could get wrong are checked here with clear messages *and* in the database as CHECK
 constraints: a violation needs hoor en wederhoor (the client heard first), and a sanction needs a
 violation.
+
+Every outcome records *who* recorded it: the id and name of the authenticated API token (``token_id``,
+``token_name``, revision ``0004_evidence_chains``), taken from the caller's authentication and never from
+the request body. ``investigator`` is only the name shown on the pages; it defaults to the token's name.
+Outcomes from before revision 0004 have no token identity (nobody knows it any more).
+
+Outcomes are hash-chained (:data:`OUTCOME_CHAIN`, :mod:`riskscan.chain`): they become retraining labels,
+so an outcome edited or deleted around the triggers must show in ``riskscan log verify``.
 """
 
 from __future__ import annotations
@@ -28,15 +36,16 @@ from sqlalchemy import (
     Table,
     Text,
     exists,
-    insert,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from riskscan.chain import Chain
 from riskscan.db import NAME_LENGTH, Base, Record, UTCDateTime, text_field, write_transaction
 from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.log import LOG, flag_field, request_id_field
 from serving.rulings import halted
+from serving.tokens import TokenRecord
 
 STATUS_VIOLATION: Final = "afgehandeld: overtreding"
 STATUS_NO_VIOLATION: Final = "afgehandeld: geen overtreding"
@@ -55,6 +64,10 @@ class OutcomeRow(Base):
     investigator: Mapped[str] = mapped_column(String(NAME_LENGTH))
     notes: Mapped[str] = mapped_column(Text, server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    token_id: Mapped[int | None] = mapped_column(Integer)
+    token_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(investigator)) > 0", name="investigator"),
@@ -63,12 +76,29 @@ class OutcomeRow(Base):
         ),
         CheckConstraint("hoor_en_wederhoor OR NOT violation", name="violation_needs_hoor_en_wederhoor"),
         ForeignKeyConstraint(["request_id"], ["decision_log.request_id"], name="request_id"),
+        ForeignKeyConstraint(["token_id"], ["api_tokens.id"], name="token_id"),
         Index("ix_outcomes_request_id", "request_id"),
+        Index("ix_outcomes_token_id", "token_id"),
         {"sqlite_autoincrement": True},
     )
 
 
 OUTCOMES: Final[Table] = OutcomeRow.__table__  # type: ignore[assignment]
+#: The fields an outcome commits to (revision 0004 chained the existing rows over the same list).
+OUTCOME_CHAIN: Final = Chain(
+    OUTCOMES,
+    fields=(
+        "request_id",
+        "violation",
+        "sanction",
+        "hoor_en_wederhoor",
+        "investigator",
+        "notes",
+        "created_at",
+        "token_id",
+        "token_name",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +115,8 @@ class OutcomeRecord(Record):
     investigator: str
     notes: str
     created_at: datetime
+    token_id: int | None
+    token_name: str | None
 
     @property
     def status(self) -> str:
@@ -132,19 +164,25 @@ def record_outcome(
     engine: Engine,
     now: Callable[[], datetime],
     *,
+    recorded_by: TokenRecord,
     request_id: str,
     violation: bool,
     sanction: str | None,
     hoor_en_wederhoor: bool,
-    investigator: str,
+    investigator: str | None = None,
     notes: str = "",
 ) -> OutcomeRecord:
-    """Append the result of an investigation; a later outcome for the same request supersedes it.
+    """Append the result of an investigation, chained, under the identity of the authenticated token
+    ``recorded_by``; a later outcome for the same request supersedes it. ``investigator`` is the name
+    shown (default: the token's name).
 
     Raises :class:`InvalidInput` for a value that breaks the rules and :class:`NotFound` when no case
     was scored under ``request_id``.
     """
-    values = _checked_outcome(violation, sanction, hoor_en_wederhoor, investigator, notes)
+    if not isinstance(recorded_by, TokenRecord):
+        raise TypeError(f"recorded_by must be the authenticated TokenRecord, got {recorded_by!r}")
+    shown = recorded_by.name if investigator is None else investigator
+    values = _checked_outcome(violation, sanction, hoor_en_wederhoor, shown, notes)
     try:
         key = request_id_field("request_id", request_id)
     except InvalidInput:
@@ -158,9 +196,15 @@ def record_outcome(
                 f"request_id {request_id!r}: its investigation was halted because the model that selected "
                 "it was trained on a column ruled unlawful; no outcome may be recorded"
             )
-        row = {"request_id": key, **values, "created_at": now()}
-        outcome_id = connection.execute(insert(OUTCOMES).returning(OUTCOMES.c.id), row).scalar_one()
-    return OutcomeRecord.from_row({**row, **case._mapping, "id": outcome_id})
+        row = {
+            "request_id": key,
+            **values,
+            "created_at": now(),
+            "token_id": recorded_by.id,
+            "token_name": recorded_by.name,
+        }
+        link = OUTCOME_CHAIN.append(connection, row)
+    return OutcomeRecord.from_row({**row, **case._mapping, "id": link.id})
 
 
 def outcomes(engine: Engine, scan: str | None = None, *, latest_only: bool = False) -> list[OutcomeRecord]:

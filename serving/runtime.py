@@ -26,19 +26,25 @@ from pydantic import BaseModel, ValidationError
 
 from features.pipeline import ROUTING_DESTINATION
 from features.register import Column, FeatureRegister, default_register
-from features.schemas import expected_text, record_model
+from features.schemas import case_problem, record_model
 from models import registry
 from models.gate import blocking_rulings
 from models.governance import GovernanceStore
 from models.scorer import ScanModel
 from models.specs import SCAN_IDS, ScanSpec, load_spec
-from riskscan.errors import InvalidInput, InvalidParameter, Problem, TooLarge, Unavailable
+from riskscan.errors import (
+    MAX_REPORTED_PROBLEMS,
+    InvalidInput,
+    InvalidParameter,
+    Problem,
+    TooLarge,
+    Unavailable,
+)
 from serving.log import LogEntry
+from serving.requests import MAX_CASES_PER_REQUEST, MAX_TOP_N
 from serving.scoring import ModelRef, ScoredCase, control_key, result_json, score_records
 from serving.store import ServingStore
 
-MAX_CASES_PER_REQUEST = 1000
-MAX_TOP_N = 50
 REFRESH_SECONDS = 2.0
 
 
@@ -172,7 +178,6 @@ class ScanRuntime:
         assert state.validator is not None
         problems: list[Problem] = []
         records: list[dict[str, Any]] = []
-        seen: set[str] = set()
         for index, case in enumerate(cases):
             case_id = case.get("case_id") if isinstance(case, dict) else None
             if not isinstance(case, dict):
@@ -191,45 +196,19 @@ class ScanRuntime:
                 # A union type (a number: int or float) reports one error per member; report a field once.
                 fields = set()
                 for err in exc.errors():
-                    problem = self._problem(state, index, case_id, err)
+                    problem = case_problem(state.columns, err, row=index, case_id=case_id)
                     if problem.column not in fields:
                         fields.add(problem.column)
                         problems.append(problem)
                 continue
-            if record["case_id"] in seen:
-                problems.append(
-                    Problem(
-                        column="case_id",
-                        value=record["case_id"],
-                        expected="a case_id not repeated in one request",
-                        row=index,
-                        case_id=record["case_id"],
-                    )
-                )
-            seen.add(record["case_id"])
             records.append(record)
         if problems:
-            raise InvalidInput(f"{len(problems)} invalid value(s); nothing was scored or logged", problems)
+            raise InvalidInput(
+                f"{len(problems)} invalid value(s); nothing was scored or logged",
+                problems[:MAX_REPORTED_PROBLEMS],
+                total=len(problems),
+            )
         return records
-
-    def _problem(self, state: ScanState, index: int, case_id: Any, err: Any) -> Problem:
-        field_name = str(err["loc"][0]) if err.get("loc") else None
-        column = state.columns.get(field_name or "")
-        if err["type"] == "missing":
-            value, expected = None, f"a value ({expected_text(column)})" if column else "a value"
-        elif err["type"] == "extra_forbidden":
-            value = err.get("input")
-            expected = f"no field '{field_name}': allowed are case_id, {', '.join(state.columns)}"
-        else:
-            value = err.get("input")
-            expected = expected_text(column) if column else err["msg"]
-        return Problem(
-            column=field_name,
-            value=value,  # Problem.as_dict shows anything but a JSON scalar as text
-            expected=expected,
-            row=index,
-            case_id=case_id if isinstance(case_id, str) else None,
-        )
 
     def score(self, scan: str, cases: list[Any], top_n: int = 5) -> dict[str, Any]:
         if not isinstance(cases, list) or not cases:
@@ -251,8 +230,8 @@ class ScanRuntime:
         records = self._validate(state, cases)
         model, ref = state.model, state.ref
         assert model is not None and ref is not None
-        routed_ids = self._routed(scan, records)
-        to_score = [r for r in records if r["case_id"] not in routed_ids]
+        routed = self._routed(scan, records)
+        to_score = [record for record, is_routed in zip(records, routed, strict=True) if not is_routed]
         scored = (
             score_records(
                 model,
@@ -272,19 +251,20 @@ class ScanRuntime:
             raise Unavailable(
                 "the decision log could not be written; no score was released", detail=type(exc).__name__
             ) from exc
-        by_case = {case.case_id: (case, row.request_id) for case, row in zip(scored, logged, strict=True)}
+        answers = iter(zip(scored, logged, strict=True))
         results = []
-        for record in records:
-            if record["case_id"] in routed_ids:
+        for record, is_routed in zip(records, routed, strict=True):
+            if is_routed:
                 results.append(self._routed_result(scan, record["case_id"], ref))
             else:
-                case, request_id = by_case[record["case_id"]]
-                results.append(result_json(case, request_id, ref, model.threshold))
+                case, row = next(answers)
+                results.append(result_json(case, row.request_id, ref, model.threshold))
         return {"scan": scan, "results": results}
 
-    def _routed(self, scan: str, records: list[dict[str, Any]]) -> set[str]:
+    def _routed(self, scan: str, records: list[dict[str, Any]]) -> list[bool]:
+        """Per record: whether a routing column sends it elsewhere instead of scoring it."""
         columns = self.register.routing_columns(scan)
-        return {r["case_id"] for r in records if any(bool(r.get(c.name)) for c in columns)}
+        return [any(bool(r.get(c.name)) for c in columns) for r in records]
 
     def _routed_result(self, scan: str, case_id: str, ref: ModelRef) -> dict[str, Any]:
         notes = " ".join(c.routing_note or "" for c in self.register.routing_columns(scan))

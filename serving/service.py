@@ -8,23 +8,28 @@ API endpoints (BentoML ``@bentoml.api``, JSON, bearer token in ``Authorization``
 * ``POST /reload``: reload the champions (admin).
 
 ``GET /cases`` and the web pages (``/ui/...``) are a FastAPI app mounted in the same service. BentoML's
-own ``/healthz``, ``/livez`` and ``/readyz`` need no token. Both answer errors through one table
-(serving/http_errors.py): a refusal gets its status and a JSON body that says what was wrong; only a bug
-ends in a 500, with its traceback in the server log and not in the answer.
+own ``/healthz``, ``/livez`` and ``/readyz`` and the OpenAPI document ``/docs.json`` need no token;
+``/metrics`` needs the admin role. Every request first passes :class:`serving.gate.Gate`: overload
+(503 with ``Retry-After``), method (405 with ``Allow``), the token (401/403, before the body is read),
+the body size (413) and the strict request models of :mod:`serving.requests` (422, each field named).
+Both answer errors through one table (serving/http_errors.py): a refusal gets its status and a JSON body
+that says what was wrong; only a bug ends in a 500, with its traceback in the server log and not in the
+answer.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from typing import Any
+from typing import Any, cast
 
 import bentoml
 
-from riskscan.errors import InvalidInput
 from serving.auth import Authenticator
+from serving.evidence import ServiceAnchors, anchor_interval
+from serving.gate import Gate, positive_int_env
 from serving.http_errors import answer
 from serving.runtime import ScanRuntime
+from serving.tokens import TokenRecord
 from serving.web import build_app
 
 log = logging.getLogger("riskscan.serving")
@@ -43,14 +48,7 @@ def _workers() -> int:
     help: the load generator and other jobs already use the second core (benchmarks/bench_serving.py
     ``--workers 2``: 164 req/s and p99 89 ms against 187 req/s and p99 72 ms with one).
     """
-    value = os.environ.get(WORKERS_ENV, "1")
-    try:
-        workers = int(value)
-    except ValueError:
-        raise InvalidInput(f"{WORKERS_ENV} must be a positive integer, got {value!r}") from None
-    if workers < 1:
-        raise InvalidInput(f"{WORKERS_ENV} must be a positive integer, got {value!r}")
-    return workers
+    return positive_int_env(WORKERS_ENV, 1)
 
 
 def _fail(ctx: bentoml.Context, error: Exception, route: str) -> dict[str, Any]:
@@ -65,6 +63,8 @@ def _fail(ctx: bentoml.Context, error: Exception, route: str) -> dict[str, Any]:
     traffic={"timeout": 60, "concurrency": 64},
     workers=_workers(),
     http={"port": 3000},
+    # BentoML's request metrics label by raw path (unbounded); serving/metrics.py counts instead.
+    metrics={"enabled": False, "namespace": "bentoml_service"},
 )
 class RiskScan:
     def __init__(self) -> None:
@@ -72,11 +72,19 @@ class RiskScan:
         self.auth = Authenticator(self.runtime.store)
         web_app.state.runtime = self.runtime
         web_app.state.auth = self.auth
+        # Each worker anchors the evidence heads when they moved (serving/evidence.py); a daemon thread.
+        self.anchors = ServiceAnchors(self.runtime.store.engine, anchor_interval()).start()
         log.info("riskscan serving: %s", self.runtime.status())
 
-    def _guard(self, ctx: bentoml.Context, action: str) -> None:
+    def __is_ready__(self) -> bool:
+        """BentoML's ``/readyz``: not ready while the evidence database cannot be reached (nothing could be
+        logged, so nothing could be scored); ready again as soon as it answers, without a restart."""
+        return self.runtime.store.reachable()
+
+    def _guard(self, ctx: bentoml.Context, action: str) -> TokenRecord:
+        """The caller's token, if its role may do ``action``; the identity evidence is recorded under."""
         token = self.auth.token_from_header(ctx.request.headers.get("authorization"))
-        self.auth.require(token, action)
+        return self.auth.require(token, action)
 
     @bentoml.api(route="/score")
     def score(
@@ -102,10 +110,12 @@ class RiskScan:
         sanction: str | None = None,
         notes: str = "",
     ) -> dict[str, Any]:
-        """Record the result of an investigation. A violation needs hoor en wederhoor first."""
+        """Record the result of an investigation. A violation needs hoor en wederhoor first. The outcome
+        is recorded under the caller's token; ``investigator`` is only the name shown."""
         try:
-            self._guard(ctx, "outcome")
+            caller = self._guard(ctx, "outcome")
             record = self.runtime.store.record_outcome(
+                recorded_by=caller,
                 request_id=request_id,
                 violation=violation,
                 sanction=sanction,
@@ -125,3 +135,7 @@ class RiskScan:
             return {"scans": self.runtime.reload()}
         except Exception as error:
             return _fail(ctx, error, "/reload")
+
+
+# Every request passes the gate first: overload, method, token, body size, strict body (serving/gate.py).
+cast("bentoml.Service[Any]", RiskScan).add_asgi_middleware(Gate, authenticator=lambda: web_app.state.auth)

@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError
 
 from models.governance import RulingRecord
 from models.specs import ScanSpec
@@ -225,18 +226,20 @@ class ServingStore(Store):
     def record_outcome(
         self,
         *,
+        recorded_by: TokenRecord,
         request_id: str,
         violation: bool,
         sanction: str | None,
         hoor_en_wederhoor: bool,
-        investigator: str,
+        investigator: str | None = None,
         notes: str = "",
     ) -> OutcomeRecord:
-        """Append the result of an investigation; a later outcome for the same request supersedes it
-        (:func:`serving.outcomes.record_outcome`)."""
+        """Append the result of an investigation under the authenticated token ``recorded_by``; a later
+        outcome for the same request supersedes it (:func:`serving.outcomes.record_outcome`)."""
         return _outcomes.record_outcome(
             self._engine,
             self._now,
+            recorded_by=recorded_by,
             request_id=request_id,
             violation=violation,
             sanction=sanction,
@@ -305,6 +308,15 @@ class ServingStore(Store):
     def create_token(self, *, name: str, role: str) -> tuple[str, TokenRecord]:
         """A new token for ``role``. The plain token is returned here, once; the store keeps its SHA-256."""
         return _tokens.create_token(self._engine, self._now, name=name, role=role)
+
+    def reachable(self) -> bool:
+        """Whether the database answers now (``SELECT 1``): the service's readiness."""
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except DBAPIError:
+            return False
+        return True
 
     def authenticate(self, token: str) -> TokenRecord | None:
         """The token's record, or None for an unknown or revoked token."""

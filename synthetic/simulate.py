@@ -164,6 +164,8 @@ def simulate_month(
         heard = rng.random(len(selected)) < config.heard_share
         outcomes = violations = unheard = 0
         last = start
+        # Outcomes are recorded under a token's identity; the simulated staff get one of their own per run.
+        _, staff = store.create_token(name=f"simulated staff {config.month}", role="handhaving")
         scored_at: list[datetime] = [moment.to_pydatetime() for moment in selected["created_at"]]
         request_ids: list[str] = selected["request_id"].astype(str).tolist()
         for i, request_id in enumerate(request_ids):
@@ -174,11 +176,11 @@ def simulate_month(
             clock.now = scored_at[i] + timedelta(days=config.days_to_outcome)
             last = max(last, clock.now)
             store.record_outcome(
+                recorded_by=staff,
                 request_id=request_id,
                 violation=found,
                 sanction="maatregel verwijtbare werkloosheid" if found else None,
                 hoor_en_wederhoor=bool(is_heard),
-                investigator="simulated staff",
                 notes="synthetic outcome from the generator's hidden truth",
             )
             outcomes += 1

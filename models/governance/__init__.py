@@ -17,10 +17,11 @@ from models.governance._records import (
 )
 from models.governance._rulings import RulingRecord
 from models.governance._store import GovernanceStore
-from models.governance._tables import TABLES, CommitteeDecision, Promotion, Withdrawal
+from models.governance._tables import CHAINS, TABLES, CommitteeDecision, Promotion, Withdrawal
 
 __all__ = [
     "APPROVALS",
+    "CHAINS",
     "CHECKLIST_KEYS",
     "DECISIONS",
     "TABLES",

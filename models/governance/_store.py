@@ -38,7 +38,7 @@ from models.governance._rulings import (
     ruling_row,
     rulings_by_column,
 )
-from models.governance._tables import CommitteeDecision, Promotion, Withdrawal
+from models.governance._tables import CHAINS, CommitteeDecision, Promotion, Withdrawal
 from riskscan import home
 from riskscan.db import (
     KEY_LENGTH,
@@ -92,7 +92,11 @@ R = TypeVar("R", bound=Record)
 
 
 def _added(session: Session, row: Base, record: type[R]) -> R:
-    """Insert ``row`` (an ORM object) now, inside the session's transaction, and read it as ``record``."""
+    """Chain ``row`` (an ORM object) onto its table's head and insert it now, inside the session's
+    transaction (which holds the append lock to the commit), and read it as ``record``."""
+    chain = CHAINS[type(row)]
+    link = chain.link(session.connection(), {name: getattr(row, name) for name in chain.fields})
+    row.prev_hash, row.row_hash = link.prev_hash, link.row_hash  # type: ignore[attr-defined]
     session.add(row)
     session.flush()
     return record.from_row(row)

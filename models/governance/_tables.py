@@ -12,6 +12,9 @@ Why they are built the way they are:
 - **Constraints live in the database too.** The checks in :class:`GovernanceStore` give clear messages;
   CHECK constraints and composite foreign keys in the migration make sure a row that skipped the store
   still cannot cite a decision about another model, or carry an empty rationale.
+- **The rows are hash-chained**, one chain per table (revision ``0004_evidence_chains``,
+  :mod:`riskscan.chain`): with the triggers dropped, a changed or removed row still shows in ``riskscan log
+  verify``, and a removed newest row against an anchor. :data:`CHAINS` names the fields each row commits to.
 - **The schema changes only through Alembic revisions** in ``riskscan/migrations/versions``. The classes
   below mirror revision ``0001_governance`` for querying; the dialect-specific parts (JSON checks,
   triggers) exist only in the migration.
@@ -38,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from riskscan.chain import Chain
 from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, JSONDocument, UTCDateTime
 
 TABLES: Final = ("committee_decisions", "promotions", "withdrawals")
@@ -61,6 +65,8 @@ class CommitteeDecision(Base):
     demo: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     supersedes_id: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("decision IN ('approve', 'reject', 'approve-with-conditions')", name="decision"),
@@ -103,6 +109,8 @@ class Promotion(Base):
     audit_sha256: Mapped[str] = mapped_column(String(64))
     promoted_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(promoted_by)) > 0", name="promoted_by"),
@@ -133,6 +141,8 @@ class Withdrawal(Base):
     reason: Mapped[str] = mapped_column(Text)
     withdrawn_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(reason)) > 0", name="reason"),
@@ -140,3 +150,43 @@ class Withdrawal(Base):
         Index("ix_withdrawals_scan", "scan"),
         {"sqlite_autoincrement": True},
     )
+
+
+#: One chain per table, by ORM class: the fields each row commits to. Revision ``0004_evidence_chains``
+#: chained the existing rows over these same fields; a column added later joins a chain only through a
+#: new revision that re-chains the table, never by editing this list.
+CHAINS: Final[dict[type[Base], Chain]] = {
+    CommitteeDecision: Chain(
+        CommitteeDecision.__table__,  # type: ignore[arg-type]
+        fields=(
+            "scan",
+            "model_version",
+            "audit_sha256",
+            "decision",
+            "decided_by",
+            "rationale",
+            "conditions",
+            "valid_until",
+            "checklist",
+            "demo",
+            "created_at",
+            "supersedes_id",
+        ),
+    ),
+    Promotion: Chain(
+        Promotion.__table__,  # type: ignore[arg-type]
+        fields=(
+            "scan",
+            "model_version",
+            "previous_version",
+            "decision_id",
+            "audit_sha256",
+            "promoted_by",
+            "created_at",
+        ),
+    ),
+    Withdrawal: Chain(
+        Withdrawal.__table__,  # type: ignore[arg-type]
+        fields=("scan", "model_version", "reason", "withdrawn_by", "created_at"),
+    ),
+}

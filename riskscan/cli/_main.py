@@ -25,9 +25,20 @@ DEBUG_VARIABLE = "RISKSCAN_DEBUG"
 def _verbs() -> list[Verb]:
     # Imported here, not at the top: the stage modules import their packages, and a parser is all
     # `riskscan --help` needs from them.
-    from riskscan.cli import data, demo, ethics, features, governance, jobs, rulings, serving, training
+    from riskscan.cli import (
+        data,
+        demo,
+        ethics,
+        evidence,
+        features,
+        governance,
+        jobs,
+        rulings,
+        serving,
+        training,
+    )
 
-    stages = (data, features, training, ethics, governance, serving, rulings, jobs)
+    stages = (data, features, training, ethics, governance, serving, evidence, rulings, jobs)
     return [verb for stage in stages for verb in stage.VERBS] + [demo.verb(main)]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from models.specs import SCAN_IDS
 from riskscan import home, timerange
 from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_period, day
+from riskscan.cli.evidence import anchor_after
 from riskscan.errors import InvalidInput
 from riskscan.exit_codes import ExitCode
 
@@ -78,6 +79,7 @@ def retrain(args: argparse.Namespace) -> Outcome:
             )
         lines.append(f"    verdict: {result.verdict}")
     lines.append(f"  report: {result.files['html']}")
+    lines.append(anchor_after(args.scan, "retrain"))
     return Outcome(lines, json_safe(result.view | {"files": result.files}))
 
 
@@ -172,7 +174,8 @@ def simulate_month(args: argparse.Namespace) -> Outcome:
     summary = simulate(data, home.home() / "simulation" / args.month, config)
     lines = [
         f"vw: {summary.scored} synthetic applications of {summary.month} scored by the champion and logged; "
-        f"{summary.outcomes} outcomes recorded by simulated staff"
+        f"{summary.outcomes} outcomes recorded by simulated staff",
+        anchor_after("vw", "simulate"),
     ]
     return Outcome(lines, summary.as_dict())
 

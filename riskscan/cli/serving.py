@@ -1,5 +1,4 @@
-"""The serving verbs: ``serve``, ``score-batch``, ``cases``, ``outcome``, ``token``, ``log verify``,
-``log purge`` and ``subject-report``."""
+"""The serving verbs: ``serve``, ``score-batch``, ``cases``, ``outcome``, ``token`` and ``subject-report``."""
 
 from __future__ import annotations
 
@@ -13,8 +12,8 @@ from pathlib import Path
 from models.specs import SCAN_IDS, load_spec
 from riskscan import home, timerange
 from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_dask_scheduler, add_period
-from riskscan.errors import InvalidInput, NotFound, Unavailable
-from riskscan.exit_codes import ExitCode
+from riskscan.cli.evidence import anchor_after
+from riskscan.errors import InvalidInput, NotFound, Unauthenticated, Unavailable
 
 
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +82,7 @@ def score_batch(args: argparse.Namespace) -> Outcome:
         dask_scheduler=args.dask_scheduler,
     )
     seconds = sum(result.seconds.values())
+    anchored = anchor_after(args.scan, "score-batch")
     lines = [
         f"{args.scan}: scored {result.scored} of {result.rows} cases with {result.model['name']} version "
         f"{result.model['version']} in {seconds:.1f} s ({result.routed} routed, not scored)",
@@ -90,6 +90,7 @@ def score_batch(args: argparse.Namespace) -> Outcome:
         "threshold left out by the capacity limit",
         f"  every scored case is in the decision log; output: {result.output}",
         "  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items()),
+        anchored,
     ]
     if args.dask_scheduler:
         lines.append(
@@ -143,14 +144,32 @@ def _configure_outcome(parser: argparse.ArgumentParser) -> None:
         "--hoor-en-wederhoor", action="store_true", help="the client was heard before deciding"
     )
     parser.add_argument("--sanction")
-    parser.add_argument("--investigator", required=True)
+    parser.add_argument(
+        "--investigator",
+        help="the name shown with the outcome (default: the name of the token in RISKSCAN_TOKEN)",
+    )
     parser.add_argument("--notes", default="")
 
 
+TOKEN_VARIABLE = "RISKSCAN_TOKEN"
+
+
 def outcome(args: argparse.Namespace) -> Outcome:
+    """Record an outcome under the identity of the token in RISKSCAN_TOKEN (an environment variable, not an
+    argument: arguments are visible to every user of the machine in the process list)."""
+    from serving.auth import Authenticator
     from serving.store import ServingStore
 
-    record = ServingStore().record_outcome(
+    store = ServingStore()
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    if not token.strip():
+        raise Unauthenticated(
+            f"{TOKEN_VARIABLE} is not set: an outcome is recorded under the identity of a handhaving or admin "
+            "token (riskscan token create --role handhaving --name ...), never under a typed name"
+        )
+    caller = Authenticator(store).require(token.strip(), "outcome")
+    record = store.record_outcome(
+        recorded_by=caller,
         request_id=args.request_id,
         violation=args.violation == "yes",
         sanction=args.sanction,
@@ -159,7 +178,9 @@ def outcome(args: argparse.Namespace) -> Outcome:
         notes=args.notes,
     )
     return Outcome(
-        [f"recorded outcome {record.id} for {args.request_id}: {record.status}"],
+        [
+            f"recorded outcome {record.id} for {args.request_id}: {record.status} (token {caller.id}, {caller.name})"
+        ],
         {"outcome": record.as_dict()},
     )
 
@@ -203,61 +224,6 @@ def token_revoke(args: argparse.Namespace) -> Outcome:
 
     ServingStore().revoke_token(args.id, args.reason)
     return Outcome([f"token {args.id} revoked"], {"revoked": args.id})
-
-
-def log_verify(args: argparse.Namespace) -> Outcome:
-    from serving.store import ServingStore
-
-    report = ServingStore().verify_chain()
-    data = report.as_dict()
-    if report.ok:
-        return Outcome(
-            [
-                f"decision log intact: {data.get('rows_checked')} row(s), hash chain verified",
-                f"  head: row {data.get('head_id')}, hash {data.get('head_hash')}",
-                "  keep the head hash outside this database (e.g. in the audit file): only an outside copy can "
-                "show that the newest rows were not deleted",
-            ],
-            data,
-        )
-    # Evidence that does not verify is a refusal to vouch for it: exit REFUSED, with the place and the
-    # problem in one sentence (the payload keeps every field for scripts).
-    sentence = (
-        f"decision log TAMPERED OR BROKEN at row {report.first_broken_id}: {report.problem}; "
-        f"{report.rows_checked} row(s) before it verified, the last intact one is row {report.head_id} "
-        f"(hash {report.head_hash})"
-    )
-    return Outcome([sentence], data, exit_code=ExitCode.REFUSED)
-
-
-def _configure_purge(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--before",
-        required=True,
-        help="erase the personal values of rows scored before this moment (a date is the start of that local "
-        "day); refused inside any scan's retention period",
-    )
-
-
-def log_purge(args: argparse.Namespace) -> Outcome:
-    from serving.store import ServingStore
-
-    before = timerange.parse_from(args.before, "--before")
-    with ServingStore() as store:
-        report = store.purge(before, [load_spec(scan) for scan in SCAN_IDS])
-        chain = store.verify_chain()
-    lines = [
-        f"erased the personal values (inputs, explanation) of {report.total_erased} row(s) scored before "
-        f"{before.isoformat()}: " + ", ".join(f"{scan} {count}" for scan, count in report.erased.items()),
-        "  kept whole: " + ", ".join(f"{count} {reason}" for reason, count in report.kept.items()),
-        f"  database file rebuilt in {report.vacuum_seconds:.1f} s (VACUUM)"
-        if report.total_erased
-        else "  nothing erased, database file unchanged",
-        f"  decision log {'intact' if chain.ok else 'BROKEN'}: {chain.rows_checked} row(s) verified, "
-        f"{chain.erased_rows} of them erased; head {chain.head_hash}",
-    ]
-    payload = {"purge": report.as_dict(), "chain": chain.as_dict()}
-    return Outcome(lines, payload, exit_code=ExitCode.SUCCESS if chain.ok else ExitCode.REFUSED)
 
 
 def _configure_subject_report(parser: argparse.ArgumentParser) -> None:
@@ -342,18 +308,5 @@ VERBS = (
         "write the access letter (AVG art. 15) for the person behind a case, in Dutch",
         _configure_subject_report,
         subject_report,
-    ),
-    Verb(
-        "log",
-        "check the decision log, or erase old personal values from it",
-        actions=(
-            Verb("verify", "recompute the decision log's hash chain", handler=log_verify),
-            Verb(
-                "purge",
-                "erase the personal values of rows older than the scans' retention periods",
-                _configure_purge,
-                log_purge,
-            ),
-        ),
     ),
 )

@@ -27,14 +27,18 @@ recipe in a few lines, and :meth:`DecisionLog.verify` does exactly that, streami
 What the chain does and does not prove: it detects a row that was changed, removed or inserted by anyone
 who did not also recompute every later hash. Someone with write access who drops the triggers *and*
 rewrites the tail of the chain is caught only by comparing the head hash (:attr:`ChainReport.head_hash`)
-with a copy kept elsewhere; print it in reports and keep it.
+with a copy kept elsewhere: the anchors (:mod:`riskscan.anchors`, written by :mod:`serving.evidence`).
+
+The chain is declared as :data:`LOG_CHAIN` (:mod:`riskscan.chain`, with this recipe and dense ids), so
+``riskscan log verify`` checks it like every other evidence table.
 """
 
+from riskscan.chain import GENESIS_HASH, ChainReport
 from serving.log._batch import BatchColumns
-from serving.log._chain import APPEND_LOCK_KEY, INSERT_CHUNK, SQLITE_BULK_CACHE_KIB, ChainReport, DecisionLog
+from serving.log._chain import APPEND_LOCK_KEY, INSERT_CHUNK, LOG_CHAIN, SQLITE_BULK_CACHE_KIB, DecisionLog
 from serving.log._encode import canonical_inputs, row_hash
 from serving.log._fields import ENTRY_FIELDS, ROW_FIELDS, LogEntry, LoggedScore, new_request_ids
-from serving.log._tables import GENESIS_HASH, LOG, SELECTED, DecisionLogRow
+from serving.log._tables import LOG, SELECTED, DecisionLogRow
 from serving.log._values import (
     EXPLANATION_KEYS,
     SOURCES,
@@ -50,6 +54,7 @@ __all__ = [
     "GENESIS_HASH",
     "INSERT_CHUNK",
     "LOG",
+    "LOG_CHAIN",
     "ROW_FIELDS",
     "SELECTED",
     "SOURCES",

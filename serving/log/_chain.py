@@ -20,25 +20,26 @@ and the rows are inserted.
 from __future__ import annotations
 
 import hashlib
-import hmac
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import repeat
 from typing import Any, Final
 
 import psycopg
-from sqlalchemy import Connection, Engine, column, func, select, table, text
+from sqlalchemy import Connection, Engine, column, select, table, text
 from sqlalchemy.exc import IntegrityError
 
-from riskscan.db import Record, write_transaction
+from riskscan.chain import GENESIS_HASH, Chain, ChainReport
+from riskscan.db import write_transaction
 from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.log import _encode
 from serving.log._batch import BatchColumns, batch_columns
-from serving.log._encode import Columns, Encoded, json_text, logged_scores, personal_sha256, row_hash
+from serving.log._encode import Columns, Encoded, json_text, logged_scores, row_hash
 from serving.log._fields import INSERT_COLUMNS, LogEntry, LoggedScore
-from serving.log._tables import GENESIS_HASH, LOG, RECIPES
+from serving.log._recipe import RECIPE_FIELDS
+from serving.log._tables import LOG
 from serving.log._values import positive_int_field, request_id_field
+from serving.log._verify import RecipeChecks
 
 INSERT_CHUNK: Final = 10_000
 #: The page cache of the connection a batch job appends with: the partial index of selected cases takes
@@ -52,31 +53,23 @@ APPEND_LOCK_KEY: Final = int.from_bytes(
     hashlib.sha256(b"riskscan.decision_log").digest()[:8], "big", signed=True
 )
 
+#: The decision log as a chain of :mod:`riskscan.chain`: its own recipe (the row's ``id`` is hashed too, see
+#: the package docstring; :func:`row_hash` picks recipe 1 or 2 by the row's ``hash_recipe``, so ``fields``
+#: are those of both), dense ids, so a gap in the ids is reported as removed rows, and the checks of the
+#: recipes, seals and erasures (:class:`serving.log._verify.RecipeChecks`).
+LOG_CHAIN: Final = Chain(
+    LOG,
+    fields=tuple(dict.fromkeys((*RECIPE_FIELDS[1], *RECIPE_FIELDS[2]))),
+    recipe=row_hash,
+    dense_ids=True,
+    row_checks=RecipeChecks.read,
+)
+
 _LAST_LINK = select(LOG.c.id, LOG.c.row_hash).order_by(LOG.c.id.desc()).limit(1)
 _LOCK_APPENDS = text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
 _DECISIONS = table("committee_decisions", column("id"))
 _JSON_COLUMNS: Final = frozenset(_encode.JSON_FIELDS)
 _COPY_SQL: Final = f"COPY decision_log ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
-
-
-@dataclass(frozen=True, slots=True)
-class ChainReport(Record):
-    """The result of :meth:`DecisionLog.verify`.
-
-    ``head_id``/``head_hash`` are the last row that checked out (for an intact chain: the last row); keep
-    the head hash somewhere else to detect a rewritten tail later.
-    """
-
-    ok: bool
-    rows_checked: int
-    first_broken_id: int | None
-    problem: str | None
-    head_id: int | None
-    head_hash: str
-    #: Rows checked whose personal values a purge erased (their seal and every other field still verify).
-    erased_rows: int = 0
-    #: The first row id written under hash recipe 2 (revision 0008's checkpoint), None before that revision.
-    recipe_2_from: int | None = None
 
 
 def _insert_sql(dialect: str) -> str:
@@ -255,132 +248,14 @@ class DecisionLog:
         return None if row is None else LoggedScore.from_row(row)
 
     def verify(self, *, batch_size: int = 50_000) -> ChainReport:
-        """Recompute every row hash in id order, ``batch_size`` rows at a time.
+        """Recompute every row hash in id order, ``batch_size`` rows at a time (:meth:`riskscan.chain.Chain.verify`).
 
         Checks, per row: the id follows the previous one (a gap means removed rows), ``prev_hash`` is the
-        previous row's ``row_hash`` (the link), and ``row_hash`` matches the row's contents. Stops at the
-        first problem. Rows appended while it runs are not checked (it stops at the last id it saw first).
+        previous row's ``row_hash`` (the link), the row's hash recipe, seal or erasure
+        (:class:`serving.log._verify.RecipeChecks`), and ``row_hash`` matches the row's contents; then that
+        the log still reaches revision 0008's checkpoint. Stops at the first problem. Rows appended while it
+        runs are not checked (it stops at the last id it saw first). ``facts`` holds ``erased_rows`` and
+        ``recipe_2_from``.
         """
         positive_int_field("batch_size", batch_size)
-        with self._engine.connect() as connection:
-            last_id = connection.scalar(select(func.max(LOG.c.id)))
-            switch = connection.execute(select(RECIPES).where(RECIPES.c.hash_recipe == 2)).first()
-        checked, erased, prev_id, prev_hash = 0, 0, 0, GENESIS_HASH
-
-        def report(broken_id: int | None = None, problem: str | None = None) -> ChainReport:
-            return ChainReport(
-                ok=problem is None,
-                rows_checked=checked,
-                first_broken_id=broken_id,
-                problem=problem,
-                head_id=prev_id or None,
-                head_hash=prev_hash,
-                erased_rows=erased,
-                recipe_2_from=None if switch is None else switch.first_id,
-            )
-
-        query = select(LOG).order_by(LOG.c.id).limit(batch_size)
-        while last_id is not None and prev_id < last_id:
-            with self._engine.connect() as connection:
-                rows = connection.execute(query.where(LOG.c.id > prev_id, LOG.c.id <= last_id)).all()
-            if not rows:
-                break
-            for row in rows:
-                values = row._mapping
-                row_id = values["id"]
-                problem = (
-                    _broken_link(values, prev_id, prev_hash)
-                    or _recipe_problem(values, prev_id, prev_hash, switch)
-                    or _hash_problem(values, prev_hash)
-                )
-                if problem is not None:
-                    return report(row_id, problem)
-                prev_id, prev_hash = row_id, values["row_hash"]
-                checked += 1
-                erased += values["erased_at"] is not None
-        if last_id is not None and prev_id != last_id:
-            return report(last_id, f"gap: ids after {prev_id} up to {last_id} are missing")
-        if switch is not None and prev_id < switch.rows_before:
-            return report(
-                prev_id + 1,
-                f"rows removed: the log ends at row {prev_id}, but the checkpoint of the switch to hash "
-                f"recipe 2 recorded {switch.rows_before} row(s) before it",
-            )
-        return report()
-
-
-def _broken_link(values: Mapping[Any, Any], prev_id: int, prev_hash: str) -> str | None:
-    """What is wrong with the place of a row that follows row ``prev_id`` (hash ``prev_hash``), or None."""
-    row_id = values["id"]
-    if row_id != prev_id + 1:
-        missing = f"id {prev_id + 1}" if row_id == prev_id + 2 else f"ids {prev_id + 1}..{row_id - 1}"
-        return f"gap: {missing} missing before id {row_id} (rows were removed)"
-    if values["prev_hash"] != prev_hash:
-        return (
-            f"link broken: prev_hash {values['prev_hash']} is not the row_hash of "
-            + ("the start of the chain" if prev_id == 0 else f"id {prev_id}")
-            + f" ({prev_hash})"
-        )
-    return None
-
-
-def _hash_problem(values: Mapping[Any, Any], prev_hash: str) -> str | None:
-    """Whether ``row_hash`` matches the row's contents under its recipe."""
-    try:
-        expected = row_hash(prev_hash, values)
-    except (TypeError, ValueError, KeyError) as exc:
-        return f"hash mismatch: the row cannot be hashed ({exc})"
-    if not hmac.compare_digest(expected, values["row_hash"]):
-        return (
-            f"hash mismatch: row_hash {values['row_hash']} does not match the row's contents "
-            f"({expected}); the row was changed after it was written"
-        )
-    return None
-
-
-def _recipe_problem(values: Mapping[Any, Any], prev_id: int, prev_hash: str, switch: Any) -> str | None:
-    """What is wrong with a row's recipe, seal or erasure, or None; ``switch`` is the checkpoint row of
-    revision 0008 (None before it). See :mod:`serving.log._recipe`."""
-    row_id, recipe = values["id"], values["hash_recipe"]
-    expected = 1 if switch is None or row_id < switch.first_id else 2
-    if recipe != expected:
-        return (
-            f"hash recipe {recipe} where recipe {expected} was due: the checkpoint of revision 0008 puts the "
-            + ("switch to recipe 2 at row " + str(switch.first_id) if switch else "no row under recipe 2")
-        )
-    if (
-        switch is not None
-        and row_id == switch.first_id
-        and (prev_id, prev_hash)
-        != (
-            switch.rows_before,
-            switch.head_hash_before,
-        )
-    ):
-        return (
-            f"the chain reaches the switch to hash recipe 2 after {prev_id} row(s) with head hash {prev_hash}, "
-            f"but the checkpoint recorded {switch.rows_before} row(s) and {switch.head_hash_before}"
-        )
-    if recipe == 1:
-        if any(values[name] is not None for name in ("personal_sha256", "personal_salt", "erased_at")):
-            return "a recipe-1 row carries a seal or an erasure, which only recipe-2 rows have"
-        return None
-    return _seal_problem(values)
-
-
-def _seal_problem(values: Mapping[Any, Any]) -> str | None:
-    """A recipe-2 row: unerased, its values still hash to its seal; erased, it holds nothing any more."""
-    salt, erased_at = values["personal_salt"], values["erased_at"]
-    if erased_at is not None:
-        if salt is not None or values["inputs"] != {} or values["explanation"] != []:
-            return f"erased at {erased_at.isoformat()} but still holds personal values or their salt"
-        return None
-    if (
-        salt is None
-        or personal_sha256(salt, values["inputs"], values["explanation"]) != values["personal_sha256"]
-    ):
-        return (
-            "personal values changed: inputs and explanation no longer match the row's personal_sha256; "
-            "the row was changed after it was written"
-        )
-    return None
+        return LOG_CHAIN.verify(self._engine, batch_size=batch_size)

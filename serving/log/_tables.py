@@ -27,9 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from riskscan.chain import GENESIS_HASH
 from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, UTCDateTime
-
-GENESIS_HASH: Final = "0" * 64
 
 _LOG_ID = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid on SQLite
 

@@ -96,11 +96,11 @@ def record_outcome(
     if violation not in ("ja", "nee"):
         raise InvalidInput("kies of er een overtreding is vastgesteld (ja of nee)")
     runtime.store.record_outcome(
+        recorded_by=user,
         request_id=request_id,
         violation=violation == "ja",
         sanction=sanction or None,
         hoor_en_wederhoor=hoor_en_wederhoor == "on",
-        investigator=user.name,
         notes=notes,
     )
     return RedirectResponse(f"/ui/worklist?scan={scan}&saved={request_id}", status_code=303)

@@ -131,10 +131,16 @@ def test_log_verify_on_tampered_evidence_is_refused_with_what_broke(
     out = tmp_path / "verify.json"
     assert main(["log", "verify", "--json", str(out)]) == ExitCode.REFUSED
     printed = capsys.readouterr().out
-    assert printed.startswith("decision log TAMPERED OR BROKEN at row 3: hash mismatch")
+    assert printed.startswith("decision_log TAMPERED OR BROKEN at row 3: hash mismatch")
     assert "2 row(s) before it verified, the last intact one is row 2" in printed
     report = json.loads(out.read_text(encoding="utf-8"))
-    assert (report["ok"], report["first_broken_id"], report["rows_checked"]) == (False, 3, 2)
+    log = report["chains"][0]
+    assert (report["ok"], log["table"], log["first_broken_id"], log["rows_checked"]) == (
+        False,
+        "decision_log",
+        3,
+        2,
+    )
 
 
 def test_cases_refuses_a_period_that_ends_before_it_starts(

@@ -48,7 +48,9 @@ def test_logged_cases_carry_the_latest_outcome_and_honour_the_window(database_ur
         clock.now += timedelta(days=10)
         (third,) = store.append_scores([entry("c", scan="vw", control=True, score=0.05)])
         store.append_scores([entry("other-scan", scan="sollicitatie")])
+        _, staff = store.create_token(name="x", role="handhaving")
         store.record_outcome(
+            recorded_by=staff,
             request_id=first.request_id,
             violation=False,
             sanction=None,
@@ -56,6 +58,7 @@ def test_logged_cases_carry_the_latest_outcome_and_honour_the_window(database_ur
             investigator="x",
         )
         store.record_outcome(  # supersedes the first outcome of the same request
+            recorded_by=staff,
             request_id=first.request_id,
             violation=True,
             sanction="maatregel",

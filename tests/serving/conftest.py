@@ -82,46 +82,64 @@ class Server:
         return {"Authorization": f"Bearer {self.home.tokens[role]}"}
 
 
-@contextmanager
-def serving(home: Path, log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``riskscan serve`` as a real process on a free port (BentoML, HTTP) for the home at ``home``;
-    yields its URL and process, and stops it and its workers afterwards."""
+READY_SECONDS = 300
+
+
+def launch(env: dict[str, str], log: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """``riskscan serve`` as a real process on a free port, ready (``/readyz`` 200); returns it and its URL.
+
+    ``env`` is added to this process's environment (``MLFLOW_TRACKING_URI`` and ``RISKSCAN_DATABASE_URL`` are
+    dropped first, so the home decides unless ``env`` names them).
+    """
     port = free_port()
-    log = log_path.open("wb")
-    env = {**os.environ, "RISKSCAN_HOME": str(home), "RISKSCAN_CONTROL_KEY": CONTROL_KEY}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("RISKSCAN_DATABASE_URL", None)
+    environment = {**os.environ, "RISKSCAN_CONTROL_KEY": CONTROL_KEY, "RISKSCAN_SERVE_WORKERS": str(workers)}
+    environment.pop("MLFLOW_TRACKING_URI", None)
+    environment.pop("RISKSCAN_DATABASE_URL", None)
     riskscan = Path(sys.executable).parent / "riskscan"
-    process = subprocess.Popen(
-        [str(riskscan), "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(riskscan), "serve", "--port", str(port)],
+            env={**environment, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240  # a loaded 2-core machine can take minutes to start BentoML
+    # Two minutes is usual for BentoML to start and load both scans on the shared 2-core machine under the
+    # load of parallel test runs (measured 123 s at load average 17); give it more before calling it stuck.
+    deadline = time.monotonic() + READY_SECONDS
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the service exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            stop(process)
+            pytest.fail(f"the service did not become ready in {READY_SECONDS} s; see {log}")
+        time.sleep(0.5)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a launched service: the server and its workers share a process group, never leave workers behind."""
+    os.killpg(process.pid, signal.SIGTERM)
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the service exited with {process.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the service did not become ready in 240 s; see {log.name}")
-            time.sleep(0.5)
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextmanager
+def serving(home: Path, log_path: Path, **env_extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``riskscan serve`` as a real process on a free port (BentoML, HTTP) for the home at ``home``, with
+    ``env_extra`` in its environment; yields its URL and process, and stops it and its workers afterwards."""
+    process, url = launch({"RISKSCAN_HOME": str(home), **env_extra}, log_path)
+    try:
         yield url, process
     finally:
-        # The server and its workers share a process group: stop them all, never leave workers behind.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+        stop(process)
 
 
 @pytest.fixture(scope="session")

@@ -20,11 +20,14 @@ RECIPE_1_HEAD = "0007_unlawful_rulings"  # the last revision before hash recipe 
 
 
 def write_recipe_1_rows(
-    url: str, entries: Sequence[LogEntry], start: datetime = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+    url: str,
+    entries: Sequence[LogEntry],
+    start: datetime = datetime(2025, 1, 6, 9, 0, tzinfo=UTC),
+    revision: str = RECIPE_1_HEAD,
 ) -> list[dict[str, Any]]:
-    """Migrate ``url`` to the revision before 0008 and append ``entries`` as recipe-1 rows, one minute
-    apart; returns the rows."""
-    upgrade(url, RECIPE_1_HEAD)
+    """Migrate ``url`` to ``revision`` (default: the last before 0008) and append ``entries`` as recipe-1
+    rows, one minute apart; returns the rows."""
+    upgrade(url, revision)
     rows, prev = [], GENESIS_HASH
     for number, item in enumerate(entries, start=1):
         record = {**checked(item), "id": number, "created_at": start + timedelta(minutes=number)}

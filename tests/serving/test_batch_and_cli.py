@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from features.sources import read_source
+from models import registry
+from riskscan import anchors
 from riskscan.cli import main
 from serving.batch import capacity_limit, select_signals
 from tests.serving.conftest import ServedHome
@@ -49,6 +51,14 @@ def test_score_batch_logs_everything_and_explains_only_signals(at_home: ServedHo
     assert main(["cases", "--scan", "vw", "--json", str(cases)]) == 0
     logged = {c["request_id"] for c in json.loads(cases.read_text())["cases"]}
     assert set(scored["request_id"]) <= logged, "every scored case is in the decision log"
+    # The job anchored the heads outside the database, and in an MLflow run of the scan's jobs experiment.
+    written = anchors.read(anchors.default_directory())
+    (anchor,) = [a for a in written if (a.source, a.table) == ("score-batch", "decision_log")][-1:]
+    assert anchor.rows >= result["scored"]
+    runs = registry.client().search_runs(
+        [registry.experiment_id("vw", "jobs")], filter_string="tags.job = 'score-batch'"
+    )
+    assert anchor.head_hash in {run.data.params.get("decision_log.head_hash") for run in runs}
     # A plain date is local time, as on the web endpoint; a window in the past holds none of these cases.
     assert main(["cases", "--scan", "vw", "--to", "2000-01-01", "--json", str(cases)]) == 0
     assert json.loads(cases.read_text())["count"] == 0
@@ -73,7 +83,7 @@ def test_log_verify_and_tokens_from_the_command_line(
     at_home: ServedHome, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["log", "verify"]) == 0
-    assert "decision log intact" in capsys.readouterr().out
+    assert "evidence intact" in capsys.readouterr().out
     created = tmp_path / "token.json"
     assert main(["token", "create", "--role", "committee", "--name", "cli test", "--json", str(created)]) == 0
     token = json.loads(created.read_text())["token"]

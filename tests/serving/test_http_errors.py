@@ -21,32 +21,38 @@ from riskscan.errors import (
     GateRefusal,
     InvalidInput,
     InvalidParameter,
+    MethodNotAllowed,
     NotFound,
+    Overloaded,
     Problem,
     Refusal,
     RiskscanError,
     TooLarge,
     Unauthenticated,
     Unavailable,
+    UnsupportedMediaType,
 )
 from serving.http_errors import BUG_BODY, refusal_body, status_for
 from serving.runtime import ScanRuntime
 from tests.lifecycle import home_environment
-from tests.serving.conftest import ServedHome
+from tests.serving.conftest import ServedHome, caseload
 
 ERRORS: list[tuple[Exception, int]] = [
     (InvalidParameter("top_n must be between 0 and 50", field="top_n", value=99), 400),
     (Unauthenticated("unknown or revoked token"), 401),
     (Forbidden("role 'committee' may not score"), 403),
     (NotFound("riskscan-vw has no version 99"), 404),
+    (MethodNotAllowed("PUT", "/score", ("POST",)), 405),
     (Conflict("scan 'vw' is already withdrawn"), 409),
     (GateRefusal("promotion of riskscan-vw version 2", ["no approving decision"]), 409),
     (TooLarge("at most 1000 cases per request (got 1001)", field="cases", value=1001), 413),
+    (UnsupportedMediaType("the body must be sent as application/json"), 415),
     (InvalidInput("1 invalid value(s)", [Problem("dagloon", "veel", "a number in [0, 300]", 0, "A1")]), 422),
     (ConfigError("the register is malformed"), 422),
     (ForbiddenColumn("nationaliteit", None, "as a model input"), 422),
     (Refusal("no, in one sentence"), 422),
     (Unavailable("scan 'vw' was withdrawn: test", scan="vw", since="2026-11-01T00:00:00+00:00"), 503),
+    (Overloaded("the service is overloaded", retry_after=1), 503),
     (RiskscanError("the root is never raised itself"), 500),
     (KeyError("a bug"), 500),
 ]
@@ -224,7 +230,7 @@ def test_a_bug_is_a_plain_500_with_the_traceback_only_in_the_log(
     owner, _, name = patched.rpartition(".")
     monkeypatch.setattr(runtime.store if owner else runtime, name, raising(KeyError("secret_column")))
     sign_in(client, served_home, role)
-    body = {"scan": "vw", "cases": [{"case_id": "A1"}]} if method == "POST" else None
+    body = {"scan": "vw", "cases": caseload(served_home, "vw", 1)} if method == "POST" else None
     with caplog.at_level(logging.ERROR, logger="riskscan.serving"):
         response = client.request(method, path, json=body, headers=bearer(served_home, role))
     assert response.status_code == 500

@@ -15,9 +15,11 @@ import pytest
 from sqlalchemy import text
 
 from models.specs import SCAN_IDS, load_spec
+from riskscan import anchors
 from riskscan.cli import main
 from riskscan.errors import InvalidParameter
 from riskscan.exit_codes import ExitCode
+from serving.evidence import EVIDENCE_CHAINS
 from serving.log import LogEntry
 from serving.store import ServingStore
 from tests.serving.recipe_1 import write_recipe_1_rows
@@ -79,11 +81,11 @@ def fill(url: str, clock: Clock) -> dict[str, str]:
             ]
         )
         store.record_outcome(
+            recorded_by=store.create_token(name="E. Visser", role="handhaving")[1],
             request_id=rows[1].request_id,
             violation=False,
             sanction=None,
             hoor_en_wederhoor=True,
-            investigator="x",
         )
         clock.now = datetime(2029, 6, 1, tzinfo=UTC)
         young = store.append_score(entry("young", KEPT_MARK))
@@ -113,9 +115,9 @@ def test_a_purge_erases_old_values_keeps_the_rest_and_the_chain_verifies(databas
             assert row is not None and row.erased_at is None and row.inputs["dagloon"] == 123.45
         chain = store.verify_chain(batch_size=3)
         assert chain.ok, chain.problem
-        assert (chain.rows_checked, chain.erased_rows) == (7, 3)
+        assert (chain.rows_checked, chain.facts["erased_rows"]) == (7, 3)
         again = store.purge(BEFORE, specs())  # nothing left to erase; what was erased stays erased
-        assert again.total_erased == 0 and store.verify_chain().erased_rows == 3
+        assert again.total_erased == 0 and store.verify_chain().facts["erased_rows"] == 3
 
 
 def test_after_a_purge_an_edit_of_a_kept_field_is_still_found(database_url: str) -> None:
@@ -199,5 +201,15 @@ def test_the_command_purges_and_reports_the_chain(
     assert "decision log intact: 7 row(s) verified, 3 of them erased" in printed
     payload = json.loads(out.read_text(encoding="utf-8"))
     assert payload["purge"]["erased"] == {"vw": 2, "sollicitatie": 1} and payload["chain"]["ok"]
+    # The verified heads are anchored once per scan whose rows were erased, and `log verify` checks them.
+    purge_anchors = [a for a in anchors.read(anchors.default_directory()) if a.source == "purge"]
+    logged = {(a.table, a.rows) for a in purge_anchors if a.table == "decision_log"}
+    assert len(purge_anchors) == 2 * len(EVIDENCE_CHAINS) and logged == {("decision_log", 7)}
+    verified = tmp_path / "verify.json"
+    assert main(["log", "verify", "--json", str(verified)]) == ExitCode.SUCCESS
+    assert "decision_log: 7 row(s), head row 7" in capsys.readouterr().out
+    report = json.loads(verified.read_text(encoding="utf-8"))
+    assert report["chains"][0]["facts"] == {"erased_rows": 3, "recipe_2_from": 3}
+    assert report["anchors"]["read"] == len(purge_anchors)
     assert main(["log", "purge", "--before", "2029-01-01"]) == ExitCode.REFUSED
     assert "inside the retention period of scan vw" in capsys.readouterr().err

@@ -103,14 +103,14 @@ def test_the_migration_keeps_recipe_1_rows_and_records_the_switch(
     assert rows[3].prev_hash == written[-1]["row_hash"]  # one chain across the switch
     report = verify(url)
     assert report.ok, report.problem
-    assert (report.rows_checked, report.recipe_2_from, report.erased_rows) == (5, 4, 0)
+    assert (report.rows_checked, report.facts["recipe_2_from"], report.facts["erased_rows"]) == (5, 4, 0)
 
 
 def test_on_an_empty_log_every_row_is_recipe_2_from_the_first(database_url: str) -> None:
     with ServingStore(database_url, clock=Clock()) as store:
         logged = store.append_score(entry("first"))
         assert (logged.hash_recipe, logged.prev_hash) == (2, GENESIS_HASH)
-        assert store.verify_chain().recipe_2_from == 1
+        assert store.verify_chain().facts["recipe_2_from"] == 1
     assert [
         tuple(row) for row in sql(database_url, "SELECT first_id, rows_before FROM decision_log_recipes")
     ] == [(1, 0)]
@@ -134,7 +134,7 @@ def test_up_and_down_with_recipe_1_rows_leaves_them_as_they_were(database_url: s
     with pytest.raises(IntegrityError, match="append-only"):  # 0002's plain refusal is back
         sql(database_url, "UPDATE decision_log SET score = 0.5")
     report = verify(database_url)  # and up again: a new checkpoint at the same place
-    assert report.ok and report.recipe_2_from == 5
+    assert report.ok and report.facts["recipe_2_from"] == 5
 
 
 def test_downgrade_is_refused_once_a_row_is_sealed(mixed: tuple[str, list[dict[str, Any]]]) -> None:

@@ -30,7 +30,14 @@ from models.governance import (
     GovernanceStore,
 )
 from riskscan import db
-from riskscan.db import MIGRATIONS_DIR, current_revision, head_revision, make_engine, upgrade
+from riskscan.db import (
+    MIGRATIONS_DIR,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+    write_transaction,
+)
 from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.cases import STATUS_NO_SIGNAL, STATUS_OPEN
 from serving.log import (
@@ -46,7 +53,7 @@ from serving.log import (
     row_hash,
 )
 from serving.log._recipe import RECIPE_FIELDS
-from serving.outcomes import STATUS_NO_VIOLATION, STATUS_VIOLATION
+from serving.outcomes import OUTCOME_CHAIN, STATUS_NO_VIOLATION, STATUS_VIOLATION
 from serving.store import TABLES, ServingStore
 from tests.postgres import temporary_database
 from tests.serving.recipe_1 import write_recipe_1_rows
@@ -182,6 +189,21 @@ def test_upgrade_from_0001_keeps_governance_records_and_downgrade_drops_only_ser
     assert current_revision(url) == HEAD
 
 
+def legacy_outcome(request_id: str) -> dict[str, Any]:
+    """An outcome as revision 0004 finds those recorded before it: no token identity."""
+    return {
+        "request_id": request_id,
+        "violation": False,
+        "sanction": None,
+        "hoor_en_wederhoor": True,
+        "investigator": "x",
+        "notes": "",
+        "created_at": datetime(2026, 3, 1, 9, tzinfo=UTC),
+        "token_id": None,
+        "token_name": None,
+    }
+
+
 def _unique_columns(url: str) -> set[tuple[str, ...]]:
     engine = make_engine(url)
     try:
@@ -197,14 +219,9 @@ def test_0003_drops_the_row_hash_constraint_and_keeps_every_row_trigger_and_inde
     columns_0002 = ", ".join(name for name in written[0] if name in RECIPE_1_COLUMNS)
     engine = make_engine(url)
     try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO outcomes (request_id, violation, hoor_en_wederhoor, investigator, notes, "
-                    "created_at) VALUES (:request_id, false, true, 'x', '', :at)"
-                ),
-                {"request_id": written[0]["request_id"], "at": datetime(2026, 3, 1, tzinfo=UTC)},
-            )
+        with write_transaction(engine) as connection:  # as before 0004: no token identity
+            OUTCOME_CHAIN.append(connection, legacy_outcome(written[0]["request_id"]))
+        with engine.connect() as connection:
             rows = connection.execute(text(f"SELECT {columns_0002} FROM decision_log ORDER BY id")).all()
     finally:
         engine.dispose()
@@ -716,7 +733,9 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
     assert [case.case_id for case in store.worklist("vw", 10)] == ["control", "high", "v4", "low"]
     assert [case.case_id for case in store.worklist("vw", 2)] == ["control", "high"]
 
+    _, visser = store.create_token(name="E. Visser", role="handhaving")
     first = store.record_outcome(
+        recorded_by=visser,
         request_id=high.request_id,
         violation=False,
         sanction=None,
@@ -724,6 +743,7 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
         investigator="E. Visser",
     )
     latest = store.record_outcome(
+        recorded_by=visser,
         request_id=high.request_id,
         violation=True,
         sanction="  boete  ",
@@ -732,6 +752,7 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
         notes="Werkgever bevestigt werkzaamheden.",
     )
     store.record_outcome(
+        recorded_by=store.create_token(name="F. de Boer", role="handhaving")[1],
         request_id=control.request_id,
         violation=False,
         sanction="",  # blank means none
@@ -797,6 +818,7 @@ def test_invalid_outcomes_are_refused(
     with ServingStore() as store:
         logged = store.append_score(entry(signal=True))
         fields: dict[str, Any] = {
+            "recorded_by": store.create_token(name="E. Visser", role="handhaving")[1],
             "request_id": logged.request_id,
             "violation": False,
             "sanction": None,
@@ -819,8 +841,8 @@ BYPASSING_OUTCOMES = [
 def test_the_database_refuses_outcomes_that_bypass_the_store(store: ServingStore) -> None:
     logged = store.append_score(entry())
     sql = (
-        "INSERT INTO outcomes (request_id, violation, sanction, hoor_en_wederhoor, investigator, created_at) "
-        "VALUES (:request_id, {values}, :at)"
+        "INSERT INTO outcomes (request_id, violation, sanction, hoor_en_wederhoor, investigator, created_at, "
+        f"prev_hash, row_hash) VALUES (:request_id, {{values}}, :at, '{GENESIS_HASH}', '{GENESIS_HASH}')"
     )
     at = datetime(2026, 3, 1, tzinfo=UTC)
     for values, constraint in BYPASSING_OUTCOMES:
@@ -849,6 +871,7 @@ CHANGES = [
 def test_the_database_refuses_to_change_or_delete_records(store: ServingStore) -> None:
     logged = store.append_score(entry(signal=True))
     store.record_outcome(
+        recorded_by=store.create_token(name="E", role="handhaving")[1],
         request_id=logged.request_id,
         violation=True,
         sanction="boete",

@@ -117,11 +117,11 @@ def write_log(url: str, data: Path) -> Logged:
             ]
         )
         store.record_outcome(
+            recorded_by=store.create_token(name="E. Visser", role="handhaving")[1],
             request_id=rows[1].request_id,
             violation=True,
             sanction="waarschuwing",
             hoor_en_wederhoor=True,
-            investigator="x",
         )
     with ServingStore(url, clock=lambda: PURGED) as store:
         store.purge(datetime(2026, 6, 1, tzinfo=UTC), [load_spec(scan) for scan in SCAN_IDS])

@@ -1,7 +1,7 @@
 """Rulings that a source column is unlawful, and the re-examination of every case scored with it.
 
 Revision ID: 0007_unlawful_rulings
-Revises: 0003_row_hash_not_unique
+Revises: 0004_evidence_chains
 Create Date: 2026-12-02
 
 - ``unlawful_rulings``: a committee or admin token's ruling that a register column may no longer be used
@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = "0007_unlawful_rulings"
-down_revision: str | Sequence[str] | None = "0003_row_hash_not_unique"
+down_revision: str | Sequence[str] | None = "0004_evidence_chains"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
