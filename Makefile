@@ -11,7 +11,7 @@ VENV        := .venv
 RUN         := $(VENV)/bin
 STAMP       := $(VENV)/.synced
 
-.PHONY: install browser demo test lint typecheck pytest bench clean
+.PHONY: install browser demo test lint typecheck pytest bench requirements bento clean
 
 install: $(STAMP)
 
@@ -49,6 +49,18 @@ pytest: install browser
 	$(RUN)/pytest
 
 test: lint typecheck pytest
+
+# requirements.txt is uv.lock exported for the Bento (runtime dependencies only, pinned); a test fails
+# when it falls behind the lock file.
+requirements: $(UV)
+	$(UV) export --frozen --no-hashes --no-dev --no-emit-project --no-annotate --quiet -o requirements.txt
+
+# The service's Bento (bentofile.yaml); BentoML calls uv while it builds, so the pinned one goes first on
+# PATH. Importing the service makes a session key in RISKSCAN_HOME, so the build gets a throwaway home.
+# `bentoml containerize riskscan:latest` turns the Bento into an image (docs/operations.md).
+bento: install requirements
+	PATH="$(CURDIR)/$(TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$$PATH" BENTOML_DO_NOT_TRACK=true \
+	  RISKSCAN_HOME="$$(mktemp -d)" $(RUN)/bentoml build
 
 bench: install
 	for b in benchmarks/bench_*.py; do $(RUN)/python $$b || exit 1; done

@@ -178,9 +178,10 @@ def _model_name() -> str:
 
 
 def create_token(home: Path, work: Path) -> str:
-    """A bearer token for the enforcement role, made with the CLI as a user would."""
+    """A bearer token for the case-management system (``/score`` is machine-to-machine), made with the CLI
+    as an operator would."""
     token_file = work / "token.json"
-    riskscan(home, "token", "create", "--role", "handhaving", "--name", "bench", "--json", str(token_file))
+    riskscan(home, "token", "create", "--role", "systeem", "--name", "bench", "--json", str(token_file))
     return str(json.loads(token_file.read_text(encoding="utf-8"))["token"])
 
 

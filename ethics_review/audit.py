@@ -1,13 +1,17 @@
 """``riskscan audit``: judge a registered model version on its held-out months at its operating point.
 
-The audit answers the committee's questions with numbers that carry intervals: Lock 1 (the register),
+The audit answers the committee's questions with numbers that carry intervals, on every month the version's
+fitting did not learn from (validation and test months, :mod:`ethics_review.cases` says why that is valid):
+Lock 1 (the register),
 group metrics on three scopes, Lock 2 (proxies) and the counterfactual test; :mod:`ethics_review.checks`
 describes each family and :mod:`ethics_review.cases` the cases they are measured on. This module puts them
 together: it loads the version and its data, runs the families, and writes audit.json, the committee's
 report and the model card (:mod:`ethics_review.report`), which it attaches to the model version.
 
 Every check gets a verdict: ``pass``, ``fail``, or ``insufficient_evidence``. The audit's verdict is
-``fail`` if a gating check fails, else ``insufficient_evidence`` if one is, else ``pass``.
+``fail`` if a gating check fails, else ``insufficient_evidence`` if one is, else ``pass``. An undecided
+ratio check says what would decide it (``power``, :mod:`ethics_review._power`), and the audit proposes one
+monitoring obligation per undecided gating check (``proposed_obligations``, :mod:`ethics_review._obligations`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ethics_review._obligations import proposed_obligations
 from ethics_review.cases import HeldOut, held_out_cases
 from ethics_review.checks import (
     AuditCheck,
@@ -100,9 +105,10 @@ def audit_version(
 ) -> AuditResult:
     register = register or default_register()
     subject = _subject(scan, str(version), data_dir, register, allow_other_data)
-    cases = held_out_cases(subject.spec, subject.model, subject.routing, register)
+    cases = held_out_cases(subject.spec, subject.model, subject.routing, register, subject.source.fractions)
     progress(
-        f"[audit {scan} v{version}] {len(cases.scored)} scored test cases, {len(cases.labelled)} labelled, "
+        f"[audit {scan} v{version}] audit months {cases.window.start} to {cases.window.end}: "
+        f"{len(cases.scored)} scored cases, {len(cases.labelled)} labelled, "
         f"{len(cases.control)} in the control sample"
     )
     findings = _run_checks(subject, cases, register, progress)
@@ -161,16 +167,19 @@ def _document(
     spec, model, mv = subject.spec, subject.model, subject.model_version
     run = registry.run_data(str(mv.run_id))
     fairness = spec.fairness
+    audited_at = datetime.now(UTC)
+    checks = [check.to_dict() for check in findings.checks]
     return {
         "scan": subject.scan,
         "model_name": registry.model_name(subject.scan),
         "version": subject.version,
         "run_id": mv.run_id,
-        "audited_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "audited_at": audited_at.isoformat(timespec="seconds"),
         "verdict": verdict,
         "summary": summary,
         "reported_not_gating": summarise(findings.checks, gating=False),
-        "checks": [check.to_dict() for check in findings.checks],
+        "checks": checks,
+        "proposed_obligations": proposed_obligations(checks, audited_at.date(), register),
         "register_hash": register.content_hash,
         "model_register_hash": model.features.register_hash,
         "spec_hash": spec.content_hash,
@@ -190,6 +199,8 @@ def _document(
         "data": {
             "test_start": model.meta["split"]["test_start"],
             "test_end": model.meta["split"]["test_end"],
+            "window_start": cases.window.start,
+            "window_end": cases.window.end,
             "scored_cases": len(cases.scored),
             "people_in_group_metrics": findings.groups.people,
             "labelled_cases": len(cases.labelled),
@@ -207,6 +218,7 @@ def _document(
             "n_boot": fairness.n_boot,
             "proxy": fairness.proxy.model_dump(),
         },
+        "evidence": cases.window.to_dict(),
         "fairness": findings.groups.to_dict(),
         "sentences": findings.groups.sentences(),
         "proxy_scan": findings.proxies.to_dict(),

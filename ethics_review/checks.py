@@ -13,8 +13,13 @@ The families, in the order audit.json lists their checks:
    gating attribute such as nationality?
 5. **counterfactual** (:func:`counterfactual_checks`): do signals move when only a proxy column changes?
 
-Every check has a verdict ``pass``, ``fail`` or ``insufficient_evidence``; the checks and the typed results
-behind them become dicts only in audit.json (``to_dict``).
+Every check has a verdict ``pass``, ``fail`` or ``insufficient_evidence``, and a stable ``id`` that names
+it across audits of the same scan (an obligation refers to a check by it): ``<scope>:<metric>:<attribute>=
+<group>`` for a group metric (scope ``population``, ``labelled`` or ``control``), ``comparability:<attribute>``,
+``register:inputs``, ``proxy:input:<feature>``, ``proxy:inputs``, ``proxy:set:<attribute>`` and
+``counterfactual:<feature>`` for the others. An undecided ratio check carries its power figures
+(:mod:`ethics_review._power`). The checks and the typed results behind them become dicts only in audit.json
+(``to_dict``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any
 
 import pandas as pd
 
-from ethics_review.cases import HeldOut, one_row_per_person
+from ethics_review._power import Power, ratio_check_power
+from ethics_review.cases import AuditWindow, HeldOut, one_row_per_person
 from ethics_review.counterfactual import CounterfactualShift, counterfactual_shifts
 from ethics_review.fairness import METRICS, FairnessAudit, Judgement, Policy, audit_groups
 from ethics_review.proxies import FeatureProxy, ProxyScan, proxy_scan
@@ -47,20 +53,26 @@ class AuditCheck:
     audit's verdict.
     """
 
+    id: str
     name: str
     scope: str
     verdict: Judgement
     detail: str
     gating: bool = True
+    power: Power | None = None  # an undecided ratio check: what would decide it
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        result = {
+            "id": self.id,
             "name": self.name,
             "scope": self.scope,
             "verdict": self.verdict,
             "gating": self.gating,
             "detail": self.detail,
         }
+        if self.power is not None:
+            result["power"] = self.power.to_dict()
+        return result
 
 
 def summarise(checks: list[AuditCheck], *, gating: bool) -> dict[str, int]:
@@ -81,6 +93,7 @@ def overall_verdict(summary: dict[str, int]) -> Judgement:
 def comparability_checks(cases: HeldOut) -> list[AuditCheck]:
     return [
         AuditCheck(
+            f"comparability:{attribute}",
             f"groups of '{attribute}' compared",
             "all scored cases",
             "insufficient_evidence",
@@ -98,9 +111,9 @@ def register_lock(scan: str, version: str, register: FeatureRegister) -> AuditCh
     try:
         registry.check_signature(scan, signature, register)
     except ForbiddenColumn as exc:
-        return AuditCheck(name, scope, "fail", str(exc))
+        return AuditCheck("register:inputs", name, scope, "fail", str(exc))
     detail = f"all {len(inputs)} inputs have register role 'feature' for {scan}; no audit-only or forbidden column."
-    return AuditCheck(name, scope, "pass", detail)
+    return AuditCheck("register:inputs", name, scope, "pass", detail)
 
 
 # -- group metrics ---------------------------------------------------------------------------------------
@@ -156,27 +169,82 @@ def group_metric_checks(cases: HeldOut, policy: Policy) -> GroupMetrics:
         )
 
     scored = one_row_per_person(cases.scored, seed=0)
+    labelled_people = one_row_per_person(cases.labelled, seed=0)
+    control_people = one_row_per_person(cases.control, seed=0)
     population = audit(scored, with_labels=False)
-    labelled = audit(one_row_per_person(cases.labelled, seed=0), with_labels=True)
-    control = audit(one_row_per_person(cases.control, seed=0), with_labels=True)
+    labelled = audit(labelled_people, with_labels=True)
+    control = audit(control_people, with_labels=True)
+    window = cases.window
     checks = [
-        *_fairness_checks("all scored cases (selection rate)", population),
+        *_fairness_checks(
+            _Scope("population", "all scored cases (selection rate)", len(scored), window), population, policy
+        ),
         # Investigated cases were not selected at random (100% of paper applications, risk rules for the
         # rest), so a disparity among them can be the selection's, not the model's: those checks are shown
         # with verdicts but do not gate. The random control sample gives the same metrics without that bias.
         *_fairness_checks(
-            "labelled test cases (biased by selection; reported, not gating)", labelled, gating=False
+            _Scope(
+                "labelled",
+                "labelled test cases (biased by selection; reported, not gating)",
+                len(labelled_people),
+                window,
+            ),
+            labelled,
+            policy,
+            gating=False,
         ),
-        *_fairness_checks("random control sample", control),
+        *_fairness_checks(
+            _Scope("control", "random control sample", len(control_people), window), control, policy
+        ),
     ]
     return GroupMetrics(population, labelled, control, len(scored), tuple(checks))
 
 
-def _fairness_checks(scope: str, audit: FairnessAudit, *, gating: bool = True) -> list[AuditCheck]:
-    return [
-        AuditCheck(f"{c.metric} ratio, {c.attribute} = {c.group}", scope, c.verdict, c.sentence_en, gating)
-        for c in audit.checks
-    ]
+@dataclass(frozen=True)
+class _Scope:
+    """One scope of the group metrics: its id prefix, its name, its people and the window they came from."""
+
+    key: str
+    name: str
+    people: int
+    window: AuditWindow
+
+    @property
+    def people_per_month(self) -> float | None:
+        """National accrual of this scope's cases per month, as observed in the audit window."""
+        if not self.people:
+            return None
+        return self.people * self.window.national_per_row / len(self.window.months)
+
+
+def _fairness_checks(
+    scope: _Scope, audit: FairnessAudit, policy: Policy, *, gating: bool = True
+) -> list[AuditCheck]:
+    checks = []
+    for c in audit.checks:
+        power = None
+        if c.verdict == "insufficient_evidence":
+            attribute = audit.attributes[c.attribute]
+            power = ratio_check_power(
+                c.metric,
+                attribute.groups[c.group].cells,
+                attribute.groups[attribute.reference].cells,
+                policy,
+                scope_cases=scope.people,
+                cases_per_month=scope.people_per_month,
+            )
+        checks.append(
+            AuditCheck(
+                f"{scope.key}:{c.metric}:{c.attribute}={c.group}",
+                f"{c.metric} ratio, {c.attribute} = {c.group}",
+                scope.name,
+                c.verdict,
+                c.sentence_en,
+                gating,
+                power,
+            )
+        )
+    return checks
 
 
 # -- Lock 2: proxies -------------------------------------------------------------------------------------
@@ -219,6 +287,7 @@ def proxy_checks(cases: HeldOut, spec: ScanSpec, model: ScanModel, register: Fea
     strongest = {f.feature: _strongest(f, policy.gating_attributes) for f in scan.features}
     checks = [
         AuditCheck(
+            f"proxy:input:{feature}",
             f"input '{feature}' is not a proxy",
             "proxy scan",
             "fail",
@@ -230,6 +299,7 @@ def proxy_checks(cases: HeldOut, spec: ScanSpec, model: ScanModel, register: Fea
     if not checks:
         checks.append(
             AuditCheck(
+                "proxy:inputs",
                 "no input is a proxy",
                 "proxy scan",
                 "pass",
@@ -244,6 +314,7 @@ def proxy_checks(cases: HeldOut, spec: ScanSpec, model: ScanModel, register: Fea
         if result.auc is None:
             checks.append(
                 AuditCheck(
+                    f"proxy:set:{attribute}",
                     name,
                     "proxy scan",
                     "insufficient_evidence",
@@ -253,7 +324,7 @@ def proxy_checks(cases: HeldOut, spec: ScanSpec, model: ScanModel, register: Fea
             continue
         verdict: Judgement = "fail" if result.auc >= policy.auc_threshold else "pass"
         detail = f"out-of-sample AUC {result.auc:.3f} (threshold {policy.auc_threshold})"
-        checks.append(AuditCheck(name, "proxy scan", verdict, detail))
+        checks.append(AuditCheck(f"proxy:set:{attribute}", name, "proxy scan", verdict, detail))
     return ProxyReview(scan, inputs, strongest, tuple(checks))
 
 
@@ -292,6 +363,7 @@ def counterfactual_checks(cases: HeldOut, model: ScanModel, register: FeatureReg
         moved = shift.flags_lost + shift.flags_gained
         checks.append(
             AuditCheck(
+                f"counterfactual:{shift.feature}",
                 f"signals do not depend on '{shift.feature}'",
                 "counterfactual",
                 "fail" if moved / signals > COUNTERFACTUAL_FLAG_TOLERANCE else "pass",

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ethics_review import algoritmeregister, plots
+from ethics_review._summary import decided_rows, summary_view, undecided_rows
 from ethics_review.fairness import METRICS
 from features.register import FeatureRegister, default_register
 from models.specs import ScanSpec
@@ -159,6 +160,9 @@ def report_view(
     ]
     nationality = test["nationaliteit"].astype(str)
     return {
+        "first_screen": summary_view(audit, register),
+        "undecided_rows": undecided_rows(audit, register),
+        "decided_rows": decided_rows(audit, register),
         "fairness_scopes": scopes,
         "score_plots": [
             {

@@ -2,7 +2,9 @@
 
 The manifest (``manifest.json`` beside the tables) records, per table, the SHA-256 of the Parquet file
 and the fraction of the national caseload the table represents. Real extracts get a manifest too (with
-``sample_fraction`` 1.0); the operating point is computed from national volumes, so it must be known.
+``sample_fraction`` 1.0); the operating point is computed from national volumes, so it must be known. A table
+may be complete from a month on (``full_volume_from``, YYYY-MM) and a sample before it: the fraction is then
+``sample_fraction`` before that month and 1 from it (:meth:`SourceTable.fractions`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from riskscan.errors import InvalidInput, NotFound
@@ -28,6 +31,15 @@ class SourceTable:
     sha256: str
     sample_fraction: float
     manifest: dict[str, Any]
+    full_volume_from: str | None = None
+
+    def fractions(self, dates: pd.Series) -> np.ndarray:
+        """The share of the national caseload each row's month represents (1 from ``full_volume_from``)."""
+        fractions = np.full(len(dates), self.sample_fraction)
+        if self.full_volume_from is not None:
+            months = dates.dt.to_period("M").to_numpy()
+            fractions[months >= pd.Period(self.full_volume_from, "M")] = 1.0
+        return fractions
 
 
 def file_sha256(path: Path) -> str:
@@ -60,4 +72,5 @@ def read_source(data_dir: Path, table: str) -> SourceTable:
         raise InvalidInput(
             f"manifest sample_fraction for '{table}' is {fraction}; expected a value in (0, 1]"
         )
-    return SourceTable(table, pd.read_parquet(path), path, sha, fraction, manifest)
+    full_volume_from = entry.get("full_volume_from")
+    return SourceTable(table, pd.read_parquet(path), path, sha, fraction, manifest, full_volume_from)

@@ -10,12 +10,15 @@ Three parts, each with its own evidence:
    they never pass through scoring. One row per person, as in the audit.
 3. **Process health** (:mod:`jobs.process`): signals never assessed, hoor-en-wederhoor compliance, and the
    effectiveness comparison of model-selected against random-control cases.
+4. **The committee's conditions** (:mod:`jobs.obligations`): the champion's approval still valid, and each
+   monitoring obligation re-computed on the live control sample with a confidence sequence.
 
 Findings become one status, by the thresholds in the scan spec (``monitoring``):
 
 * ``committee review required`` (exit code 4): a selection-rate disparity shown for a group, hoor en
-  wederhoor below the minimum, too many signals never assessed, or model-selected cases with *fewer*
-  violations than random ones;
+  wederhoor below the minimum, too many signals never assessed, model-selected cases with *fewer*
+  violations than random ones, an approval past its ``valid_until``, or an obligation that failed or
+  passed its due date undecided;
 * ``retrain recommended`` (exit code 3): a feature, or the score, drifted beyond the thresholds;
 * ``healthy`` (exit code 0).
 
@@ -40,9 +43,10 @@ from ethics_review.fairness import FairnessAudit, Policy, audit_groups
 from features.profile import PROFILE_FILE, ReferenceProfile
 from features.register import FeatureRegister, default_register
 from features.sources import read_source
-from jobs import process, report
+from jobs import obligations, process, report
 from jobs.drift import DriftResult, drift, p_value_text
-from models import registry
+from models import gate, registry
+from models.governance import GovernanceStore
 from models.specs import ScanSpec, load_spec
 from riskscan import fmt, home
 from riskscan.errors import NotFound, Unavailable
@@ -86,6 +90,7 @@ class MonitorResult:
     flagged_share: dict[str, float]
     fairness: FairnessAudit | None  # selection rates of model signals by group
     process: process.ProcessHealth
+    obligations: list[obligations.FollowUp] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     mlflow_run_id: str = ""
 
@@ -109,6 +114,7 @@ class MonitorResult:
             "flagged_share": self.flagged_share,
             "fairness": None if self.fairness is None else self.fairness.to_dict(),
             "process": self.process.as_dict(),
+            "obligations": [o.as_dict() for o in self.obligations],
             "files": self.files,
             "mlflow_run_id": self.mlflow_run_id,
         }
@@ -223,6 +229,47 @@ def _live_fairness(
         if c.verdict == "fail"
     ]
     return result, [*unmatched, *findings], notes
+
+
+def _committee_conditions(
+    spec: ScanSpec,
+    store: ServingStore,
+    version: str,
+    end: datetime,
+    data_dir: Path,
+    register: FeatureRegister,
+) -> tuple[list[obligations.FollowUp], list[Finding]]:
+    """The champion's approval still valid, and each of its obligations followed up (jobs.obligations)."""
+    governance = GovernanceStore(store.engine.url.render_as_string(hide_password=False))
+    decision = governance.current_decision(spec.id, version)
+    if decision is None or not decision.approves:
+        return [], [Finding(COMMITTEE, "committee approval", f"champion v{version} has no current approval")]
+    findings = []
+    if decision.valid_until is not None and decision.valid_until < end.date():
+        findings.append(
+            Finding(
+                COMMITTEE, "committee approval", f"decision {decision.id} expired on {decision.valid_until}"
+            )
+        )
+    if not governance.obligations(decision.id):
+        return [], findings
+    _sha, audit, _actual = gate.latest_audit(spec.id, version)
+    if audit is None:
+        return [], [*findings, Finding(COMMITTEE, "committee obligations", f"v{version} has no audit.json")]
+    # Every case the champion scored: it could only serve after this approval, so all are evidence for it.
+    logged = logged_cases(store, spec.id, end=end)
+    live = logged[(logged["model_version"] == version) & logged["control"] & logged["outcome_recorded"]]
+    table = register.tables[spec.table]
+    source = read_source(data_dir, spec.table).frame[[table.key, "persoon_id", *spec.fairness.groups]]
+    joined = live.merge(source, left_on="case_id", right_on=table.key, how="inner")
+    control = one_row_per_person(joined, seed=0) if len(joined) else joined
+    results = obligations.follow_up(governance, decision.id, audit, control, spec, register, end.date())
+    findings += [
+        Finding(COMMITTEE, f"obligation: {r.obligation.check}", f"{r.state}: {r.detail}")
+        for r in results
+        if r.state in obligations.REVIEW_NEEDED
+    ]
+    return results, findings
 
 
 def _process_findings(spec: ScanSpec, health: process.ProcessHealth) -> list[Finding]:
@@ -365,6 +412,13 @@ def monitor(
     )
     findings += _process_findings(spec, health)
     notes.append(_effectiveness_note(spec, health))
+    followed, condition_findings = _committee_conditions(
+        spec, store, version, end, data_dir or home.data_dir(), register
+    )
+    findings += condition_findings
+    progress(
+        f"[monitor {scan}] committee obligations: {len(followed)} followed up, {len(condition_findings)} finding(s)"
+    )
     status = COMMITTEE if any(f.severity == COMMITTEE for f in findings) else RETRAIN if findings else HEALTHY
     result = MonitorResult(
         scan=scan,
@@ -381,6 +435,7 @@ def monitor(
         flagged_share=drifted.flagged_share,
         fairness=fairness,
         process=health,
+        obligations=followed,
     )
     _publish(result, spec, out_dir, log_to_mlflow=log_to_mlflow)
     progress(f"[monitor {scan}] status: {status}")

@@ -1,14 +1,23 @@
 """The promotion gate: committee decisions, promotion to ``champion``, and withdrawal.
 
 No model reaches staff without the committee's approval of that exact version *and* that exact audit.
-``promote`` sets the ``champion`` alias only if all of these hold, and otherwise names every unmet one:
+``promote`` sets the ``champion`` alias only if all of these hold, and otherwise names every unmet one
+(:func:`check_promotion` returns them as a list of independent reasons, so other rules can add theirs):
 
 * the version has an audit on record, and the report still hashes to the recorded ``audit_sha256``;
-* that latest audit has no failed check;
-* the committee's current decision for the version approves it, reviewed that same audit hash, and
-  has not expired;
+* that latest audit has no failed gating check;
+* the committee's current decision for the version approves it, reviewed that same audit hash, is signed
+  by two different committee tokens (four eyes), names a ``valid_until`` and has not expired;
+* **insufficient evidence is not a pass**: if any gating check is ``insufficient_evidence``, the decision
+  is ``approve-with-conditions`` and names a monitoring obligation for each such check;
 * the version has not been withdrawn;
 * no column the version was trained on (its inputs and its label) has been ruled unlawful.
+
+Who signs: a decision is recorded under the signing member's token identity (a :class:`Signatory`,
+resolved by the pages or the command line; this layer never sees a token) and takes effect only when a
+second, different committee token co-signs it. The identity that registered the version (the
+``registered_by`` tag, see :func:`models.registry.register_candidate`) may not sign, and neither may any
+role but ``committee``.
 
 Decisions, promotions and withdrawals are appended to the governance database (never edited) and
 mirrored as model-version tags so that the MLflow registry tells the same story.
@@ -17,21 +26,52 @@ mirrored as model-version tags so that the MLflow registry tells the same story.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
+
+from mlflow.entities.model_registry import ModelVersion
 
 from models import registry
 from models.governance import (
+    MAX_VALID_MONTHS,
     DecisionRecord,
     GovernanceStore,
+    Obligation,
+    ObligationRecord,
     PromotionRecord,
     RulingRecord,
+    Signatory,
+    SignatureRecord,
     WithdrawalRecord,
+    check_id,
+    failed_checks,
+    months_ahead,
+    undecided_checks,
 )
 from models.specs import load_spec
-from riskscan.errors import GateRefusal
+from riskscan.errors import Forbidden, GateRefusal, InvalidInput
+
+SIGNING_ROLE = "committee"
+#: Signatures a decision needs before it takes effect: the member who records it and a second one.
+SIGNATURES_NEEDED = 2
+
+
+@dataclass(frozen=True)
+class DecisionState:
+    """A decision with its signatures and obligations: what the pages show and the gate reads."""
+
+    decision: DecisionRecord
+    signatures: list[SignatureRecord]
+    obligations: list[ObligationRecord]
+
+    @property
+    def cosigned(self) -> bool:
+        return len({s.token_id for s in self.signatures}) >= SIGNATURES_NEEDED
 
 
 @dataclass
@@ -47,48 +87,106 @@ class GateCheck:
         return not self.unmet
 
 
-def _verified_audit_hash(scan: str, version: str, unmet: list[str]) -> str | None:
-    """The recorded audit hash, after checking the stored report still has that hash."""
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def decision_state(store: GovernanceStore, decision: DecisionRecord) -> DecisionState:
+    return DecisionState(decision, store.signatures(decision.id), store.obligations(decision.id))
+
+
+def latest_audit(scan: str, version: str) -> tuple[str | None, dict[str, Any] | None, str | None]:
+    """The recorded audit hash, ``audit.json`` and the stored report's actual hash (None where missing)."""
     mv = registry.get_version(scan, version)
     recorded = mv.tags.get("audit_sha256")
+    if not recorded:
+        return None, None, None
+    with tempfile.TemporaryDirectory() as tmp:
+        report = registry.download_audit_file(scan, version, "report.html", Path(tmp))
+        actual = hashlib.sha256(report.read_bytes()).hexdigest() if report and report.exists() else None
+        document = registry.download_audit_file(scan, version, "audit.json", Path(tmp))
+        audit = json.loads(document.read_text(encoding="utf-8")) if document and document.exists() else None
+    return recorded, audit, actual
+
+
+def _audit_reasons(scan: str, version: str, unmet: list[str]) -> tuple[str | None, dict[str, Any] | None]:
+    recorded, audit, actual = latest_audit(scan, version)
     if not recorded:
         unmet.append(
             f"version {version} has no audit on record (run 'riskscan audit --scan {scan} --version {version}')"
         )
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        report = registry.download_audit_file(scan, version, "report.html", Path(tmp))
-        actual = hashlib.sha256(report.read_bytes()).hexdigest() if report and report.exists() else None
+        return None, None
     if actual != recorded:
         unmet.append(
             f"the stored audit report of version {version} does not match its recorded hash {recorded[:12]}"
         )
-    verdict = mv.tags.get("audit_verdict", "unknown")
-    failed = int(mv.tags.get("audit_fail_count", "0") or 0)
-    if verdict == "fail" or failed:
-        unmet.append(f"the latest audit of version {version} ({recorded[:12]}) has {failed} failed check(s)")
-    return recorded
+    if audit is None:
+        unmet.append(
+            f"the audit of version {version} ({recorded[:12]}) has no audit.json to read its checks from"
+        )
+    failed = failed_checks(audit) if audit else []
+    if failed:
+        names = "; ".join(check_id(c) for c in failed)
+        unmet.append(
+            f"the latest audit of version {version} ({recorded[:12]}) has {len(failed)} failed check(s): {names}"
+        )
+    return recorded, audit
+
+
+def _obligation_reasons(decision: DecisionRecord, audit: Mapping[str, Any], obliged: set[str]) -> list[str]:
+    """Insufficient evidence is not a pass: every undecided gating check needs an obligation."""
+    undecided = [check_id(c) for c in undecided_checks(audit)]
+    if not undecided:
+        return []
+    if decision.decision != "approve-with-conditions":
+        return [
+            f"the audit has {len(undecided)} gating check(s) with insufficient evidence, and decision "
+            f"{decision.id} is a plain '{decision.decision}': only 'approve-with-conditions' with a monitoring "
+            f"obligation per undecided check can promote ({'; '.join(undecided)})"
+        ]
+    missing = [c for c in undecided if c not in obliged]
+    if missing:
+        return [f"decision {decision.id} names no monitoring obligation for: {'; '.join(missing)}"]
+    return []
+
+
+def _decision_reasons(
+    state: DecisionState, audit_sha: str | None, audit: Mapping[str, Any] | None, today: date
+) -> list[str]:
+    decision = state.decision
+    if not decision.approves:
+        return [f"the committee rejected version {decision.version} (decision {decision.id})"]
+    unmet: list[str] = []
+    if not state.cosigned:
+        signers = ", ".join(s.signer_name for s in state.signatures) or "nobody"
+        unmet.append(
+            f"decision {decision.id} is signed by {signers} only: it takes effect when a second, different "
+            "committee member co-signs it"
+        )
+    if audit_sha and decision.audit_sha256 != audit_sha:
+        unmet.append(
+            f"the committee's decision {decision.id} approved audit {decision.audit_sha256[:12]}, but the latest "
+            f"audit is {audit_sha[:12]}: the committee must review the current audit"
+        )
+    if decision.valid_until is None:
+        unmet.append(f"decision {decision.id} names no valid_until date; every approval must")
+    elif decision.valid_until < today:
+        unmet.append(f"the approval (decision {decision.id}) expired on {decision.valid_until.isoformat()}")
+    if audit is not None and decision.audit_sha256 == audit_sha:
+        unmet += _obligation_reasons(decision, audit, {o.check for o in state.obligations})
+    return unmet
 
 
 def check_promotion(scan: str, version: str, store: GovernanceStore, today: date | None = None) -> GateCheck:
-    today = today or datetime.now(UTC).date()
+    """Every reason the version may not be promoted now (none: it may)."""
+    today = today or today_utc()
     unmet: list[str] = []
-    audit_sha = _verified_audit_hash(scan, version, unmet)
+    audit_sha, audit = _audit_reasons(scan, version, unmet)
     decision = store.current_decision(scan, version)
     if decision is None:
         unmet.append(f"no committee decision is recorded for version {version}")
-    elif decision.decision == "reject":
-        unmet.append(f"the committee rejected version {version} (decision {decision.id})")
     else:
-        if audit_sha and decision.audit_sha256 != audit_sha:
-            unmet.append(
-                f"the committee's decision {decision.id} approved audit {decision.audit_sha256[:12]}, but the latest "
-                f"audit is {audit_sha[:12]}: the committee must review the current audit"
-            )
-        if decision.valid_until is not None and decision.valid_until < today:
-            unmet.append(
-                f"the approval (decision {decision.id}) expired on {decision.valid_until.isoformat()}"
-            )
+        unmet += _decision_reasons(decision_state(store, decision), audit_sha, audit, today)
     if store.is_version_withdrawn(scan, version):
         unmet.append(f"version {version} was withdrawn and cannot be promoted again")
     unmet += [
@@ -97,6 +195,65 @@ def check_promotion(scan: str, version: str, store: GovernanceStore, today: date
         for ruling in blocking_rulings(scan, version, store.rulings())
     ]
     return GateCheck(scan, version, audit_sha, decision, unmet)
+
+
+# -------------------------------------------------------------------------------------------- signing
+
+
+def _check_signer(signer: Signatory, mv: ModelVersion) -> None:
+    """Only committee tokens sign, and never the identity that registered the version."""
+    if signer.role != SIGNING_ROLE:
+        raise Forbidden(f"{signer} has role '{signer.role}'; only committee tokens sign committee decisions")
+    by_token = mv.tags.get("registered_by_token_id")
+    by_name = mv.tags.get("registered_by", "")
+    if (by_token and by_token == str(signer.token_id)) or (
+        by_name and by_name.casefold() == signer.name.casefold()
+    ):
+        raise Forbidden(
+            f"{signer} registered version {mv.version} of {mv.name} (registered_by {by_name!r}) and may not "
+            "sign its decision: who builds a model does not approve it"
+        )
+
+
+def _valid_until(decision: str, valid_until: date | None, today: date) -> None:
+    if decision == "reject":
+        return
+    latest = months_ahead(today, MAX_VALID_MONTHS)
+    if valid_until is None:
+        raise InvalidInput(f"valid_until is required for decision {decision!r}: a date at most {latest}")
+    if not today <= valid_until <= latest:
+        raise InvalidInput(
+            f"valid_until {valid_until.isoformat()} must lie between today ({today}) and "
+            f"{MAX_VALID_MONTHS} months ahead ({latest})"
+        )
+
+
+def _check_against_audit(decision: str, audit: Mapping[str, Any], obligations: Sequence[Obligation]) -> None:
+    """An approval on a failed audit is refused; undecided checks need 'approve-with-conditions' and an
+    obligation each; an obligation must name an undecided check."""
+    if decision == "reject":
+        return
+    failed = [check_id(c) for c in failed_checks(audit)]
+    if failed:
+        raise GateRefusal(f"decision {decision!r}", [f"the audit failed check(s) {'; '.join(failed)}"])
+    undecided = [check_id(c) for c in undecided_checks(audit)]
+    if decision == "approve" and undecided:
+        raise GateRefusal(
+            "decision 'approve'",
+            [
+                f"{len(undecided)} gating check(s) have insufficient evidence, which is not a pass: decide "
+                f"'approve-with-conditions' with a monitoring obligation for each of {'; '.join(undecided)}"
+            ],
+        )
+    obliged = {o.check for o in obligations}
+    missing = [c for c in undecided if c not in obliged]
+    unknown = sorted(obliged - set(undecided))
+    reasons = [f"no obligation names the undecided check {c!r}" for c in missing]
+    reasons += [
+        f"obligation for {c!r}, which is not an undecided gating check of this audit" for c in unknown
+    ]
+    if reasons:
+        raise GateRefusal(f"decision {decision!r}", reasons)
 
 
 def trained_columns(scan: str, version: str) -> frozenset[str]:
@@ -121,42 +278,83 @@ def decide(
     scan: str,
     version: str,
     decision: str,
-    decided_by: list[str],
+    signer: Signatory,
     rationale: str,
     checklist: dict[str, str],
-    conditions: list[str] | None = None,
+    conditions: Sequence[str] = (),
+    obligations: Sequence[Obligation] = (),
     valid_until: date | None = None,
     demo: bool = False,
+    today: date | None = None,
 ) -> DecisionRecord:
-    """Record the committee's decision against the version's current audit hash."""
+    """Record a decision against the version's current audit, signed by ``signer``; it takes effect once
+    a second committee member co-signs it (:func:`cosign`).
+
+    The obligations' texts are recorded among the decision's conditions too, so the decision row reads
+    complete on its own.
+    """
+    today = today or today_utc()
     mv = registry.get_version(scan, version)
-    audit_sha = mv.tags.get("audit_sha256")
-    if not audit_sha:
+    _check_signer(signer, mv)
+    audit_sha, audit, _actual = latest_audit(scan, version)
+    if not audit_sha or audit is None:
         raise GateRefusal(
             "decision", [f"version {version} has no audit; the committee decides on an audit report"]
         )
+    _valid_until(decision, valid_until, today)
+    _check_against_audit(decision, audit, obligations)
+    all_conditions = [*conditions, *(o.text_nl for o in obligations)]
     record = store.record_decision(
         scan=scan,
         version=str(version),
         audit_sha256=audit_sha,
         decision=decision,
-        decided_by=decided_by,
+        signer=signer,
         rationale=rationale,
-        conditions=list(conditions or []),
+        conditions=all_conditions,
+        obligations=list(obligations),
         valid_until=valid_until,
         checklist=checklist,
         demo=demo,
     )
-    for key, value in {
-        "decision": decision,
-        "decision_id": str(record.id),
-        "decision_by": ", ".join(decided_by),
-        "decision_audit_sha256": audit_sha,
-        "decision_valid_until": valid_until.isoformat() if valid_until else "",
-        "decision_demo": str(demo).lower(),
-    }.items():
-        registry.set_version_tag(scan, version, key, value)
+    _tag_decision(record, signed_by=[str(signer)])
     return record
+
+
+def cosign(store: GovernanceStore, *, decision_id: int, signer: Signatory) -> SignatureRecord:
+    """The second signature: a different committee member, on the audit that is still the latest."""
+    decision = store.decision(decision_id)
+    if decision is None:
+        raise InvalidInput(f"decision_id {decision_id} does not exist")
+    mv = registry.get_version(decision.scan, decision.version)
+    _check_signer(signer, mv)
+    latest = mv.tags.get("audit_sha256")
+    if latest != decision.audit_sha256:
+        raise GateRefusal(
+            f"co-signing decision {decision_id}",
+            [
+                f"it was given on audit {decision.audit_sha256[:12]}, but the audit was re-run since "
+                f"({(latest or 'none')[:12]}): the committee decides again on the current audit"
+            ],
+        )
+    signature = store.record_signature(decision_id, signer)
+    _tag_decision(decision, signed_by=[s.signer_name for s in store.signatures(decision_id)])
+    return signature
+
+
+def _tag_decision(record: DecisionRecord, *, signed_by: list[str]) -> None:
+    for key, value in {
+        "decision": record.decision,
+        "decision_id": str(record.id),
+        "decision_by": ", ".join(signed_by),
+        "decision_audit_sha256": record.audit_sha256,
+        "decision_valid_until": record.valid_until.isoformat() if record.valid_until else "",
+        "decision_demo": str(record.demo).lower(),
+    }.items():
+        registry.set_version_tag(record.scan, record.version, key, value)
+
+
+# ------------------------------------------------------------------------------- promotion, withdrawal
 
 
 def promote(store: GovernanceStore, *, scan: str, version: str, promoted_by: str) -> PromotionRecord:

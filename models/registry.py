@@ -13,6 +13,7 @@ the version of pip, which a uv environment does not have), and a run's datasets 
 
 from __future__ import annotations
 
+import getpass
 import json
 import subprocess
 import sys
@@ -191,7 +192,12 @@ def register_candidate(
     scan: str, info: ModelInfo, tags: dict[str, str], register: FeatureRegister | None = None
 ) -> ModelVersion:
     """Register a logged model as a new version of ``riskscan-<scan>``, tagged ``status=candidate``; its
-    inputs are checked against ``register`` (default: the shipped one)."""
+    inputs are checked against ``register`` (default: the shipped one).
+
+    ``registered_by`` names who registered it (the operating-system user running training or the
+    retraining job, as MLflow's ``mlflow.user`` run tag does) unless ``tags`` names it: the promotion gate
+    refuses that identity's signature on the version's committee decision (separation of duties).
+    """
     check_signature(scan, info.signature, register)
     c = client()
     name = model_name(scan)
@@ -207,7 +213,7 @@ def register_candidate(
         name,
         info.model_uri,
         run_id=info.run_id,
-        tags={**tags, "status": "candidate"},
+        tags={"registered_by": getpass.getuser(), **tags, "status": "candidate"},
         model_id=info.model_id,
     )
 

@@ -47,6 +47,16 @@ def number(value: Any, digits: int = 3, *, lang: Lang = "en", missing: str = MIS
     return text.replace(".", ",") if lang == "nl" else text
 
 
+def count(value: int, *, lang: Lang = "en") -> str:
+    """A whole number with thousands separators (a point in Dutch, a comma in English).
+
+    >>> count(12345), count(1234567, lang="nl")
+    ('12,345', '1.234.567')
+    """
+    text = f"{int(value):,}"
+    return text.replace(",", ".") if lang == "nl" else text
+
+
 def percent(value: Any, digits: int = 1, *, lang: Lang = "en", missing: str = MISSING) -> str:
     """A share (0.123) as a percentage ("12.3%").
 

@@ -2,6 +2,11 @@
 
 Tokens are created by ``riskscan token create``, shown once, and stored only as SHA-256 hashes. A missing
 or unknown token is 401; a valid token whose role may not do the thing asked is 403.
+
+``POST /score`` is machine-to-machine: only the case-management system (role ``systeem``) and ``admin``
+may call it, because its answer holds the score, the threshold and the control flag, which enforcement
+staff must never see (the random control sample is blind; ``serving/web/_worklist.py``). Staff
+(``handhaving``) work from the pages, which show neither.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from riskscan.errors import Forbidden, Unauthenticated
 from serving.store import ServingStore
 from serving.tokens import TokenRecord
 
-#: Which roles may use which part of the service. Admin may do everything.
+#: Which roles may use which part of the service. Admin may do everything but sign a committee decision:
+#: only committee members decide, and an admin promotes only what two of them signed (four eyes).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "score": frozenset({"handhaving", "admin"}),
-    "outcome": frozenset({"handhaving", "admin"}),
+    "score": frozenset({"systeem", "admin"}),
+    "outcome": frozenset({"handhaving", "systeem", "admin"}),
     "cases": frozenset({"committee", "retrain", "admin"}),
     "worklist": frozenset({"handhaving", "admin"}),
     "audits": frozenset({"committee", "admin"}),
@@ -24,6 +30,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "metrics": frozenset({"admin"}),
     "rule": frozenset({"committee", "admin"}),
     "reexamination": frozenset({"handhaving", "admin"}),
+    "decide": frozenset({"committee"}),
+    "promote": frozenset({"admin"}),
 }
 CACHE_SECONDS = 5.0  # a revoked token stops working within this time
 
@@ -61,9 +69,12 @@ class Authenticator:
         record = self._lookup(token)
         if record is None:
             raise Unauthenticated("unknown or revoked token")
-        allowed = PERMISSIONS[action]
-        if record.role not in allowed:
-            raise Forbidden(
-                f"role '{record.role}' may not {action}; allowed roles: {', '.join(sorted(allowed))}"
-            )
-        return record
+        return check_role(record, action)
+
+
+def check_role(record: TokenRecord, action: str) -> TokenRecord:
+    """``record`` if its role may do ``action``; :class:`Forbidden` naming the roles that may, otherwise."""
+    allowed = PERMISSIONS[action]
+    if record.role not in allowed:
+        raise Forbidden(f"role '{record.role}' may not {action}; allowed roles: {', '.join(sorted(allowed))}")
+    return record

@@ -22,8 +22,9 @@ Not erased, and counted in the report:
 - every row of a case whose investigation is still open (selected, a signal or the control sample, with
   no outcome recorded): the investigation, and the hearing of the person, need the inputs;
 - every row of a case with a re-examination task (after a ruling on a data source, revision 0007) that
-  has no result yet. A model version with an open monitoring obligation (revision 0006, not yet here)
-  becomes one more :class:`Exemption` in :data:`EXEMPTIONS` when it lands.
+  has no result yet. A model version with an open monitoring obligation (revision 0006, merged
+  after this module was written) is not exempt yet: it becomes one more :class:`Exemption` in
+  :data:`EXEMPTIONS`.
 
 From the database file too
 --------------------------

@@ -3,9 +3,17 @@
 API endpoints (BentoML ``@bentoml.api``, JSON, bearer token in ``Authorization``):
 
 * ``POST /score``: score cases with the scan's champion, with exact TreeSHAP explanations; every case
-  is logged before the answer leaves.
+  is logged before the answer leaves. Machine-to-machine: roles ``systeem`` (the case-management
+  system) and ``admin`` only; enforcement staff (``handhaving``) get 403.
 * ``POST /outcome``: record an investigation's result against a ``request_id``.
 * ``POST /reload``: reload the champions (admin).
+
+The contract of ``/score`` with its caller: the answer holds the score, the threshold, the control flag
+and the explanation. The calling system uses them to route the case (a signal or a control case goes to
+the worklist) and keeps them for audit, and **never shows any of them to the investigator**: the random
+control sample is only a fair measure of the model if staff cannot tell a control case from a signal and
+investigate both alike (``serving/web/_worklist.py`` says what the staff pages show instead). The control
+flag stays in the decision log and is visible to the committee and admin (``GET /cases``).
 
 ``GET /cases`` and the web pages (``/ui/...``) are a FastAPI app mounted in the same service. BentoML's
 own ``/healthz``, ``/livez`` and ``/readyz`` and the OpenAPI document ``/docs.json`` need no token;

@@ -2,15 +2,17 @@
 
 The store owns the engine, SQLite's durability and checkpoint settings, and the clock; the records are
 kept by their own modules, which it calls: the decision log (:mod:`serving.log`), the outcomes
-(:mod:`serving.outcomes`), the case queries (:mod:`serving.cases`) and the API tokens
-(:mod:`serving.tokens`). Their tables come from Alembic revision ``0002_serving`` and live in the same
-database (and on the same declarative ``Base``) as the committee decisions in :mod:`models.governance`.
-Like those, they are evidence, so they are append-only *in the database*, and the store has no update
-or delete methods.
+(:mod:`serving.outcomes`), the case queries (:mod:`serving.cases`), the API tokens
+(:mod:`serving.tokens`) and the page sessions (:mod:`serving.sessions`). Their tables come from Alembic
+revisions ``0002_serving`` and ``0005_web_sessions`` and live in the same database (and on the same
+declarative ``Base``) as the committee decisions in :mod:`models.governance`. Like those, they are
+evidence, so they are append-only *in the database*, and the store has no update or delete methods; the
+page sessions alone are not evidence, and end (a delete) at logout, revocation or expiry.
 
 This module also re-exports the records its methods take and return (:class:`LogEntry`,
 :class:`BatchColumns`, :class:`LoggedScore`, :class:`ChainReport`, :class:`CaseRow`,
-:class:`OutcomeRecord`, :class:`PurgeReport`, :class:`TokenRecord`), so a caller of the store needs one import.
+:class:`OutcomeRecord`, :class:`PurgeReport`, :class:`TokenRecord`, :class:`WebSession`), so a caller of the store needs
+one import.
 
 SQLite durability
 -----------------
@@ -46,6 +48,7 @@ from serving import cases as _cases
 from serving import outcomes as _outcomes
 from serving import purge as _purge
 from serving import reexamination as _reexamination
+from serving import sessions as _sessions
 from serving import tokens as _tokens
 from serving.cases import CaseRow
 from serving.log import INSERT_CHUNK, BatchColumns, ChainReport, DecisionLog, LogEntry, LoggedScore
@@ -53,9 +56,17 @@ from serving.outcomes import OutcomeRecord
 from serving.purge import PurgeReport
 from serving.reexamination import Progress, Task
 from serving.rulings import BlockedVersion, ResultRecord
+from serving.sessions import WebSession
 from serving.tokens import TokenRecord
 
-TABLES: Final = ("decision_log", "decision_log_recipes", "outcomes", "api_tokens", "token_revocations")
+TABLES: Final = (
+    "decision_log",
+    "decision_log_recipes",
+    "outcomes",
+    "api_tokens",
+    "token_revocations",
+    "web_sessions",
+)
 SQLITE_SYNCHRONOUS: Final = ("NORMAL", "FULL")
 SQLITE_CACHE_KIB: Final = 65_536
 SQLITE_SAFETY_CHECKPOINT_PAGES: Final = 10_000
@@ -323,8 +334,31 @@ class ServingStore(Store):
         return _tokens.authenticate(self._engine, token)
 
     def revoke_token(self, token_id: int, reason: str) -> None:
-        """Take a token out of use, for good: a revocation row, never an edit."""
+        """Take a token out of use, for good: a revocation row, never an edit; its page sessions end."""
         _tokens.revoke_token(self._engine, self._now, token_id, reason)
+
+    def active_token(self, token_id: int) -> TokenRecord | None:
+        """The record of the token with this id, or None when there is none or it is revoked."""
+        return _tokens.active_token(self._engine, token_id)
+
+    # -------------------------------------------------------------------------------- page sessions
+
+    def start_session(self, token_id: int) -> tuple[str, WebSession]:
+        """A new page session for a token; its id is returned once, for the cookie
+        (:func:`serving.sessions.start_session`)."""
+        return _sessions.start_session(self._engine, self._now, token_id)
+
+    def use_session(self, session_id: str) -> WebSession | None:
+        """The live session with this id, its last use now; None if unknown, ended or expired."""
+        return _sessions.use_session(self._engine, self._now, session_id)
+
+    def end_session(self, session_id: str) -> bool:
+        """Delete the session with this id (logout); False if there was none."""
+        return _sessions.end_session(self._engine, session_id)
+
+    def session_count(self, token_id: int | None = None) -> int:
+        """How many page sessions exist, for one token or all."""
+        return _sessions.session_count(self._engine, token_id)
 
     def tokens(self) -> list[TokenRecord]:
         """Every token ever made, revoked ones included, oldest first."""
@@ -342,4 +376,5 @@ __all__ = [
     "PurgeReport",
     "ServingStore",
     "TokenRecord",
+    "WebSession",
 ]

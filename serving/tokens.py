@@ -33,13 +33,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from riskscan.db import NAME_LENGTH, Base, Record, UTCDateTime, text_field, write_transaction
 from riskscan.errors import Conflict, InvalidInput, NotFound
+from serving.sessions import end_token_sessions
 
-ROLES: Final = ("handhaving", "committee", "retrain", "admin")
+#: ``systeem`` is the case-management system calling ``POST /score`` (revision 0005): a machine, not a
+#: person, and the only role besides ``admin`` that sees a score, the threshold and the control flag.
+ROLES: Final = ("handhaving", "committee", "retrain", "admin", "systeem")
 TOKEN_PREFIX: Final = "rs_"
 
 
 class ApiTokenRow(Base):
-    """An API token, stored as the SHA-256 of the token only (revision 0002)."""
+    """An API token, stored as the SHA-256 of the token only (revision 0002; role ``systeem`` from 0005)."""
 
     __tablename__ = "api_tokens"
 
@@ -51,7 +54,7 @@ class ApiTokenRow(Base):
 
     __table_args__ = (
         CheckConstraint("length(trim(name)) > 0", name="name"),
-        CheckConstraint("role IN ('handhaving', 'committee', 'retrain', 'admin')", name="role"),
+        CheckConstraint("role IN ('handhaving', 'committee', 'retrain', 'admin', 'systeem')", name="role"),
         UniqueConstraint("token_hash", name="token_hash"),
         {"sqlite_autoincrement": True},
     )
@@ -140,10 +143,26 @@ def authenticate(engine: Engine, token: str) -> TokenRecord | None:
     return record if record.active else None
 
 
-def revoke_token(engine: Engine, now: Callable[[], datetime], token_id: int, reason: str) -> None:
-    """Take a token out of use, for good: a revocation row, never an edit."""
+def _token_id_field(token_id: object) -> int:
     if isinstance(token_id, bool) or not isinstance(token_id, int):
         raise InvalidInput(f"token_id must be an integer, got {token_id!r}")
+    return token_id
+
+
+def active_token(engine: Engine, token_id: int) -> TokenRecord | None:
+    """The record of the token with this id, or None when there is none or it is revoked (a page session
+    holds the token's id, never the token)."""
+    token_id = _token_id_field(token_id)
+    with engine.connect() as connection:
+        row = connection.execute(_token_query().where(_TOKENS.c.id == token_id)).first()
+    record = None if row is None else TokenRecord.from_row(row)
+    return record if record is not None and record.active else None
+
+
+def revoke_token(engine: Engine, now: Callable[[], datetime], token_id: int, reason: str) -> None:
+    """Take a token out of use, for good: a revocation row, never an edit. Every page session opened with
+    the token ends in the same transaction."""
+    token_id = _token_id_field(token_id)
     reason = text_field("reason", reason)
     with write_transaction(engine) as connection:
         row = connection.execute(_token_query().where(_TOKENS.c.id == token_id)).first()
@@ -154,6 +173,7 @@ def revoke_token(engine: Engine, now: Callable[[], datetime], token_id: int, rea
         connection.execute(
             insert(_REVOCATIONS), {"token_id": token_id, "reason": reason, "created_at": now()}
         )
+        end_token_sessions(connection, token_id)
 
 
 def tokens(engine: Engine) -> list[TokenRecord]:

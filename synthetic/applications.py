@@ -91,11 +91,31 @@ class _Job:
     earlier_benefits: IntArray
 
 
+def application_volume(config: GeneratorConfig) -> tuple[FloatArray, int, float]:
+    """Expected rows per configured month, the rows to draw, and the sample fraction of the sampled months.
+
+    Without ``full_volume_from`` every month is sampled at f = n_applications / national volume. With it,
+    months before it are sampled at f = n_applications / their national volume and later months are complete
+    (fraction 1): month m gets weight national(m) x fraction(m), and n = n_applications + their volume.
+    """
+    months = month_range(config.start, config.end)
+    national = national_applications(months)
+    full = (
+        months >= np.datetime64(config.full_volume_from, "M")
+        if config.full_volume_from
+        else np.zeros(len(months), dtype=bool)
+    )
+    fraction = config.n_applications / float(national[~full].sum())
+    weights = np.where(full, national, national * fraction)
+    return weights, config.n_applications + round(float(national[full].sum())), fraction
+
+
 def applications_world(config: GeneratorConfig, streams: dict[str, np.random.Generator], n: int) -> World:
     """n applications over the configured months, with the truth's log-odds (intercept not yet added)."""
     hazards = config.hazards
     months = month_range(config.start, config.end)
-    dates = sample_dates(streams["people"], months, national_applications(months), n)
+    weights, _, _ = application_volume(config)
+    dates = sample_dates(streams["people"], months, weights, n)
     spike = in_window(dates.astype("datetime64[M]"), SPIKE_START, SPIKE_END)
     people = draw_people(streams["people"], n, spike)
     nationality = people["nationaliteit"]

@@ -76,6 +76,12 @@ class GeneratorConfig:
     # Number of the first application, period and person. A later extract (a new month's caseload) must
     # not reuse the numbers of an earlier one: ids are how logged cases are joined back to the extract.
     first_id: int = 1
+    # From this month (YYYY-MM) on, ww_aanvragen is generated at the full national volume (every handled
+    # application), and ``n_applications`` counts the rows of the months before it. An audit on a sample
+    # cannot decide (a 7% sample leaves most group checks undecided); the audit window of the demo is the
+    # last year, so that year is complete. The periods table keeps one fraction: a benefit spans months, and
+    # a per-month fraction would need a person's periods thinned month by month.
+    full_volume_from: str | None = None
 
     def __post_init__(self) -> None:
         if np.datetime64(self.start, "M") > np.datetime64(self.end, "M"):
@@ -84,5 +90,14 @@ class GeneratorConfig:
             raise InvalidInput("n_applications and n_periods must be at least 1")
         if self.first_id < 1:
             raise InvalidInput(f"first_id must be at least 1, got {self.first_id}")
+        if self.full_volume_from is not None and not (
+            np.datetime64(self.start, "M")
+            < np.datetime64(self.full_volume_from, "M")
+            <= np.datetime64(self.end, "M")
+        ):
+            raise InvalidInput(
+                f"full_volume_from {self.full_volume_from} must lie after start {self.start} and not after "
+                f"end {self.end}"
+            )
         if not 0.0 <= self.control_share <= 1.0:
             raise InvalidInput(f"control_share must lie in [0, 1], got {self.control_share}")

@@ -75,6 +75,7 @@ def summarize(table: GeneratedTable) -> dict[str, Any]:
         "first_date": str(dates.min()) if rows else None,
         "last_date": str(dates.max()) if rows else None,
         "sample_fraction": table.sample_fraction,
+        "full_volume_from": table.full_volume_from,
         "investigated_share": share(investigated),
         "control_share": share(frame["controlesteekproef"].to_numpy(dtype=bool)),
         "label_coverage": share(frame[label].notna().to_numpy()),

@@ -22,14 +22,13 @@ from functools import cache
 
 import numpy as np
 
-from synthetic.applications import applications_world
+from synthetic.applications import application_volume, applications_world
 from synthetic.calibration import (
     CALIBRATION_ROWS,
     CALIBRATION_SEED,
     PERIODS_PER_FOUR_MONTHS,
     SOLLICITATIE_SANCTION_RATE_4M,
     VW_SANCTION_RATE,
-    national_applications,
     national_periods,
     solve_intercept,
 )
@@ -57,15 +56,15 @@ SANCTION_RATE_TARGETS: dict[str, tuple[float, float]] = {
 
 
 def generate_applications(config: GeneratorConfig) -> GeneratedTable:
-    """The VW source table: one row per handled WW application."""
-    volume = national_applications(month_range(config.start, config.end)).sum()
-    return _generate(APPLICATIONS, config, config.n_applications, volume)
+    """The VW source table: one row per handled WW application (complete from ``full_volume_from``)."""
+    _, rows, fraction = application_volume(config)
+    return _generate(APPLICATIONS, config, rows, fraction, config.full_volume_from)
 
 
 def generate_periods(config: GeneratorConfig) -> GeneratedTable:
     """The sollicitatie source table: one row per person per 4-week period on WW."""
     volume = national_periods(month_range(config.start, config.end)).sum()
-    return _generate(PERIODS, config, config.n_periods, volume)
+    return _generate(PERIODS, config, config.n_periods, config.n_periods / volume, None)
 
 
 def generate(config: GeneratorConfig) -> dict[str, GeneratedTable]:
@@ -73,15 +72,26 @@ def generate(config: GeneratorConfig) -> dict[str, GeneratedTable]:
     return {APPLICATIONS: generate_applications(config), PERIODS: generate_periods(config)}
 
 
-def _generate(table: str, config: GeneratorConfig, n: int, volume: float) -> GeneratedTable:
-    """World, record, truth and labels of one table; sample_fraction is n over the national volume."""
+def _generate(
+    table: str, config: GeneratorConfig, n: int, sample_fraction: float, full_volume_from: str | None
+) -> GeneratedTable:
+    """World, record, truth and labels of one table; ``sample_fraction`` is rows over the national volume
+    of the sampled months (every month, or those before ``full_volume_from``, which are complete)."""
     table_index, build_world = _WORLDS[table]
     streams = random_streams(config.seed, table_index)
     world = build_world(config, streams, n)
     record = select(streams["selection"], config, table, world.columns)
     intercept = _intercept(table, config.start, config.end, config.hazards.truth_depends_on_nationality)
     truth = draw_truth(streams["truth"], world, intercept)
-    return record_table(table, world, truth, record, streams["labels"], sample_fraction=n / volume)
+    return record_table(
+        table,
+        world,
+        truth,
+        record,
+        streams["labels"],
+        sample_fraction=sample_fraction,
+        full_volume_from=full_volume_from,
+    )
 
 
 @cache

@@ -73,7 +73,8 @@ class GeneratedTable:
     name: str  # "ww_aanvragen" or "ww_sollicitatieperiodes"
     frame: pd.DataFrame  # the source table, exactly the register's columns
     truth: pd.DataFrame  # id column, "p_true", "violation"; never part of the source table
-    sample_fraction: float  # rows / national volume of this table over the months generated
+    sample_fraction: float  # rows / national volume of this table over the sampled months
+    full_volume_from: str | None = None  # YYYY-MM from which every case is present (fraction 1)
 
 
 @dataclass
@@ -187,6 +188,7 @@ def record_table(
     rng: np.random.Generator,
     *,
     sample_fraction: float,
+    full_volume_from: str | None = None,
 ) -> GeneratedTable:
     """Draw the labels from the labels' own stream, and assemble the table in register form."""
     draw = rng.random(len(world.logit))
@@ -203,7 +205,7 @@ def record_table(
     columns[label] = pd.arrays.BooleanArray(sanction & record.investigated, ~record.investigated)
     frame = _to_frame(table, columns)
     hidden = pd.DataFrame({key: frame[key], "p_true": truth.p_true, "violation": truth.violation})
-    return GeneratedTable(name=table, frame=frame, truth=hidden, sample_fraction=float(sample_fraction))
+    return GeneratedTable(table, frame, hidden, float(sample_fraction), full_volume_from)
 
 
 # ==================================================================================================

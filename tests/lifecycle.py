@@ -7,15 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from ethics_review.audit import audit_version
 from features.sources import read_source
-from models.gate import decide, promote
-from models.governance import CHECKLIST_KEYS, GovernanceStore
+from models.gate import cosign, decide, latest_audit, promote, today_utc
+from models.governance import (
+    CHECKLIST_KEYS,
+    DecisionRecord,
+    GovernanceStore,
+    Signatory,
+    months_ahead,
+    proposed_obligations,
+)
 from models.specs import load_spec
+from serving.signing import signatory
+from serving.store import ServingStore
 from training.train import train_scan
 
 CHECKLIST = {key: f"test answer: {key}" for key in CHECKLIST_KEYS}
@@ -34,20 +44,50 @@ def home_environment(path: Path) -> Iterator[None]:
         yield
 
 
+def committee_members(url: str | None = None) -> tuple[Signatory, Signatory]:
+    """Two new committee tokens in the home's database (or ``url``), as the identities that sign."""
+    store = ServingStore(url)
+    try:
+        return (
+            signatory(store.create_token(name="test committee A", role="committee")[1]),
+            signatory(store.create_token(name="test committee B", role="committee")[1]),
+        )
+    finally:
+        store.close()
+
+
+def committee_approval(
+    governance: GovernanceStore, scan: str, version: str, *, today: date | None = None
+) -> DecisionRecord:
+    """Approve the version's current audit as the gate allows: with conditions (the audit's proposed
+    obligations) when checks are undecided, valid for 12 months, signed by one test member and co-signed
+    by another."""
+    today = today or today_utc()
+    first, second = committee_members()
+    _sha, audit, _actual = latest_audit(scan, version)
+    assert audit is not None
+    obligations = proposed_obligations(audit, today)
+    record = decide(
+        governance,
+        scan=scan,
+        version=version,
+        decision="approve-with-conditions" if obligations else "approve",
+        signer=first,
+        rationale="test approval of test data",
+        checklist=CHECKLIST,
+        obligations=obligations,
+        valid_until=months_ahead(today, 12),
+    )
+    cosign(governance, decision_id=record.id, signer=second)
+    return record
+
+
 def promote_new_champion(scan: str, data: Path, governance: GovernanceStore | None = None) -> str:
     """Train ``scan`` on the tables in ``data`` and make the new version champion; returns the version."""
     governance = governance or GovernanceStore()
     spec = load_spec(scan)
     version = train_scan(spec, read_source(data, spec.table), progress=lambda _: None).version
     audit_version(scan, version, data_dir=data, progress=lambda _: None)
-    decide(
-        governance,
-        scan=scan,
-        version=version,
-        decision="approve",
-        decided_by=["test committee"],
-        rationale="test approval of test data",
-        checklist=CHECKLIST,
-    )
+    committee_approval(governance, scan, version)
     promote(governance, scan=scan, version=version, promoted_by="test")
     return version

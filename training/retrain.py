@@ -220,6 +220,7 @@ def _write_table(table: pd.DataFrame, source: SourceTable, out_dir: Path, fp: st
                 "file": path.name,
                 "sha256": file_sha256(path),
                 "sample_fraction": source.sample_fraction,
+                "full_volume_from": source.full_volume_from,
             }
         },
     }

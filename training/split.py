@@ -90,13 +90,15 @@ def selection_weights(frame: pd.DataFrame, enabled: bool) -> np.ndarray:
 
 
 def flag_fraction(
-    population: pd.DataFrame, time_column: str, capacity_per_week: int, sample_fraction: float
+    population: pd.DataFrame, time_column: str, capacity_per_week: int, sample_fraction: float | np.ndarray
 ) -> float:
     """Share of cases to flag so that signals per week match national capacity.
 
-    The data may be a sample of the national caseload (synthetic data, a pilot region), so the weekly
-    volume is scaled up by the sample fraction before it is compared with capacity.
+    The data may be a sample of the national caseload (synthetic data, a pilot region), so each row counts
+    for 1 / its sample fraction national cases (one fraction, or one per row when the extract is complete
+    from some month on) before the weekly volume is compared with capacity.
     """
     days = (population[time_column].max() - population[time_column].min()).days + 1
-    weekly_national = len(population) / (days / 7.0) / sample_fraction
+    national_rows = float(np.sum(1.0 / np.broadcast_to(sample_fraction, (len(population),))))
+    weekly_national = national_rows / (days / 7.0)
     return float(min(1.0, capacity_per_week / weekly_national))

@@ -125,7 +125,10 @@ def train_scan(
         f"{len(split.train_labelled)}/{len(split.validation_labelled)}/{len(split.test_labelled)}"
     )
     fraction = flag_fraction(
-        split.validation, table.time, spec.capacity.investigations_per_week, source.sample_fraction
+        split.validation,
+        table.time,
+        spec.capacity.investigations_per_week,
+        source.fractions(split.validation[table.time]),
     )
     options = {"ipw": ipw, "seed": seed, "register": register, "dask_scheduler": dask_scheduler}
     this = _fit_and_evaluate(spec, split, fraction, spec.model.family, **options)

@@ -39,6 +39,7 @@ from ethics_review.fairness._results import (
     FairnessAudit,
     GroupResult,
 )
+from ethics_review.fairness._sentences import dutch_attribute, dutch_label
 
 __all__ = [
     "CELLS",
@@ -57,6 +58,8 @@ __all__ = [
     "audit_groups",
     "confusion_cells",
     "denominator",
+    "dutch_attribute",
+    "dutch_label",
     "fairlearn_point_estimates",
     "numerator",
     "rates_from_cells",

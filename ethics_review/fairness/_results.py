@@ -87,6 +87,7 @@ class Check:
             "ratio_ci": json_interval(self.ratio),
             "verdict": self.verdict,
             "reason": self.reason.en if self.reason else None,
+            "reason_nl": self.reason.nl if self.reason else None,
             "flagged": self.flagged,
             "sentence_nl": self.sentence_nl,
             "sentence_en": self.sentence_en,

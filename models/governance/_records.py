@@ -85,3 +85,83 @@ class WithdrawalRecord(Record):
     reason: str
     withdrawn_by: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Signatory:
+    """Who signs a decision: an authenticated API token, resolved by the caller (the pages, the command
+    line), never a typed name. ``models`` does not import ``serving``, so the identity arrives as this."""
+
+    token_id: int
+    name: str
+    role: str
+
+    def __str__(self) -> str:
+        return f"{self.name} (token {self.token_id})"
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """A monitoring obligation an approval with conditions takes on for one undecided audit check.
+
+    The shape of one item of ``proposed_obligations`` in ``audit.json``: the check's id, the Dutch text,
+    the control outcomes needed for a verdict (None when the audit could not compute it) and the due date.
+    """
+
+    check: str
+    text_nl: str
+    cases_needed: int | None
+    due: date
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        return {
+            "check": self.check,
+            "text_nl": self.text_nl,
+            "cases_needed": self.cases_needed,
+            "due": self.due.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class SignatureRecord(Record):
+    """One committee member's signature on a decision, on the audit hash the decision was given on."""
+
+    id: int
+    decision_id: int
+    audit_sha256: str
+    token_id: int
+    signer_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ObligationRecord(Record):
+    """A recorded monitoring obligation of a decision (see :class:`Obligation`)."""
+
+    id: int
+    decision_id: int
+    check: str = field(metadata={"column": "check_id"})
+    text_nl: str
+    cases_needed: int | None
+    due: date
+    created_at: datetime
+
+    def obligation(self) -> Obligation:
+        return Obligation(self.check, self.text_nl, self.cases_needed, self.due)
+
+
+@dataclass(frozen=True)
+class ObligationReviewRecord(Record):
+    """One follow-up of an obligation: ``state`` is ``pass``, ``fail``, ``open`` (undecided, not yet due),
+    ``overdue`` (undecided past its due date) or ``not_followed`` (the check cannot be re-computed on live
+    outcomes; the committee re-audits it by hand)."""
+
+    id: int
+    obligation_id: int
+    state: str
+    cases: int
+    ratio_low: float | None
+    ratio_high: float | None
+    detail: str
+    as_of: date
+    created_at: datetime

@@ -26,7 +26,12 @@ from models.governance._records import (
     CHECKLIST_KEYS,
     DECISIONS,
     DecisionRecord,
+    Obligation,
+    ObligationRecord,
+    ObligationReviewRecord,
     PromotionRecord,
+    Signatory,
+    SignatureRecord,
     WithdrawalRecord,
 )
 from models.governance._rulings import (
@@ -38,7 +43,16 @@ from models.governance._rulings import (
     ruling_row,
     rulings_by_column,
 )
-from models.governance._tables import CHAINS, CommitteeDecision, Promotion, Withdrawal
+from models.governance._tables import (
+    CHAINS,
+    REVIEW_STATES,
+    CommitteeDecision,
+    DecisionObligation,
+    DecisionSignature,
+    ObligationReview,
+    Promotion,
+    Withdrawal,
+)
 from riskscan import home
 from riskscan.db import (
     KEY_LENGTH,
@@ -64,16 +78,35 @@ def _text_list(field: str, value: object) -> list[str]:
     return items
 
 
-def _names(value: object) -> list[str]:
-    names = _text_list("decided_by", value)
-    if not names:
-        raise InvalidInput(f"decided_by must name at least one committee member, got {value!r}")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise InvalidInput(f"decided_by names {duplicates!r} more than once")
-    for name in names:
-        text_field("decided_by", name, max_length=NAME_LENGTH)
-    return names
+def _signatory(value: object) -> Signatory:
+    """A signer as an authenticated token's identity; the caller resolved the token."""
+    if not isinstance(value, Signatory):
+        raise InvalidInput(f"signer must be an authenticated token's identity (Signatory), got {value!r}")
+    if isinstance(value.token_id, bool) or not isinstance(value.token_id, int):
+        raise InvalidInput(f"signer.token_id must be an integer, got {value.token_id!r}")
+    name = text_field("signer.name", value.name, max_length=NAME_LENGTH)
+    return Signatory(value.token_id, name, text_field("signer.role", value.role))
+
+
+def _obligations(value: object) -> list[Obligation]:
+    """Obligations, one per check: each an :class:`Obligation` with text, a positive count or None, a date."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise InvalidInput(f"obligations must be a list of obligations, got {value!r}")
+    checked: list[Obligation] = []
+    for index, item in enumerate(value):
+        where = f"obligations[{index}]"
+        if not isinstance(item, Obligation):
+            raise InvalidInput(f"{where} must be an Obligation, got {item!r}")
+        needed = item.cases_needed
+        if needed is not None and (isinstance(needed, bool) or not isinstance(needed, int) or needed <= 0):
+            raise InvalidInput(f"{where}.cases_needed must be a positive integer or None, got {needed!r}")
+        if isinstance(item.due, datetime) or not isinstance(item.due, date):
+            raise InvalidInput(f"{where}.due must be a date, got {item.due!r}")
+        check = text_field(f"{where}.check", item.check)
+        if any(o.check == check for o in checked):
+            raise InvalidInput(f"{where}.check {check!r} has an obligation already: one per check")
+        checked.append(Obligation(check, text_field(f"{where}.text_nl", item.text_nl), needed, item.due))
+    return checked
 
 
 def _checklist(value: object) -> dict[str, str]:
@@ -97,6 +130,14 @@ def _added(session: Session, row: Base, record: type[R]) -> R:
     chain = CHAINS[type(row)]
     link = chain.link(session.connection(), {name: getattr(row, name) for name in chain.fields})
     row.prev_hash, row.row_hash = link.prev_hash, link.row_hash  # type: ignore[attr-defined]
+    session.add(row)
+    session.flush()
+    return record.from_row(row)
+
+
+def _inserted(session: Session, row: Base, record: type[R]) -> R:
+    """Insert ``row`` of a table outside :data:`CHAINS` (signatures, obligations, their reviews: append-only
+    by their triggers, revision 0006, not yet hash-chained) and read it as ``record``."""
     session.add(row)
     session.flush()
     return record.from_row(row)
@@ -141,24 +182,34 @@ class GovernanceStore(Store):
         version: str,
         audit_sha256: str,
         decision: str,
-        decided_by: Sequence[str],
+        signer: Signatory,
         rationale: str,
         conditions: Sequence[str] = (),
+        obligations: Sequence[Obligation] = (),
         valid_until: date | None = None,
         checklist: Mapping[str, str],
         demo: bool = False,
     ) -> DecisionRecord:
-        """Append a committee decision; it supersedes the current decision for this scan and version.
+        """Append a committee decision, signed by ``signer`` in the same transaction; it supersedes the
+        current decision for this scan and version. It takes effect once a second, different token
+        co-signs it (:meth:`record_signature`).
 
-        Conditions belong to ``approve-with-conditions`` only (at least one), so that an ``approve`` can
-        never carry conditions nobody is bound to check.
+        Conditions and obligations belong to ``approve-with-conditions`` only (at least one condition), so
+        that an ``approve`` can never carry conditions nobody is bound to check. Which checks need an
+        obligation is the promotion gate's business (it reads the audit).
         """
         scan = text_field("scan", scan, max_length=KEY_LENGTH)
         version = text_field("version", version, max_length=KEY_LENGTH)
         audit_sha256 = sha256_field("audit_sha256", audit_sha256)
         if decision not in DECISIONS:
             raise InvalidInput(f"decision must be one of {', '.join(map(repr, DECISIONS))}, got {decision!r}")
-        names = _names(decided_by)
+        signatory = _signatory(signer)
+        obligation_list = _obligations(obligations)
+        if obligation_list and decision != "approve-with-conditions":
+            raise InvalidInput(
+                f"obligations given with decision {decision!r}; obligations are recorded only with "
+                "'approve-with-conditions'"
+            )
         rationale = text_field("rationale", rationale)
         condition_list = _text_list("conditions", conditions)
         if decision == "approve-with-conditions" and not condition_list:
@@ -187,7 +238,7 @@ class GovernanceStore(Store):
                 model_version=version,
                 audit_sha256=audit_sha256,
                 decision=decision,
-                decided_by=names,
+                decided_by=[str(signatory)],
                 rationale=rationale,
                 conditions=condition_list,
                 valid_until=valid_until,
@@ -196,7 +247,72 @@ class GovernanceStore(Store):
                 created_at=self._now(),
                 supersedes_id=None if current is None else current.id,
             )
-            return _added(session, row, DecisionRecord)
+            record = _added(session, row, DecisionRecord)
+            session.add(self._signature_row(record, signatory, record.created_at))
+            session.add_all(
+                DecisionObligation(
+                    decision_id=record.id,
+                    check_id=item.check,
+                    text_nl=item.text_nl,
+                    cases_needed=item.cases_needed,
+                    due=item.due,
+                    created_at=record.created_at,
+                )
+                for item in obligation_list
+            )
+            return record
+
+    @staticmethod
+    def _signature_row(decision: DecisionRecord, signer: Signatory, at: datetime) -> DecisionSignature:
+        return DecisionSignature(
+            decision_id=decision.id,
+            scan=decision.scan,
+            model_version=decision.version,
+            audit_sha256=decision.audit_sha256,
+            token_id=signer.token_id,
+            signer_name=signer.name,
+            created_at=at,
+        )
+
+    def record_signature(self, decision_id: int, signer: Signatory) -> SignatureRecord:
+        """Co-sign a decision. Refused for a decision that does not exist or is superseded, and for a token
+        that has signed it already (the database's unique constraint says the same)."""
+        if isinstance(decision_id, bool) or not isinstance(decision_id, int):
+            raise InvalidInput(f"decision_id must be an integer, got {decision_id!r}")
+        signatory = _signatory(signer)
+        with self._write.begin() as session:
+            row = session.get(CommitteeDecision, decision_id)
+            if row is None:
+                raise NotFound(f"decision_id {decision_id} does not exist")
+            self._lock_scan_version(session, row.scan, row.model_version)
+            current = self._current(session, row.scan, row.model_version)
+            if current is not None and current.id != row.id:
+                raise Conflict(
+                    f"decision {decision_id} is superseded by decision {current.id}; co-sign the current one"
+                )
+            signed = session.scalars(
+                select(DecisionSignature).where(
+                    DecisionSignature.decision_id == decision_id,
+                    DecisionSignature.token_id == signatory.token_id,
+                )
+            ).first()
+            if signed is not None:
+                raise Conflict(
+                    f"token {signatory.token_id} ({signed.signer_name}) signed decision {decision_id} "
+                    "already; a second signature must come from a different committee member"
+                )
+            signature = self._signature_row(DecisionRecord.from_row(row), signatory, self._now())
+            return _inserted(session, signature, SignatureRecord)
+
+    def signatures(self, decision_id: int) -> list[SignatureRecord]:
+        """The signatures on a decision, first (the member who recorded it) first."""
+        query = select(DecisionSignature).where(DecisionSignature.decision_id == decision_id)
+        return self._read_all(query.order_by(DecisionSignature.id), SignatureRecord)
+
+    def obligations(self, decision_id: int) -> list[ObligationRecord]:
+        """The monitoring obligations a decision took on, in the order recorded."""
+        query = select(DecisionObligation).where(DecisionObligation.decision_id == decision_id)
+        return self._read_all(query.order_by(DecisionObligation.id), ObligationRecord)
 
     def decisions(self, scan: str, version: str | None = None) -> list[DecisionRecord]:
         """All decisions about a scan (or one version of it) in the order recorded, superseded ones included.
@@ -228,6 +344,47 @@ class GovernanceStore(Store):
         with self._read() as session:
             row = session.get(CommitteeDecision, decision_id)
             return None if row is None else DecisionRecord.from_row(row)
+
+    def record_obligation_review(
+        self,
+        *,
+        obligation_id: int,
+        state: str,
+        cases: int,
+        ratio: tuple[float, float] | None,
+        detail: str,
+        as_of: date,
+    ) -> ObligationReviewRecord:
+        """Append one follow-up of an obligation (``riskscan monitor`` does, on every run)."""
+        if state not in REVIEW_STATES:
+            raise InvalidInput(f"state must be one of {', '.join(map(repr, REVIEW_STATES))}, got {state!r}")
+        if isinstance(cases, bool) or not isinstance(cases, int) or cases < 0:
+            raise InvalidInput(f"cases must be a whole number >= 0, got {cases!r}")
+        detail = text_field("detail", detail)
+        with self._write.begin() as session:
+            if session.get(DecisionObligation, obligation_id) is None:
+                raise NotFound(f"obligation_id {obligation_id} does not exist")
+            row = ObligationReview(
+                obligation_id=obligation_id,
+                state=state,
+                cases=cases,
+                ratio_low=None if ratio is None else float(ratio[0]),
+                ratio_high=None if ratio is None else float(ratio[1]),
+                detail=detail,
+                as_of=as_of,
+                created_at=self._now(),
+            )
+            return _inserted(session, row, ObligationReviewRecord)
+
+    def latest_reviews(self, decision_id: int) -> dict[int, ObligationReviewRecord]:
+        """The latest follow-up of each obligation of a decision, by obligation id."""
+        query = (
+            select(ObligationReview)
+            .join(DecisionObligation, DecisionObligation.id == ObligationReview.obligation_id)
+            .where(DecisionObligation.decision_id == decision_id)
+            .order_by(ObligationReview.id)
+        )
+        return {review.obligation_id: review for review in self._read_all(query, ObligationReviewRecord)}
 
     # --------------------------------------------------------------------------------------- promotions
 

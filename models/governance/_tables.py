@@ -12,12 +12,15 @@ Why they are built the way they are:
 - **Constraints live in the database too.** The checks in :class:`GovernanceStore` give clear messages;
   CHECK constraints and composite foreign keys in the migration make sure a row that skipped the store
   still cannot cite a decision about another model, or carry an empty rationale.
+- **Four eyes.** A decision takes effect only with the signatures of two different committee tokens
+  (``decision_signatures``, revision ``0006_committee_signatures``); an approval with conditions names its
+  monitoring obligations (``decision_obligations``), one per undecided audit check.
 - **The rows are hash-chained**, one chain per table (revision ``0004_evidence_chains``,
   :mod:`riskscan.chain`): with the triggers dropped, a changed or removed row still shows in ``riskscan log
   verify``, and a removed newest row against an anchor. :data:`CHAINS` names the fields each row commits to.
 - **The schema changes only through Alembic revisions** in ``riskscan/migrations/versions``. The classes
-  below mirror revision ``0001_governance`` for querying; the dialect-specific parts (JSON checks,
-  triggers) exist only in the migration.
+  below mirror revisions ``0001_governance`` and ``0006_committee_signatures`` for querying; the
+  dialect-specific parts (JSON checks, triggers) exist only in the migration.
 
 Every timestamp is timezone-aware UTC (:class:`riskscan.db.UTCDateTime`).
 """
@@ -31,6 +34,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -44,7 +48,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from riskscan.chain import Chain
 from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, JSONDocument, UTCDateTime
 
-TABLES: Final = ("committee_decisions", "promotions", "withdrawals")
+TABLES: Final = (
+    "committee_decisions",
+    "promotions",
+    "withdrawals",
+    "decision_signatures",
+    "decision_obligations",
+    "obligation_reviews",
+)
+#: What a follow-up of an obligation found (``riskscan monitor``).
+REVIEW_STATES: Final = ("pass", "fail", "open", "overdue", "not_followed")
 
 
 class CommitteeDecision(Base):
@@ -148,6 +161,88 @@ class Withdrawal(Base):
         CheckConstraint("length(trim(reason)) > 0", name="reason"),
         CheckConstraint("length(trim(withdrawn_by)) > 0", name="withdrawn_by"),
         Index("ix_withdrawals_scan", "scan"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class DecisionSignature(Base):
+    """One committee member's signature on a decision, as an API token's identity (revision 0006)."""
+
+    __tablename__ = "decision_signatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_id: Mapped[int] = mapped_column(Integer)
+    scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    audit_sha256: Mapped[str] = mapped_column(String(64))
+    token_id: Mapped[int] = mapped_column(Integer)
+    signer_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("length(trim(signer_name)) > 0", name="signer_name"),
+        UniqueConstraint("decision_id", "token_id", name="once_per_token"),
+        ForeignKeyConstraint(
+            ["decision_id", "scan", "model_version", "audit_sha256"],
+            [
+                "committee_decisions.id",
+                "committee_decisions.scan",
+                "committee_decisions.model_version",
+                "committee_decisions.audit_sha256",
+            ],
+            name="decision_same_audit",
+        ),
+        ForeignKeyConstraint(["token_id"], ["api_tokens.id"], name="token_id"),
+        Index("ix_decision_signatures_decision_id", "decision_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class DecisionObligation(Base):
+    """A monitoring obligation of an approval with conditions: one undecided check, followed up (0006)."""
+
+    __tablename__ = "decision_obligations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_id: Mapped[int] = mapped_column(Integer)
+    check_id: Mapped[str] = mapped_column(Text)
+    text_nl: Mapped[str] = mapped_column(Text)
+    cases_needed: Mapped[int | None] = mapped_column(Integer)
+    due: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("length(trim(check_id)) > 0", name="check_id"),
+        CheckConstraint("length(trim(text_nl)) > 0", name="text_nl"),
+        CheckConstraint("cases_needed IS NULL OR cases_needed > 0", name="cases_needed"),
+        UniqueConstraint("decision_id", "check_id", name="once_per_check"),
+        ForeignKeyConstraint(["decision_id"], ["committee_decisions.id"], name="decision_id"),
+        Index("ix_decision_obligations_decision_id", "decision_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class ObligationReview(Base):
+    """One follow-up of an obligation by ``riskscan monitor``: the state found and its evidence (0006)."""
+
+    __tablename__ = "obligation_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    obligation_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    cases: Mapped[int] = mapped_column(Integer)
+    ratio_low: Mapped[float | None] = mapped_column(Float)
+    ratio_high: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(Text)
+    as_of: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("state IN ('pass', 'fail', 'open', 'overdue', 'not_followed')", name="state"),
+        CheckConstraint("cases >= 0", name="cases"),
+        CheckConstraint("length(trim(detail)) > 0", name="detail"),
+        ForeignKeyConstraint(["obligation_id"], ["decision_obligations.id"], name="obligation_id"),
+        Index("ix_obligation_reviews_obligation_id", "obligation_id"),
         {"sqlite_autoincrement": True},
     )
 

@@ -22,6 +22,12 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--periods", type=int, default=defaults.n_periods, help="rows of ww_sollicitatieperiodes"
     )
+    parser.add_argument(
+        "--full-volume-from",
+        default=None,
+        help="YYYY-MM: generate applications from this month at the full national volume "
+        "(--applications then counts the months before it)",
+    )
     parser.add_argument("--control-share", type=float, default=defaults.control_share)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
@@ -59,8 +65,18 @@ def generate(args: argparse.Namespace) -> Outcome:
         seed=args.seed,
         hazards=hazards,
         first_id=args.first_id,
+        full_volume_from=None
+        if args.full_volume_from is None
+        else parse_month(args.full_volume_from, "--full-volume-from"),
     )
-    tables = synthetic.generate(config)
+    # The demo's tables take a minute or more to draw: say what is being made while it is made.
+    tables = {}
+    for name, make in (
+        (synthetic.APPLICATIONS, synthetic.generate_applications),
+        (synthetic.PERIODS, synthetic.generate_periods),
+    ):
+        print(f"generating {name} ...", flush=True)
+        tables[name] = make(config)
     out_dir = args.out or home.data_dir()
     manifest = synthetic.write_tables(tables, out_dir, config, with_truth=args.with_truth)
     summaries = {name: synthetic.summarize(table) for name, table in tables.items()}

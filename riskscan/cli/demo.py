@@ -15,14 +15,26 @@ from pathlib import Path
 
 import synthetic
 from features.register import default_register
-from models.specs import SCAN_IDS
+from models.specs import SCAN_IDS, SCANS_DIR
 from riskscan import home
+from riskscan.cli._demo_committee import Member, start_service
 from riskscan.cli._verb import Outcome, Verb
 from riskscan.errors import Refusal
 from riskscan.exit_codes import ExitCode
 
 #: Runs ``riskscan <argv>`` and returns its exit code.
 Run = Callable[[Sequence[str]], int]
+
+#: The deliberately wrong VW variant with the nationality proxies, clearly marked as an experiment.
+EXPERIMENT_SPEC = SCANS_DIR / "vw-proxy-experiment.yaml"
+DEMO_REJECTION = (
+    "DEMO-BESLUIT door 'make demo', geen echte beoordeling: afgewezen, de audit voldoet niet; het experiment "
+    "gebruikt proxykenmerken voor nationaliteit."
+)
+DEMO_APPROVAL = (
+    "DEMO-BESLUIT door 'make demo', geen echte beoordeling: goedgekeurd onder voorwaarden; elke toets met "
+    "onvoldoende bewijs wordt gevolgd met een monitoringsverplichting."
+)
 
 
 def _run_steps(run: Run, steps: list[list[str]]) -> None:
@@ -33,52 +45,137 @@ def _run_steps(run: Run, steps: list[list[str]]) -> None:
             raise Refusal(f"demo stopped: 'riskscan {' '.join(step)}' exited with {code}")
 
 
+#: The demo's audit year (the validation and test months of its six years) holds every national VW
+#: application, so that its audits can decide: on a 7% sample 60 of the VW audit's 81 gating checks were
+#: undecided. The months before it stay a sample (training learns from investigated cases only).
+DEMO_FULL_VOLUME_FROM = "2024-01"
+#: Sollicitatie periods over the six years: a 4.7% sample, the most that keeps `make demo` under ten minutes
+#: on two cores; its big groups decide, its small ones cannot (a full year would be 2.75 million periods).
+DEMO_PERIODS = 1_000_000
+
+
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--applications", type=int, default=synthetic.GeneratorConfig().n_applications)
-    parser.add_argument("--periods", type=int, default=synthetic.GeneratorConfig().n_periods)
+    parser.add_argument(
+        "--applications",
+        type=int,
+        default=synthetic.GeneratorConfig().n_applications,
+        help="VW applications in the sampled months before --full-volume-from",
+    )
+    parser.add_argument(
+        "--full-volume-from", default=DEMO_FULL_VOLUME_FROM, help="YYYY-MM (default %(default)s)"
+    )
+    parser.add_argument("--periods", type=int, default=DEMO_PERIODS)
     parser.add_argument("--no-serve", action="store_true", help="stop after promotion and a batch run")
     parser.add_argument("--port", type=int, default=3000)
+
+
+def _expect_refusal(run: Run, step: list[str]) -> None:
+    """Run a step that must be refused (exit 2); anything else stops the demo."""
+    print(f"\n$ riskscan {' '.join(step)}", flush=True)
+    code = run(step)
+    if code != ExitCode.REFUSED:
+        raise Refusal(
+            f"demo stopped: 'riskscan {' '.join(step)}' should have been refused, but exited {code}"
+        )
+    print("(refused, as it must be)", flush=True)
+
+
+def _trained(run: Run, scan: str, name: str, extra: list[str]) -> str:
+    """Train and audit; the registered version."""
+    out = home.home() / "demo" / f"train-{name}.json"
+    _run_steps(run, [["train", "--scan", scan, *extra, "--json", str(out)]])
+    version = str(json.loads(out.read_text())["result"]["version"])
+    _run_steps(run, [["audit", "--scan", scan, "--version", version]])
+    return version
+
+
+def _committee_story(run: Run, members: tuple[Member, Member], checklist: Path) -> None:
+    """The refusal path, then the happy path, each decided by two DEMO members through the pages."""
+    first, second = members
+    proxied = _trained(run, "vw", "vw-proxy-experiment", ["--spec", str(EXPERIMENT_SPEC)])
+    print(
+        f"\n[committee] DEMO member A rejects the proxy experiment (vw version {proxied}) on the decision form"
+    )
+    rejection = first.decide("vw", proxied, "afwijzen", DEMO_REJECTION, checklist)
+    second.cosign("vw", proxied, rejection)
+    print(f"[committee] decision {rejection} (afwijzen) co-signed by DEMO member B")
+    _expect_refusal(run, ["promote", "--scan", "vw", "--version", proxied, "--by", "DEMO admin (make demo)"])
+    for scan in SCAN_IDS:
+        version = _trained(run, scan, scan, [])
+        print(
+            f"\n[committee] DEMO member A approves {scan} version {version} under conditions on the decision form"
+        )
+        decision = first.decide(scan, version, "goedkeuren-onder-voorwaarden", DEMO_APPROVAL, checklist)
+        second.cosign(scan, version, decision)
+        print(f"[committee] decision {decision} (goedkeuren onder voorwaarden) co-signed by DEMO member B")
+        _run_steps(run, [["promote", "--scan", scan, "--version", version, "--by", "DEMO admin (make demo)"]])
 
 
 def demo(args: argparse.Namespace, run: Run) -> Outcome:
     """The whole life cycle on embedded defaults, each step run as ``riskscan <step>`` through ``run``."""
     import ethics_review
+    from serving.store import ServingStore
 
     steps: list[list[str]] = [
-        ["data", "generate", "--applications", str(args.applications), "--periods", str(args.periods)],
+        [
+            "data",
+            "generate",
+            "--applications",
+            str(args.applications),
+            "--full-volume-from",
+            args.full_volume_from,
+            "--periods",
+            str(args.periods),
+        ],
         ["features", "build"],
     ]
     _run_steps(run, steps)
-    checklist = str(Path(ethics_review.__file__).resolve().parent / "demo_checklist.yaml")
-    for scan in SCAN_IDS:
-        out = home.home() / "demo" / f"train-{scan}.json"
-        _run_steps(run, [["train", "--scan", scan, "--json", str(out)]])
-        version = json.loads(out.read_text())["result"]["version"]
-        _run_steps(
-            run,
-            [
-                ["audit", "--scan", scan, "--version", version],
-                [
-                    "decide",
-                    "--scan",
-                    scan,
-                    "--version",
-                    version,
-                    "--decision",
-                    "approve",
-                    "--demo",
-                    "--by",
-                    "DEMO committee member A",
-                    "--by",
-                    "DEMO committee member B",
-                    "--rationale",
-                    "DEMO DECISION made by 'make demo' to show the gate; not a real committee review.",
-                    "--checklist",
-                    checklist,
-                ],
-                ["promote", "--scan", scan, "--version", version, "--by", "make demo"],
-            ],
-        )
+    checklist = Path(ethics_review.__file__).resolve().parent / "demo_checklist.yaml"
+    store = ServingStore()
+    tokens = {
+        "A": store.create_token(name="DEMO commissielid A", role="committee")[0],
+        "B": store.create_token(name="DEMO commissielid B", role="committee")[0],
+        "admin": store.create_token(name="DEMO beheerder", role="admin")[0],
+        "staff": store.create_token(name="DEMO handhaving", role="handhaving")[0],
+        # /score is machine-to-machine: the case-management system calls it, never a person (serving/service.py)
+        "system": store.create_token(name="DEMO zaaksysteem", role="systeem")[0],
+    }
+    service = start_service(args.port, home.home() / "demo" / "service.log")
+    try:
+        _committee_story(run, (Member(service, tokens["A"]), Member(service, tokens["B"])), checklist)
+        _after_promotion(run)
+    except BaseException:
+        service.stop()
+        raise
+    lines = [
+        "",
+        "demo: a VW experiment with proxy columns failed its audit, was rejected by two DEMO committee members "
+        "and refused at the gate; both clean scans approved under conditions (DEMO decisions, co-signed) and "
+        "promoted; a simulated month monitored, a VW challenger retrained (not promoted), a caseload scored",
+        f"  committee member A token (shown once): {tokens['A']}",
+        f"  committee member B token (shown once): {tokens['B']}",
+        f"  admin token (shown once):              {tokens['admin']}",
+        f"  enforcement staff token (shown once):  {tokens['staff']}",
+        f"  case-system token for /score (shown once): {tokens['system']}",
+        f"  committee page:  http://localhost:{args.port}/ui/audits",
+        f"  admin page:      http://localhost:{args.port}/ui/admin",
+        f"  worklist:        http://localhost:{args.port}/ui/worklist?scan=vw",
+    ]
+    if args.no_serve:
+        service.stop()
+        return Outcome(lines, {"tokens": tokens})
+    for line in lines:
+        print(line, flush=True)
+    print(f"\nthe service runs on port {args.port} (Ctrl-C stops it)", flush=True)
+    try:
+        code = service.process.wait()
+    finally:
+        service.stop()
+    return Outcome([f"service stopped (exit {code})"], {}, exit_code=ExitCode(code))
+
+
+def _after_promotion(run: Run) -> None:
+    """The feedback loop on synthetic time, and a fresh caseload through the batch job."""
     # The feedback loop, on synthetic time: a month of drifted VW traffic with simulated outcomes, then the
     # two scheduled jobs. Monitoring exits 3 or 4 when it has findings; in the demo that is the point.
     _run_steps(run, [["simulate-month", "--month", "2025-01", "--cases", "8000", "--seed", "2026"]])
@@ -131,27 +228,6 @@ def demo(args: argparse.Namespace, run: Run) -> Outcome:
             ],
         )
     _run_steps(run, [["log", "verify"]])
-    from serving.store import ServingStore
-
-    store = ServingStore()
-    staff_token, _ = store.create_token(name="demo handhaving", role="handhaving")
-    committee_token, _ = store.create_token(name="demo committee", role="committee")
-    lines = [
-        "",
-        "demo: both scans trained, audited, approved (DEMO decision), promoted; a simulated month monitored "
-        "and a VW challenger retrained (not promoted); a January 2025 caseload scored",
-        f"  enforcement staff token (shown once): {staff_token}",
-        f"  committee token (shown once):         {committee_token}",
-        f"  worklist:        http://localhost:{args.port}/ui/worklist?scan=vw",
-        f"  committee page:  http://localhost:{args.port}/ui/audits",
-    ]
-    if args.no_serve:
-        return Outcome(lines, {"staff_token": staff_token, "committee_token": committee_token})
-    for line in lines:
-        print(line, flush=True)
-    print(f"\nstarting the service on port {args.port} (Ctrl-C stops it)", flush=True)
-    code = run(["serve", "--port", str(args.port), "--host", "0.0.0.0"])
-    return Outcome([f"service stopped (exit {code})"], {}, exit_code=ExitCode(code))
 
 
 def verb(run: Run) -> Verb:

@@ -1,9 +1,9 @@
-"""The ethics verbs: ``audit`` and ``decide`` on registered versions, ``audit-scores`` and ``proxy-scan``
+"""The ethics verbs: ``audit`` on registered versions, ``audit-scores`` and ``proxy-scan``
 on any table.
 
 ``audit-scores`` and ``proxy-scan`` take any CSV or Parquet table, so they can audit a model this project
 never trained: scores and outcomes from elsewhere, or the inputs of a proposed scan before anyone builds it.
-The work is in ``ethics_review`` (``audit``, ``fairness``, ``proxies``, ``tables``) and ``models.gate``; this
+The work is in ``ethics_review`` (``audit``, ``fairness``, ``proxies``, ``tables``); this
 module parses arguments and words the summary. Input problems arrive as ``InvalidInput`` refusals.
 """
 
@@ -21,13 +21,13 @@ from ethics_review import tables
 from ethics_review.fairness import Policy, audit_groups
 from ethics_review.proxies import proxy_scan
 from models.specs import SCAN_IDS
-from riskscan.cli._verb import Outcome, Verb, day
-from riskscan.errors import InvalidInput, NotFound
+from riskscan.cli._verb import Outcome, Verb
+from riskscan.errors import InvalidInput
 
 _DEFAULTS = Policy()
 
 
-# -- audit and the committee's decision -------------------------------------------------------------------
+# -- audit -------------------------------------------------------------------------------------------------
 
 
 def _configure_audit(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +67,14 @@ def audit(args: argparse.Namespace) -> Outcome:
         for c in checks
         if c["verdict"] == "fail" and c["gating"]
     ]
+    undecided = [c for c in checks if c["verdict"] == "insufficient_evidence" and c["gating"]]
+    if undecided:
+        within_year = [c for c in undecided if (c.get("power") or {}).get("months_needed") is not None]
+        within_year = [c for c in within_year if c["power"]["months_needed"] <= 12]
+        lines.append(
+            f"  undecided: {len(undecided)} gating checks, {len(within_year)} of them decidable within 12 months "
+            f"at national volume; {len(result.audit['proposed_obligations'])} proposed obligations (audit.json)"
+        )
     reported = [c for c in checks if c["verdict"] == "fail" and not c["gating"]]
     if reported:
         # Shown apart, and never as FAIL: these do not decide the verdict (the investigated cases were not
@@ -86,79 +94,8 @@ def audit(args: argparse.Namespace) -> Outcome:
             "report_sha256": result.report_sha256,
             "paths": {k: str(v) for k, v in result.local_paths.items()},
             "checks": result.audit["checks"],
+            "proposed_obligations": result.audit["proposed_obligations"],
         },
-    )
-
-
-def _configure_decide(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
-    parser.add_argument("--version", required=True)
-    parser.add_argument("--decision", choices=["approve", "reject", "approve-with-conditions"], required=True)
-    parser.add_argument("--by", action="append", required=True, help="committee member (repeat for each)")
-    parser.add_argument("--rationale", required=True)
-    parser.add_argument("--condition", action="append", default=[], help="a condition (repeat)")
-    parser.add_argument("--valid-until", type=day, help="YYYY-MM-DD; the approval expires after this day")
-    parser.add_argument("--checklist", type=Path, help="YAML file answering the assessment checklist")
-    parser.add_argument(
-        "--answer",
-        action="append",
-        default=[],
-        metavar="KEY=TEXT",
-        help="one checklist answer (repeat); overrides the file",
-    )
-    parser.add_argument("--demo", action="store_true", help="mark the decision clearly as a demo decision")
-
-
-def _checklist(args: argparse.Namespace) -> dict[str, str]:
-    answers: dict[str, str] = {}
-    if args.checklist:
-        loaded = _yaml_file(args.checklist, "checklist") or {}
-        if not isinstance(loaded, dict):
-            raise InvalidInput(f"checklist {args.checklist} must map each question to an answer")
-        answers.update({str(k): str(v) for k, v in loaded.items()})
-    for item in args.answer:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise InvalidInput(f"--answer '{item}' must look like KEY=TEXT")
-        answers[key.strip()] = text.strip()
-    return answers
-
-
-def _yaml_file(path: Path, what: str) -> Any:
-    """The content of a YAML file the user named; a missing or unreadable one is a refusal, not a bug."""
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NotFound(f"{what} {path} does not exist") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{what} {path} is not valid YAML: {exc}") from None
-
-
-def decide(args: argparse.Namespace) -> Outcome:
-    from models.gate import decide as record
-    from models.governance import GovernanceStore
-
-    decision = record(
-        GovernanceStore(),
-        scan=args.scan,
-        version=args.version,
-        decision=args.decision,
-        decided_by=args.by,
-        rationale=args.rationale,
-        checklist=_checklist(args),
-        conditions=args.condition,
-        valid_until=args.valid_until,
-        demo=args.demo,
-    )
-    demo = " [DEMO DECISION]" if args.demo else ""
-    return Outcome(
-        [
-            f"recorded decision {decision.id}{demo}: {args.decision} {args.scan} version {args.version} "
-            f"against audit {decision.audit_sha256[:12]} by {', '.join(args.by)}"
-        ],
-        {"decision": decision.as_dict()},
     )
 
 
@@ -449,12 +386,6 @@ VERBS = (
         "audit a registered model version (fairness, proxies, counterfactuals)",
         _configure_audit,
         audit,
-    ),
-    Verb(
-        "decide",
-        "record the data-ethics committee's decision on an audited version",
-        _configure_decide,
-        decide,
     ),
     Verb(
         "register-entry",

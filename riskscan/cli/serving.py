@@ -186,7 +186,11 @@ def outcome(args: argparse.Namespace) -> Outcome:
 
 
 def _configure_token_create(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--role", choices=["handhaving", "committee", "retrain", "admin"], required=True)
+    # Spelled out rather than imported from serving.tokens, which would load SQLAlchemy for every command;
+    # create_token refuses a role outside serving.tokens.ROLES anyway, and a test checks the lists agree
+    # (tests/serving/test_web_sessions.py).
+    roles = ["handhaving", "committee", "retrain", "admin", "systeem"]
+    parser.add_argument("--role", choices=roles, required=True, help="systeem: the case-management system")
     parser.add_argument("--name", required=True)
 
 

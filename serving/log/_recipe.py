@@ -1,9 +1,9 @@
 """The recipes of a decision-log row hash, and why there are two.
 
-Recipe 1 (revisions 0002 to 0007) hashes every column of the row, the personal input values and the
-explanation included. That makes the values impossible to erase: an erased value no longer hashes to the
-stored ``row_hash``, and the chain breaks at the first erased row. Storage limitation (AVG/GDPR art. 5(1)(e))
-needs the values gone after the scan's retention period, and the chain intact.
+Recipe 1 (every revision from 0002 to the one before 0008) hashes every column of the row, the personal
+input values and the explanation included. That makes the values impossible to erase: an erased value no
+longer hashes to the stored ``row_hash``, and the chain breaks at the first erased row. Storage limitation
+(AVG/GDPR art. 5(1)(e)) needs the values gone after the scan's retention period, and the chain intact.
 
 Recipe 2 (revision ``0008_hash_recipe_v2``) seals the personal values first and hashes the seal instead::
 

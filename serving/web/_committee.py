@@ -19,6 +19,7 @@ from models.specs import SCAN_IDS
 from riskscan.errors import NotFound
 from serving.runtime import ScanRuntime
 from serving.tokens import TokenRecord
+from serving.web._headers import DOCUMENT_POLICY
 from serving.web._render import page
 from serving.web._session import SignedIn, csrf_token
 from serving.web._state import Runtime
@@ -76,7 +77,7 @@ def committee_document(
         if path is None:
             raise NotFound(f"version {version} of {scan} has no {missing}")
         html = path.read_text(encoding="utf-8")
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers={"Content-Security-Policy": DOCUMENT_POLICY})
 
 
 @router.get("/ui/audits/{scan}/{version}/report", response_class=HTMLResponse)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from riskscan.errors import Refusal, Unauthenticated
 from serving.http_errors import answer, status_for
+from serving.web._headers import add_security_headers
 from serving.web._render import login_redirect, page
 
 PAGES = "/ui/"
@@ -24,7 +25,10 @@ def answer_error(request: Request, error: Exception) -> Response:
             return login_redirect(request)
         return page("error.html", status=status_for(error), message=str(error))
     status, body = answer(error, f"{request.method} {request.url.path}")
-    return JSONResponse(body, status_code=status)
+    response = JSONResponse(body, status_code=status)
+    # A bug's answer is sent by the outermost middleware, outside SecurityHeaders: it gets them here.
+    add_security_headers(response.headers)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

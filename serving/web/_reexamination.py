@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from features.register import FeatureRegister
 from riskscan.errors import InvalidInput
+from serving.cases import CaseRow
 from serving.log import LoggedScore
 from serving.reexamination import Task
 from serving.rulings import RESULTS
@@ -23,12 +24,34 @@ from serving.tokens import TokenRecord
 from serving.web._render import page
 from serving.web._session import SignedIn, check_csrf, csrf_token, session_user
 from serving.web._state import Auth, Runtime
-from serving.web._worklist import case_view
 
 router = APIRouter()
 
 #: Tasks on one page; the oldest come first, so the page always shows the ones waiting longest.
 PAGE_SIZE = 50
+
+
+#: Width in pixels of the bar of a case's largest contribution; the others are drawn to scale.
+BAR_PIXELS = 160
+
+
+def case_view(row: CaseRow, logged: LoggedScore | None, register: FeatureRegister) -> dict[str, Any]:
+    """One case under re-examination: its original explanation as a Dutch sentence with a bar to scale."""
+    explanation = list(logged.explanation) if logged else []
+    scale = max([abs(e["contribution"]) for e in explanation] or [1.0])
+    return {
+        "row": row,
+        "sentences": [
+            {
+                "text": f"{e['label']}: {register[e['feature']].display_value(e['value'])} "
+                f"{'verhoogt' if e['contribution'] > 0 else 'verlaagt'} de score",
+                "contribution": e["contribution"],
+                "width": int(BAR_PIXELS * abs(e["contribution"]) / scale),
+                "up": e["contribution"] > 0,
+            }
+            for e in explanation
+        ],
+    }
 
 
 def unlawful_part(task: Task, logged: LoggedScore | None, register: FeatureRegister) -> dict[str, Any]:

@@ -1,18 +1,49 @@
 """The enforcement worklist (``GET /ui/worklist``) and recording an investigation's outcome from it
-(``POST /ui/outcome``)."""
+(``POST /ui/outcome``).
+
+A blind control sample
+----------------------
+A share of the scored cases (5 %) is drawn at random into the control sample and investigated like the
+signals; comparing the outcome rate of the two is the only unbiased measure of what the model adds
+(seed 000, l.2669-2693). That comparison holds only if staff investigate both kinds alike, so nothing on
+this page tells them apart:
+
+- **No score and no threshold.** A control case scores below the threshold more often than not; a score
+  printed next to the threshold names it a control.
+- **No explanation, not even reasons ranked without numbers.** Any per-case output of the model (which
+  features push the score up, in which order) is a function of the case's data, as the score is, and the
+  signals are exactly the cases the model scores highest; so the explanation carries the score's
+  information and, with it, the draw. Measured with the classifier of ``test_worklist_blindness`` on the test
+  caseload (1,160 listed cases, 286 controls): the feature names ranked by the size of their contribution,
+  nothing else, give AUC 0.672; with "verhoogt/verlaagt" 0.872. It would also be untrue for a control
+  case: the model's reasons are not why that case was selected. Every case shows instead the same
+  sentence: it was selected by the scan or by the random sample, which of the two is not shown on
+  purpose, and every case is investigated in full. The explanation stays in the decision log, and the
+  case-management system (role ``systeem``) gets it in the ``/score`` answer together with the score, the
+  threshold and the control flag, under the contract that it shows none of them to the investigator
+  (``serving/service.py``).
+- **An order that says nothing.** The cases are listed by the time they were received (oldest first, ties
+  by request id). The draw is a keyed hash of the case id (``serving/scoring.py``), independent of when a
+  case arrives, so the position on the list is independent of it too. *Which* cases are listed is the
+  store's business (:func:`serving.cases.worklist`: every open control case first, then signals by score,
+  up to the weekly capacity, so the capacity never squeezes out the control sample); the display order
+  does not follow that ranking.
+
+The control flag stays in the decision log and is visible to the committee and to admin (``GET /cases``).
+``tests/serving/test_worklist_blindness.py`` checks the result: a classifier given everything this page shows
+of each case cannot predict the control flag (AUC ≤ 0.55).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from features.register import FeatureRegister
 from models.specs import SCAN_IDS
 from riskscan.errors import InvalidInput, InvalidParameter
 from serving.cases import CaseRow
-from serving.log import LoggedScore
 from serving.tokens import TokenRecord
 from serving.web._render import page
 from serving.web._session import SignedIn, check_csrf, csrf_token, session_user
@@ -20,27 +51,11 @@ from serving.web._state import Auth, Runtime
 
 router = APIRouter()
 
-#: Width in pixels of the bar of a case's largest contribution; the others are drawn to scale.
-BAR_PIXELS = 160
 
-
-def case_view(row: CaseRow, logged: LoggedScore | None, register: FeatureRegister) -> dict[str, Any]:
-    """One case on the worklist: each explanation as a Dutch sentence with a bar to scale."""
-    explanation = list(logged.explanation) if logged else []
-    scale = max([abs(e["contribution"]) for e in explanation] or [1.0])
-    return {
-        "row": row,
-        "sentences": [
-            {
-                "text": f"{e['label']}: {register[e['feature']].display_value(e['value'])} "
-                f"{'verhoogt' if e['contribution'] > 0 else 'verlaagt'} de score",
-                "contribution": e["contribution"],
-                "width": int(BAR_PIXELS * abs(e["contribution"]) / scale),
-                "up": e["contribution"] > 0,
-            }
-            for e in explanation
-        ],
-    }
+def received_order(rows: list[CaseRow]) -> list[CaseRow]:
+    """The worklist's display order: by the time each case was received, oldest first, then by request id
+    (independent of the control draw; see the module docstring)."""
+    return sorted(rows, key=lambda row: (row.created_at, row.request_id))
 
 
 @router.get("/ui/worklist", response_class=HTMLResponse)
@@ -58,17 +73,13 @@ def worklist(
     runtime.refresh_if_changed()
     state = runtime.states[scan]
     capacity = state.spec.capacity.investigations_per_week
-    # The store puts random-control cases first so capacity never squeezes them out; staff see the
-    # list by score and are not told which cases are controls, so they investigate both alike
-    # (a blind control sample keeps the effectiveness comparison honest).
-    rows = sorted(runtime.store.worklist(scan, limit=capacity), key=lambda r: -r.score)
-    cases = [case_view(row, runtime.store.get_score(row.request_id), runtime.register) for row in rows]
+    rows = received_order(runtime.store.worklist(scan, limit=capacity))
     recent = runtime.store.outcomes(scan)[-10:]
     return page(
         "worklist.html",
         scan=scan,
         scans=SCAN_IDS,
-        cases=cases,
+        cases=rows,
         capacity=capacity,
         state=state,
         user=user,

@@ -71,8 +71,8 @@ def test_a_refusal_is_one_sentence_and_exit_2(
                 "1",
                 "--decision",
                 "approve",
-                "--by",
-                "A",
+                "--token",
+                "rs_unknown",
                 "--rationale",
                 "r",
                 "--checklist",
@@ -94,7 +94,7 @@ def test_a_users_mistake_is_a_refusal_not_a_bug(
     assert "refused: " + sentence.format(home=riskscan_home) in capsys.readouterr().err
 
 
-def _broken_register() -> None:
+def _broken_spec(*args: object) -> None:
     raise KeyError("vw")
 
 
@@ -102,7 +102,7 @@ def test_a_bug_is_exit_1_with_one_line_not_a_polite_refusal(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("RISKSCAN_DEBUG", raising=False)
-    monkeypatch.setattr(riskscan.cli.features, "default_register", _broken_register)
+    monkeypatch.setattr(riskscan.cli.features, "load_spec", _broken_spec)
     assert main(["features", "build"]) == ExitCode.BUG
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -114,7 +114,7 @@ def test_a_bug_is_exit_1_with_one_line_not_a_polite_refusal(
 
 def test_under_riskscan_debug_a_bug_shows_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RISKSCAN_DEBUG", "1")
-    monkeypatch.setattr(riskscan.cli.features, "default_register", _broken_register)
+    monkeypatch.setattr(riskscan.cli.features, "load_spec", _broken_spec)
     with pytest.raises(KeyError, match="vw"):
         main(["features", "build"])
 

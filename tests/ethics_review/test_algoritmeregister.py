@@ -19,6 +19,7 @@ from ethics_review._algorithm_in import AlgorithmIn, strip_html
 from models import registry
 from models.governance import CHECKLIST_KEYS, GovernanceStore
 from riskscan.errors import InvalidInput
+from tests.models.test_governance import member
 
 MINIMAL: dict[str, Any] = {
     "name": "Risicoscan verwijtbare werkloosheid",
@@ -116,7 +117,7 @@ def _promote(store: GovernanceStore, version: str, previous: str | None) -> None
         version=version,
         audit_sha256=audit,
         decision="approve",
-        decided_by=["A"],
+        signer=member(store),
         rationale="test",
         checklist={key: "test" for key in CHECKLIST_KEYS},
     )
@@ -189,6 +190,14 @@ def test_the_audit_verb_prints_report_only_checks_under_their_own_heading(
             "gating": True,
             "detail": "ok",
         },
+        {
+            "name": "false_positive_rate ratio, nationaliteit = pools",
+            "scope": "random control sample",
+            "verdict": "insufficient_evidence",
+            "gating": True,
+            "detail": "too wide",
+            "power": {"cases_needed": 4_000, "months_needed": 5.5},
+        },
     ]
     result = SimpleNamespace(
         verdict="fail",
@@ -196,7 +205,7 @@ def test_the_audit_verb_prints_report_only_checks_under_their_own_heading(
         local_paths={"report.html": tmp_path / "report.html"},
         report_sha256="ab" * 32,
         artifact_path="audits/abab",
-        audit={"checks": checks},
+        audit={"checks": checks, "proposed_obligations": [{"check": "control:...", "due": "2027-01-01"}]},
     )
     monkeypatch.setattr(ethics_review.audit, "audit_version", lambda *args, **kwargs: result)
     args = argparse.Namespace(scan="vw", version="3", data=None, allow_other_data=False)
@@ -208,3 +217,7 @@ def test_the_audit_verb_prints_report_only_checks_under_their_own_heading(
     ]
     assert heading and "do not decide the verdict" in lines[heading[0]]
     assert lines[heading[0] + 1] == "    precision ratio, nationaliteit = pools"
+    assert (
+        "  undecided: 1 gating checks, 1 of them decidable within 12 months at national volume; "
+        "1 proposed obligations (audit.json)"
+    ) in lines

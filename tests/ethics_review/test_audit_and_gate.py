@@ -10,10 +10,11 @@ import pytest
 from ethics_review.algoritmeregister import AlgorithmIn
 from ethics_review.audit import AuditResult, audit_version
 from models import registry
-from models.gate import check_promotion, decide, promote, withdraw
+from models.gate import check_promotion, decide, promote, today_utc, withdraw
 from models.governance import CHECKLIST_KEYS
 from riskscan.errors import GateRefusal
 from tests.ethics_review.conftest import World
+from tests.lifecycle import committee_approval, committee_members
 
 CHECKLIST = {key: f"test answer for {key}" for key in CHECKLIST_KEYS}
 
@@ -60,48 +61,90 @@ def test_audit_outputs_are_logged_and_hashed(world: World) -> None:
     assert world.clean.report_sha256[:12] in entry["impacttoetsen"]
 
 
+def test_the_audit_pools_validation_and_test_months_and_counts_each_person_once(world: World) -> None:
+    audit = world.clean.audit
+    model = registry.load_scan_model("vw", world.clean.version)
+    split = model.meta["split"]
+    assert (audit["evidence"]["start"], audit["evidence"]["end"]) == (
+        split["validation_start"],
+        split["test_end"],
+    )
+    assert len(audit["evidence"]["months"]) == 12, "six validation and six test months"
+    assert "early stopping" in audit["evidence"]["why"]
+    assert audit["data"]["control_cases"] > 0
+
+
+def test_every_undecided_ratio_check_says_what_would_decide_it(world: World) -> None:
+    checks = world.clean.audit["checks"]
+    undecided = [c for c in checks if c["verdict"] == "insufficient_evidence" and c["id"].count(":") == 2]
+    assert undecided, "a 120,000-row world leaves small groups undecided"
+    for check in undecided:
+        power = check["power"]
+        assert set(power) >= {"minimum_detectable_ratio", "cases_needed", "months_needed"}
+        if power["cases_needed"] is not None:
+            assert power["months_needed"] is not None and power["months_needed"] >= 0
+            assert power["minimum_detectable_ratio"] > 1.25
+    assert not any("power" in c for c in checks if c["verdict"] != "insufficient_evidence")
+    assert len({c["id"] for c in checks}) == len(checks), "check ids are unique"
+
+
+def test_the_audit_proposes_one_obligation_per_undecided_gating_check(world: World) -> None:
+    audit = world.clean.audit
+    undecided = [c["id"] for c in audit["checks"] if c["gating"] and c["verdict"] == "insufficient_evidence"]
+    obligations = audit["proposed_obligations"]
+    assert [o["check"] for o in obligations] == undecided
+    audited = audit["audited_at"][:10]
+    for obligation in obligations:
+        assert set(obligation) == {"check", "text_nl", "cases_needed", "due"}
+        assert audited < obligation["due"] <= f"{int(audited[:4]) + 1}{audited[4:]}", "due within 12 months"
+        assert obligation["text_nl"].startswith("Her-audit ") and obligation["due"] in obligation["text_nl"]
+
+
+def test_the_report_opens_with_a_dutch_summary_and_one_table_of_undecided_checks(world: World) -> None:
+    html = world.clean.local_paths["report.html"].read_text()
+    summary = html[html.index("Samenvatting") : html.index("<h2>1.")]
+    assert "Oordeel:" in summary and "Voorgestelde verplichtingen" in summary and "lift" in summary
+    assert "logistic" in summary and "lightgbm" in summary, "both model families side by side"
+    table = html[html.index('<table class="undecided">') :]
+    table = table[: table.index("</table>")]
+    ratio_checks = [
+        c for c in world.clean.audit["checks"] if c["verdict"] == "insufficient_evidence" and "power" in c
+    ]
+    assert table.count("<tr>") == 1 + len(ratio_checks)
+    assert "100,0% tegen" not in table or "te kleine groep" in table
+    assert "Flagged disparities" not in html and "Verdict: insufficient evidence" not in html
+
+
 def test_promotion_without_approval_is_refused(world: World) -> None:
     with pytest.raises(GateRefusal, match="no committee decision"):
         promote(world.store, scan="vw", version=world.clean.version, promoted_by="test")
 
 
 def test_promotion_after_a_failed_audit_is_refused(world: World) -> None:
-    decide(
-        world.store,
-        scan="vw",
-        version=world.proxied.version,
-        decision="approve",
-        decided_by=["A"],
-        rationale="approving despite the failed audit, to prove the gate holds",
-        checklist=CHECKLIST,
-    )
+    first, _second = committee_members()
+    with pytest.raises(GateRefusal, match="decision 'approve' refused: the audit failed check"):
+        decide(
+            world.store,
+            scan="vw",
+            version=world.proxied.version,
+            decision="approve",
+            signer=first,
+            rationale="approving despite the failed audit, to prove the gate holds",
+            checklist=CHECKLIST,
+            valid_until=today_utc(),
+        )
+    assert world.store.current_decision("vw", world.proxied.version) is None
     with pytest.raises(GateRefusal, match="failed check"):
         promote(world.store, scan="vw", version=world.proxied.version, promoted_by="test")
 
 
 def test_stale_audit_hash_is_refused_then_fresh_approval_promotes(world: World) -> None:
-    decide(
-        world.store,
-        scan="vw",
-        version=world.clean.version,
-        decision="approve",
-        decided_by=["A", "B"],
-        rationale="reviewed the first audit",
-        checklist=CHECKLIST,
-    )
+    committee_approval(world.store, "vw", world.clean.version)
     re_audit = audit_version("vw", world.clean.version, data_dir=world.data, progress=lambda _: None)
     assert re_audit.report_sha256 != world.clean.report_sha256  # the audit time is in the report
     with pytest.raises(GateRefusal, match="must review the current audit"):
         promote(world.store, scan="vw", version=world.clean.version, promoted_by="test")
-    decide(
-        world.store,
-        scan="vw",
-        version=world.clean.version,
-        decision="approve",
-        decided_by=["A", "B"],
-        rationale="reviewed the current audit",
-        checklist=CHECKLIST,
-    )
+    committee_approval(world.store, "vw", world.clean.version)
     record = promote(world.store, scan="vw", version=world.clean.version, promoted_by="test")
     champion = registry.version_by_alias("vw", registry.CHAMPION)
     assert champion is not None

@@ -23,10 +23,13 @@ from models.governance import (
     TABLES,
     DecisionRecord,
     GovernanceStore,
+    Obligation,
+    Signatory,
 )
 from riskscan import db
-from riskscan.db import MIGRATIONS_DIR, current_revision, head_revision, make_engine, upgrade
+from riskscan.db import MIGRATIONS_DIR, current_revision, head_revision, make_engine, upgrade, utcnow
 from riskscan.errors import Conflict, InvalidInput, NotFound
+from serving.tokens import create_token
 from tests.postgres import temporary_database
 
 AUDIT = "ab" * 32
@@ -57,17 +60,24 @@ def store(url: str) -> Iterator[GovernanceStore]:
         yield opened
 
 
+def member(store: GovernanceStore, name: str = "A. de Vries", role: str = "committee") -> Signatory:
+    """A new API token in the store's database, as the identity that signs."""
+    _token, record = create_token(store.engine, utcnow, name=name, role=role)
+    return Signatory(record.id, record.name, record.role)
+
+
 def decide(store: GovernanceStore, **overrides: Any) -> DecisionRecord:
     fields: dict[str, Any] = {
         "scan": "vw",
         "version": "3",
         "audit_sha256": AUDIT,
         "decision": "approve",
-        "decided_by": ["A. de Vries", "B. Bakker"],
         "rationale": "Audit reviewed; no failed checks.",
         "checklist": CHECKLIST,
     }
     fields.update(overrides)
+    if "signer" not in fields:
+        fields["signer"] = member(store)
     return store.record_decision(**fields)
 
 
@@ -115,7 +125,8 @@ def test_alembic_command_line_uses_the_application_database(
     with GovernanceStore() as store:
         decide(store)
 
-    with pytest.raises(RuntimeError, match="committee_decisions hold governance records"):
+    # The latest revision holding records refuses first (0006: the decision's signature).
+    with pytest.raises(RuntimeError, match="decision_signatures hold records"):
         alembic_main(["-c", ini, "downgrade", "base"])
     assert current_revision(url) == head_revision()  # the refusal rolled the whole downgrade back
 
@@ -174,7 +185,7 @@ def test_decisions_supersede_and_the_latest_is_current(store: GovernanceStore) -
     assert read.created_at.tzinfo is UTC
     assert read.created_at > first.created_at
     as_json = json.loads(json.dumps(read.as_dict()))
-    assert as_json["decided_by"] == ["A. de Vries", "B. Bakker"]
+    assert as_json["decided_by"] == [f"A. de Vries (token {store.signatures(second.id)[0].token_id})"]
     assert as_json["valid_until"] == "2026-09-01"
     assert as_json["created_at"].endswith("+00:00")
 
@@ -260,10 +271,29 @@ def test_a_promotion_cites_the_current_approving_decision(store: GovernanceStore
     ("overrides", "message"),
     [
         ({"decision": "maybe"}, "decision must be one of .* got 'maybe'"),
-        ({"decided_by": []}, r"decided_by must name at least one committee member, got \[\]"),
-        ({"decided_by": "A. de Vries"}, "decided_by must be a list of texts, got 'A. de Vries'"),
-        ({"decided_by": ["A", " "]}, r"decided_by\[1\] must be non-empty text, got ' '"),
-        ({"decided_by": ["A", "A"]}, r"decided_by names \['A'\] more than once"),
+        ({"signer": "A. de Vries"}, r"signer must be an authenticated token's identity .*got 'A. de Vries'"),
+        ({"signer": Signatory(True, "A", "committee")}, "signer.token_id must be an integer, got True"),
+        ({"signer": Signatory(1, " ", "committee")}, "signer.name must be non-empty text, got ' '"),
+        (
+            {"obligations": [Obligation("x", "Her-audit", None, date(2026, 9, 1))]},
+            "obligations given with decision 'approve'",
+        ),
+        (
+            {
+                "decision": "approve-with-conditions",
+                "conditions": ["c"],
+                "obligations": [Obligation("x", "Her-audit", 0, date(2026, 9, 1))],
+            },
+            r"obligations\[0\].cases_needed must be a positive integer or None, got 0",
+        ),
+        (
+            {
+                "decision": "approve-with-conditions",
+                "conditions": ["c"],
+                "obligations": [Obligation("x", "t", None, date(2026, 9, 1))] * 2,
+            },
+            r"obligations\[1\].check 'x' has an obligation already",
+        ),
         ({"rationale": "  "}, "rationale must be non-empty text, got '  '"),
         ({"audit_sha256": "abc123"}, "audit_sha256 must be 64 hexadecimal characters, got 'abc123'"),
         ({"audit_sha256": "g" * 64}, f"audit_sha256 must be 64 hexadecimal characters, got '{'g' * 64}'"),

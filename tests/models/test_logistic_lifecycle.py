@@ -21,14 +21,14 @@ from ethics_review.algoritmeregister import AlgorithmIn
 from ethics_review.audit import AuditResult, audit_version
 from features.sources import read_source
 from models import registry
-from models.gate import decide, promote, withdraw
+from models.gate import promote, withdraw
 from models.governance import GovernanceStore
 from models.specs import load_spec
 from riskscan import jsonio
 from riskscan.cli import invoke
 from riskscan.errors import InvalidInput, Refusal
 from serving.runtime import ScanRuntime
-from tests.lifecycle import CHECKLIST, home_environment
+from tests.lifecycle import committee_approval, home_environment
 from training.train import TrainResult, train_scan
 
 
@@ -119,15 +119,7 @@ def test_a_promoted_logistic_version_serves_exact_explanations_and_is_in_use(
     version = glass_box.trained.version
     with home_environment(glass_box.home):
         governance = GovernanceStore()
-        decide(
-            governance,
-            scan="vw",
-            version=version,
-            decision="approve",
-            decided_by=["test committee"],
-            rationale="test approval of a glass-box version on test data",
-            checklist=CHECKLIST,
-        )
+        committee_approval(governance, "vw", version)
         promote(governance, scan="vw", version=version, promoted_by="test")
         runtime = ScanRuntime(governance=governance)
         model = runtime.states["vw"].model

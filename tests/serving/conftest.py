@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,13 +20,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 import synthetic as generator
 from features.sources import read_source
 from models.governance import GovernanceStore
 from models.specs import load_spec
+from serving.runtime import ScanRuntime
 from serving.store import ServingStore
 from tests.lifecycle import CONTROL_KEY, home_environment, promote_new_champion
+from tests.processes import free_port
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -54,7 +57,7 @@ def served_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHome
         store = ServingStore()
         tokens = {
             role: store.create_token(name=f"test {role}", role=role)[0]
-            for role in ("handhaving", "committee", "retrain", "admin")
+            for role in ("handhaving", "committee", "retrain", "admin", "systeem")
         }
         yield ServedHome(path, data, versions, tokens)
 
@@ -64,12 +67,6 @@ def at_home(served_home: ServedHome) -> Iterator[ServedHome]:
     """The served home as this process's RISKSCAN_HOME, for tests that call the packages directly."""
     with home_environment(served_home.path):
         yield served_home
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -151,11 +148,16 @@ def server(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) ->
 
 def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]]:
     """Real cases from the test months as JSON, with case_id (and the routing field for VW)."""
+    return caseload_from(home.data, scan, n)
+
+
+def caseload_from(data: Path, scan: str, n: int = 20) -> list[dict[str, object]]:
+    """The last ``n`` cases of the source table in ``data`` that are not routed away, as JSON."""
     spec = load_spec(scan)
     from features.register import default_register
 
     table = default_register().tables[spec.table]
-    frame = read_source(home.data, spec.table).frame
+    frame = read_source(data, spec.table).frame
     recent = frame.loc[~frame["wajong"]].tail(n)
     columns = list(spec.features) + (["wajong"] if scan == "vw" else [])
     cases = []
@@ -170,3 +172,50 @@ def caseload(home: ServedHome, scan: str, n: int = 20) -> list[dict[str, object]
             case[column] = value
         cases.append(case)
     return cases
+
+
+@pytest.fixture(scope="session")
+def client(served_home: ServedHome) -> Iterator[TestClient]:
+    """The whole BentoML service (API and mounted web app) in this process, on the served home: once per
+    session, since BentoML's app cannot be built twice in one process."""
+    with home_environment(served_home.path):
+        from serving.service import RiskScan
+
+        with TestClient(RiskScan.to_asgi(), raise_server_exceptions=False, follow_redirects=False) as client:
+            yield client
+
+
+@pytest.fixture
+def runtime(client: TestClient) -> ScanRuntime:
+    """The runtime that both front-ends of the in-process service share."""
+    from serving.service import web_app
+
+    served: ScanRuntime = web_app.state.runtime
+    return served
+
+
+def bearer(home: ServedHome, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {home.tokens[role]}"}
+
+
+#: The page each role lands on after logging in.
+LANDING = {"handhaving": "/ui/worklist?scan=vw", "admin": "/ui/worklist?scan=vw", "committee": "/ui/audits"}
+
+
+def form_csrf(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html
+    return match[1]
+
+
+def sign_in(client: TestClient, home: ServedHome, role: str) -> str:
+    """Log in on the login page as ``role``; returns the signed-in session's CSRF token for forms (a new
+    one: login rotates it). The client's cookies are cleared first, as in a fresh browser."""
+    client.cookies.clear()
+    form = client.get("/ui/login")
+    response = client.post(
+        "/ui/login", data={"token": home.tokens[role], "csrf": form_csrf(form.text), "next": LANDING[role]}
+    )
+    assert response.status_code == 303, response.text
+    return form_csrf(client.get(LANDING[role]).text)

@@ -16,7 +16,7 @@ from riskscan.db import make_engine, upgrade
 from serving.log import GENESIS_HASH, LOG, LogEntry, row_hash
 from serving.log._fields import checked
 
-RECIPE_1_HEAD = "0007_unlawful_rulings"  # the last revision before hash recipe 2
+RECIPE_1_HEAD = "0005_web_sessions"  # the last revision before hash recipe 2
 
 
 def write_recipe_1_rows(

@@ -25,6 +25,7 @@ from serving.log import LOG_CHAIN
 from serving.outcomes import OUTCOME_CHAIN
 from serving.store import ServingStore
 from serving.tokens import TokenRecord
+from tests.models.test_governance import member
 from tests.serving.conftest import ServedHome, Server, caseload
 from tests.serving.recipe_1 import write_recipe_1_rows
 from tests.serving.test_store import Clock, entry, execute
@@ -79,7 +80,7 @@ def govern(url: str) -> GovernanceStore:
         version="3",
         audit_sha256=AUDIT,
         decision="approve",
-        decided_by=["A. de Vries", "B. Jansen"],
+        signer=member(governance),
         rationale="Getoetst en goedgekeurd.",
         conditions=[],
         valid_until=date(2027, 1, 1),
@@ -194,7 +195,8 @@ def test_0004_chains_the_records_already_there_and_goes_down_and_up_with_them(ur
         assert [found[table].rows_checked for table in CHAINED] == [3, 2, 2, 2]
         with pytest.raises(Exception, match="append-only"):
             execute(store, "UPDATE withdrawals SET reason = 'anders'")
-    with pytest.raises(RuntimeError, match="refusing to downgrade below 0004_evidence_chains"):
+    # The decisions are signed now (revision 0006, which stands above 0004), so 0006 refuses first.
+    with pytest.raises(RuntimeError, match="refusing to downgrade below 0006_committee_signatures"):
         db.downgrade(url, "0003_row_hash_not_unique")
     assert current_revision(url) == head_revision()  # the refusal rolled the whole downgrade back
 

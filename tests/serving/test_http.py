@@ -32,6 +32,9 @@ def test_wrong_roles_get_403(server: Server) -> None:
     body = {"scan": "vw", "cases": caseload(server.home, "vw", 1)}
     committee = httpx.post(f"{server.url}/score", json=body, headers=server.headers("committee"))
     assert committee.status_code == 403 and "role 'committee' may not score" in committee.json()["error"]
+    # /score is machine-to-machine: its answer holds the score and the control flag, which staff never see.
+    staff = httpx.post(f"{server.url}/score", json=body, headers=server.headers("handhaving"))
+    assert staff.status_code == 403 and "allowed roles: admin, systeem" in staff.json()["error"]
     reload = httpx.post(f"{server.url}/reload", json={}, headers=server.headers("handhaving"))
     assert reload.status_code == 403
     cases = httpx.get(f"{server.url}/cases", params={"scan": "vw"}, headers=server.headers("handhaving"))
@@ -44,7 +47,7 @@ def test_score_outcome_and_cases_round_trip(server: Server) -> None:
     response = httpx.post(
         f"{server.url}/score",
         json={"scan": "vw", "cases": cases, "top_n": 3},
-        headers=server.headers("handhaving"),
+        headers=server.headers("systeem"),
     )
     assert response.status_code == 200, response.text
     results = response.json()["results"]
@@ -107,7 +110,7 @@ def test_score_outcome_and_cases_round_trip(server: Server) -> None:
 def test_invalid_input_is_a_4xx_naming_case_field_value(server: Server) -> None:
     case = {**caseload(server.home, "vw", 1)[0], "dagloon": "veel"}
     response = httpx.post(
-        f"{server.url}/score", json={"scan": "vw", "cases": [case]}, headers=server.headers("handhaving")
+        f"{server.url}/score", json={"scan": "vw", "cases": [case]}, headers=server.headers("systeem")
     )
     assert response.status_code == 422
     problem = response.json()["problems"][0]
@@ -116,7 +119,7 @@ def test_invalid_input_is_a_4xx_naming_case_field_value(server: Server) -> None:
     malformed = httpx.post(
         f"{server.url}/score",
         content=b"{not json",
-        headers={**server.headers("handhaving"), "Content-Type": "application/json"},
+        headers={**server.headers("systeem"), "Content-Type": "application/json"},
     )
     assert 400 <= malformed.status_code < 500
 
@@ -142,7 +145,7 @@ def test_withdrawal_blocks_scoring_with_503(server: Server, monkeypatch: pytest.
     time.sleep(0.1)
     response = httpx.post(
         f"{server.url}/score",
-        headers=server.headers("handhaving"),
+        headers=server.headers("systeem"),
         json={"scan": "sollicitatie", "cases": caseload(server.home, "sollicitatie", 1)},
     )
     assert response.status_code == 503
@@ -151,7 +154,7 @@ def test_withdrawal_blocks_scoring_with_503(server: Server, monkeypatch: pytest.
     assert body["since"].startswith("20")
     vw = httpx.post(
         f"{server.url}/score",
-        headers=server.headers("handhaving"),
+        headers=server.headers("systeem"),
         json={"scan": "vw", "cases": caseload(server.home, "vw", 1)},
     )
     assert vw.status_code == 200, "a withdrawal blocks only its own scan"

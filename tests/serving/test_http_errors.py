@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import pytest
@@ -34,8 +34,7 @@ from riskscan.errors import (
 )
 from serving.http_errors import BUG_BODY, refusal_body, status_for
 from serving.runtime import ScanRuntime
-from tests.lifecycle import home_environment
-from tests.serving.conftest import ServedHome, caseload
+from tests.serving.conftest import LANDING, ServedHome, bearer, caseload, sign_in
 
 ERRORS: list[tuple[Exception, int]] = [
     (InvalidParameter("top_n must be between 0 and 50", field="top_n", value=99), 400),
@@ -64,39 +63,6 @@ def raising(error: Exception) -> Callable[..., NoReturn]:
         raise error
 
     return raise_it
-
-
-@pytest.fixture(scope="module")
-def client(served_home: ServedHome) -> Iterator[TestClient]:
-    """The whole BentoML service (API and mounted web app) in this process, on the served home."""
-    with home_environment(served_home.path):
-        from serving.service import RiskScan
-
-        with TestClient(RiskScan.to_asgi(), raise_server_exceptions=False, follow_redirects=False) as client:
-            yield client
-
-
-@pytest.fixture
-def runtime(client: TestClient) -> ScanRuntime:
-    """The runtime that both front-ends of the in-process service share."""
-    from serving.service import web_app
-
-    served: ScanRuntime = web_app.state.runtime
-    return served
-
-
-def bearer(home: ServedHome, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {home.tokens[role]}"}
-
-
-def sign_in(client: TestClient, home: ServedHome, role: str) -> str:
-    """Log in on the login page as ``role``; returns the session's CSRF token for forms."""
-    form = client.get("/ui/login")
-    match = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert match, form.text
-    response = client.post("/ui/login", data={"token": home.tokens[role], "csrf": match[1]})
-    assert response.status_code == 303, response.text
-    return match[1]
 
 
 def expected_body(error: Exception) -> dict[str, Any]:
@@ -211,7 +177,7 @@ def test_an_unknown_request_is_404_and_a_bad_value_422_on_both_front_ends(
 @pytest.mark.parametrize(
     ("method", "path", "role", "patched"),
     [
-        ("POST", "/score", "handhaving", "score"),
+        ("POST", "/score", "systeem", "score"),
         ("GET", "/cases?scan=vw", "committee", "store.cases"),
         ("GET", "/ui/worklist?scan=vw", "handhaving", "refresh_if_changed"),
     ],
@@ -227,9 +193,10 @@ def test_a_bug_is_a_plain_500_with_the_traceback_only_in_the_log(
     role: str,
     patched: str,
 ) -> None:
+    if role in LANDING:
+        sign_in(client, served_home, role)
     owner, _, name = patched.rpartition(".")
     monkeypatch.setattr(runtime.store if owner else runtime, name, raising(KeyError("secret_column")))
-    sign_in(client, served_home, role)
     body = {"scan": "vw", "cases": caseload(served_home, "vw", 1)} if method == "POST" else None
     with caplog.at_level(logging.ERROR, logger="riskscan.serving"):
         response = client.request(method, path, json=body, headers=bearer(served_home, role))

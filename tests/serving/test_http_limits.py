@@ -74,7 +74,7 @@ def test_an_unauthenticated_request_with_an_invalid_body_gets_401(server: Server
 
 
 def test_a_50_mb_body_is_refused_from_its_content_length_before_it_is_read(server: Server) -> None:
-    token = server.home.tokens["handhaving"]
+    token = server.home.tokens["systeem"]
     head = (
         "POST /score HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
         f"Authorization: Bearer {token}\r\nContent-Length: {50 * MB}\r\n\r\n"
@@ -86,7 +86,7 @@ def test_a_50_mb_body_is_refused_from_its_content_length_before_it_is_read(serve
 
 
 def test_a_streamed_body_is_cut_off_soon_after_the_limit(server: Server) -> None:
-    token = server.home.tokens["handhaving"]
+    token = server.home.tokens["systeem"]
     head = (
         "POST /score HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
         f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -105,7 +105,7 @@ def test_a_300_kb_invalid_body_gets_a_small_answer(server: Server) -> None:
     response = httpx.post(
         f"{server.url}/score",
         content=body,
-        headers={**server.headers("handhaving"), "Content-Type": "application/json"},
+        headers={**server.headers("systeem"), "Content-Type": "application/json"},
         timeout=60,
     )
     assert response.status_code == 422
@@ -174,7 +174,7 @@ def test_the_openapi_document_is_public_and_declares_the_bearer_scheme(server: S
 
 
 def test_a_wrong_method_gets_405_with_allow(server: Server) -> None:
-    response = httpx.put(f"{server.url}/score", json={}, headers=server.headers("handhaving"))
+    response = httpx.put(f"{server.url}/score", json={}, headers=server.headers("systeem"))
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     docs = httpx.post(f"{server.url}/docs.json")
     assert docs.status_code == 405 and docs.headers["allow"] == "GET, HEAD"
@@ -182,7 +182,7 @@ def test_a_wrong_method_gets_405_with_allow(server: Server) -> None:
 
 async def _storm(server: Server, body: bytes, requests: int, concurrency: int) -> list[httpx.Response | str]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {**server.headers("handhaving"), "Content-Type": "application/json"}
+    headers = {**server.headers("systeem"), "Content-Type": "application/json"}
     answers: list[httpx.Response | str] = []
     queue = iter(range(requests))
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
@@ -222,5 +222,5 @@ def test_the_default_limits_serve_concurrency_32_without_a_failed_request(server
 
 
 def test_a_body_that_is_not_json_gets_415(server: Server) -> None:
-    form = httpx.post(f"{server.url}/score", data={"scan": "vw"}, headers=server.headers("handhaving"))
+    form = httpx.post(f"{server.url}/score", data={"scan": "vw"}, headers=server.headers("systeem"))
     assert form.status_code == 415 and form.json()["field"] == "Content-Type"

@@ -20,7 +20,7 @@ def refused_fields(response: httpx.Response) -> list[str | None]:
 
 
 def score(server: Server, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{server.url}/score", json=body, headers=server.headers("handhaving"), timeout=30)
+    return httpx.post(f"{server.url}/score", json=body, headers=server.headers("systeem"), timeout=30)
 
 
 @pytest.mark.parametrize("case_id", ["  padded-1  ", " padded-2", "padded-3\n", "   ", ""])
@@ -68,7 +68,7 @@ def test_top_n_must_be_a_whole_number_in_range(server: Server, top_n: object) ->
 @pytest.mark.parametrize(
     ("path", "role", "body"),
     [
-        ("/score", "handhaving", {"scan": "vw", "cases": [], "priority": "high"}),
+        ("/score", "systeem", {"scan": "vw", "cases": [], "priority": "high"}),
         (
             "/outcome",
             "handhaving",

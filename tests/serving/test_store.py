@@ -60,7 +60,7 @@ from tests.serving.recipe_1 import write_recipe_1_rows
 
 AUDIT = "ab" * 32
 HEAD = "0008_hash_recipe_v2"
-#: The columns of decision_log from revision 0002 to 0007.
+#: The columns of decision_log from revision 0002 up to the one before 0008.
 RECIPE_1_COLUMNS = (*RECIPE_FIELDS[1], "prev_hash", "row_hash")
 
 
@@ -939,7 +939,8 @@ def test_tokens(store: ServingStore) -> None:
     with pytest.raises(InvalidInput, match="reason must be non-empty text, got ''"):
         store.revoke_token(listed[1].id, "")
     with pytest.raises(
-        InvalidInput, match="role must be one of 'handhaving', 'committee', 'retrain', 'admin', got 'root'"
+        InvalidInput,
+        match="role must be one of 'handhaving', 'committee', 'retrain', 'admin', 'systeem', got 'root'",
     ):
         store.create_token(name="x", role="root")
     with pytest.raises(InvalidInput, match="name must be non-empty text, got ''"):

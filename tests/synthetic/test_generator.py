@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from features.register import Role, default_register
+from features.sources import read_source
 from riskscan.errors import InvalidInput
 from synthetic import (
     APPLICATIONS,
@@ -33,6 +34,7 @@ from synthetic import (
     summarize,
     write_tables,
 )
+from synthetic.calibration import national_applications
 
 N_APPLICATIONS = 40_000
 N_PERIODS = 150_000
@@ -261,6 +263,27 @@ def test_sample_fraction_is_rows_over_national_volume() -> None:
     assert generate_applications(one_month).sample_fraction == pytest.approx(360 / 36_000)
     running_periods_in_january = 257_400 * 31 / 28
     assert generate_periods(one_month).sample_fraction == pytest.approx(100 / running_periods_in_january)
+
+
+def test_months_from_full_volume_on_hold_every_national_application(tmp_path: Path) -> None:
+    # 2019 national volume: 36,000 handled applications a month (APPLICATIONS_PER_MONTH_K).
+    config = GeneratorConfig(start="2019-01", end="2019-04", n_applications=1_000, full_volume_from="2019-04")
+    table = generate_applications(config)
+    months = table.frame["aanvraagdatum"].dt.to_period("M").astype(str).value_counts()
+    april = national_applications(np.array([np.datetime64("2019-04", "M")]))[0]
+    assert months["2019-04"] == pytest.approx(april, rel=0.02), "the full month is complete"
+    assert months.drop("2019-04").sum() == pytest.approx(1_000, rel=0.1), "earlier months are the sample"
+    assert table.sample_fraction == pytest.approx(1_000 / (3 * 36_000), rel=0.05)
+    write_tables({APPLICATIONS: table}, tmp_path, config)
+    source = read_source(tmp_path, APPLICATIONS)
+    fractions = source.fractions(source.frame["aanvraagdatum"])
+    complete = source.frame["aanvraagdatum"].dt.to_period("M").astype(str).eq("2019-04").to_numpy()
+    assert (fractions[complete] == 1.0).all() and (fractions[~complete] == table.sample_fraction).all()
+
+
+def test_a_full_volume_month_outside_the_months_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="full_volume_from 2018-12"):
+        GeneratorConfig(start="2019-01", end="2019-04", full_volume_from="2018-12")
 
 
 # --------------------------------------------------------------------------------------------------

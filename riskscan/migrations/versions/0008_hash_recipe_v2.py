@@ -2,7 +2,7 @@
 purge can erase them after the retention period and the chain still verifies.
 
 Revision ID: 0008_hash_recipe_v2
-Revises: 0007_unlawful_rulings
+Revises: 0005_web_sessions
 Create Date: 2026-12-02
 
 The recipe itself, and why rows written before this revision keep recipe 1 instead of being rehashed, is
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = "0008_hash_recipe_v2"
-down_revision: str | Sequence[str] | None = "0007_unlawful_rulings"
+down_revision: str | Sequence[str] | None = "0005_web_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

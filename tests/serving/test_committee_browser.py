@@ -1,0 +1,181 @@
+"""The committee decides in the product, in a real headless Chromium: member A records a conditional approval
+on the decision form, member B co-signs it, an admin promotes the version, and it serves. Then the rights:
+handhaving may do no committee action, the committee may not promote, and every form needs its CSRF token.
+
+The promotion and the withdrawal change what the shared server serves, so they are ``destructive`` (run
+last; the withdrawal takes sollicitatie, as ``test_http.py``'s destructive test does too).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ethics_review.audit import audit_version
+from features.sources import read_source
+from models.governance import GovernanceStore
+from models.specs import load_spec
+from serving.store import ServingStore
+from tests.browser import chromium_page
+from tests.lifecycle import home_environment
+from tests.serving.conftest import Server, caseload
+from training.train import train_scan
+
+
+def log_in(page: Any, server: Server, token: str, target: str) -> None:
+    page.goto(f"{server.url}/ui/login?next={target}")
+    page.fill("#token", token)
+    page.click("#login")
+    page.wait_for_url(f"**{target}")
+
+
+@pytest.fixture(scope="module")
+def candidate(server: Server) -> tuple[str, str]:
+    """A new, audited VW version in the served home, and a second committee member's token."""
+    with home_environment(server.home.path):
+        spec = load_spec("vw")
+        source = read_source(server.home.data, spec.table)
+        version = train_scan(spec, source, progress=lambda _: None).version
+        audit_version("vw", version, data_dir=server.home.data, progress=lambda _: None)
+        second, _record = ServingStore().create_token(name="test committee B", role="committee")
+    return version, second
+
+
+def fill_checklist(page: Any) -> None:
+    for area in page.locator("textarea[id^=answer-]").all():
+        area.fill("Beoordeeld in de test op testgegevens.")
+
+
+@pytest.mark.browser
+@pytest.mark.destructive
+def test_two_members_sign_an_admin_promotes_and_the_version_serves(
+    server: Server, candidate: tuple[str, str], tmp_path: Path
+) -> None:
+    version, second_token = candidate
+    form_page = f"/ui/audits/vw/{version}"
+    shot = Path(os.environ.get("RISKSCAN_DOCS", tmp_path)) / "decision-form.png"
+    with chromium_page(width=1400, height=1100) as page:
+        log_in(page, server, server.home.tokens["committee"], form_page)
+        assert "onvoldoende bewijs" in page.inner_text("#audit-summary")
+        fill_checklist(page)
+        page.fill("#rationale", "Voorwaardelijk goedgekeurd: de onbesliste toetsen worden gevolgd.")
+        page.check("#decision-goedkeuren-onder-voorwaarden")
+        page.screenshot(path=str(shot), full_page=False)
+        # Plain approval on undecided checks: refused, the form comes back as sent, nothing recorded.
+        page.check("#decision-goedkeuren")
+        page.click("#submit-decision")
+        assert "insufficient evidence, which is not a pass" in page.inner_text("#error")
+        assert page.input_value("#rationale").startswith("Voorwaardelijk goedgekeurd")
+        # A missing checklist answer is refused naming the field.
+        page.fill("#answer-rereview_date", "")
+        page.check("#decision-goedkeuren-onder-voorwaarden")
+        page.evaluate("document.getElementById('answer-rereview_date').removeAttribute('required')")
+        page.click("#submit-decision")
+        assert "answer-rereview_date is required" in page.inner_text("#error")
+        page.fill("#answer-rereview_date", "Over zes maanden, of eerder bij drift.")
+        page.click("#submit-decision")
+        page.wait_for_selector("#recorded")
+        assert "wacht op medeondertekening" in page.inner_text("#current-decision")
+        assert page.locator("#cosign").count() == 0, "the member who decided cannot co-sign"
+    with home_environment(server.home.path):
+        decision = GovernanceStore().current_decision("vw", version)
+    assert decision is not None and decision.decision == "approve-with-conditions"
+
+    with chromium_page(width=1400, height=1000) as page:
+        log_in(page, server, second_token, form_page)
+        page.click("#cosign")
+        page.wait_for_selector("#cosigned")
+        assert "van kracht" in page.inner_text("#current-decision")
+        assert "test committee B" in page.inner_text("#signatures")
+        page.goto(f"{server.url}/ui/admin")
+        assert "403" in page.title() or "may not promote" in page.inner_text("main")
+
+    with chromium_page(width=1400, height=1000) as page:
+        log_in(page, server, server.home.tokens["admin"], "/ui/admin")
+        page.click(f"#promote-vw-{version}")
+        page.wait_for_selector("#promoted")
+    deadline = time.monotonic() + 20
+    while True:
+        scored = httpx.post(
+            f"{server.url}/score",
+            headers=server.headers("systeem"),
+            json={"scan": "vw", "cases": caseload(server.home, "vw", 3)},
+            timeout=60,
+        )
+        assert scored.status_code == 200, scored.text
+        if scored.json()["results"][0]["model"]["version"] == version or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert scored.json()["results"][0]["model"]["version"] == version, "the promoted version serves"
+    assert shot.stat().st_size > 30_000
+
+
+@pytest.mark.browser
+def test_handhaving_may_do_no_committee_action_and_the_committee_may_not_promote(server: Server) -> None:
+    def session(role: str) -> httpx.Client:
+        client = httpx.Client(base_url=server.url, timeout=30)
+        form = client.get("/ui/login")
+        csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+        client.post("/ui/login", data={"token": server.home.tokens[role], "csrf": csrf, "next": "/ui/audits"})
+        client.headers["x-csrf"] = csrf
+        return client
+
+    version = server.home.versions["vw"]
+    with closing(session("handhaving")) as staff:
+        csrf = staff.headers["x-csrf"]
+        assert staff.get(f"/ui/audits/vw/{version}").status_code == 403
+        decide = staff.post(f"/ui/audits/vw/{version}/decide", data={"csrf": csrf, "decision": "afwijzen"})
+        assert decide.status_code == 403
+        assert (
+            staff.post(f"/ui/audits/vw/{version}/cosign", data={"csrf": csrf, "decision_id": "1"}).status_code
+            == 403
+        )
+        assert (
+            staff.post("/ui/admin/promote", data={"csrf": csrf, "scan": "vw", "version": version}).status_code
+            == 403
+        )
+    with closing(session("committee")) as member:
+        csrf = member.headers["x-csrf"]
+        assert member.get("/ui/admin").status_code == 403
+        promote = member.post("/ui/admin/promote", data={"csrf": csrf, "scan": "vw", "version": version})
+        assert promote.status_code == 403
+        # Without the CSRF token every form is refused, whoever is signed in.
+        assert (
+            member.post(f"/ui/audits/vw/{version}/decide", data={"decision": "afwijzen"}).status_code == 403
+        )
+        assert member.post(f"/ui/audits/vw/{version}/cosign", data={"decision_id": "1"}).status_code == 403
+        # An unknown field is refused by name, and nothing is recorded.
+        unknown = member.post(
+            f"/ui/audits/vw/{version}/decide", data={"csrf": csrf, "decided_by": "A. de Vries"}
+        )
+        assert unknown.status_code == 422 and "unknown form field &#39;decided_by&#39;" in unknown.text
+    with closing(session("admin")) as admin:
+        assert admin.post("/ui/admin/withdraw", data={"scan": "vw", "reason": "x"}).status_code == 403
+
+
+@pytest.mark.browser
+@pytest.mark.destructive
+def test_a_withdrawal_needs_a_reason_and_then_lists_the_affected_cases(server: Server) -> None:
+    httpx.post(
+        f"{server.url}/score",
+        headers=server.headers("systeem"),
+        json={"scan": "sollicitatie", "cases": caseload(server.home, "sollicitatie", 300), "top_n": 0},
+        timeout=60,
+    ).raise_for_status()
+    with chromium_page(width=1400, height=1000) as page:
+        log_in(page, server, server.home.tokens["admin"], "/ui/admin")
+        page.click("#withdraw-sollicitatie")
+        assert "reason is required" in page.inner_text("#error")
+        page.go_back()
+        page.fill("#reason-sollicitatie", "test: onrechtmatige gegevensbron")
+        page.click("#withdraw-sollicitatie")
+        page.wait_for_selector("#withdrawn")
+        count = page.inner_text("#affected-count")
+        assert "gevallen zijn door deze versie geselecteerd" in count
+        assert page.locator("#affected tr").count() >= 2, "the selected cases are listed"
