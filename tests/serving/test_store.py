@@ -8,6 +8,7 @@ someone who could drop the triggers did so anyway.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import threading
@@ -46,16 +47,21 @@ from serving.log import (
     DecisionLogRow,
     LogEntry,
     LoggedScore,
+    _encode,
     canonical_inputs,
     new_request_ids,
     row_hash,
 )
+from serving.log._recipe import RECIPE_FIELDS
 from serving.outcomes import OUTCOME_CHAIN, STATUS_NO_VIOLATION, STATUS_VIOLATION
 from serving.store import TABLES, ServingStore
 from tests.postgres import temporary_database
+from tests.serving.recipe_1 import write_recipe_1_rows
 
 AUDIT = "ab" * 32
-HEAD = "0005_web_sessions"
+HEAD = "0008_hash_recipe_v2"
+#: The columns of decision_log from revision 0002 up to the one before 0008.
+RECIPE_1_COLUMNS = (*RECIPE_FIELDS[1], "prev_hash", "row_hash")
 
 
 @pytest.fixture
@@ -133,9 +139,9 @@ def test_migrations_from_empty_and_back_to_0001(url: str) -> None:
     assert current_revision(url) == head_revision() == HEAD
     assert set(TABLES) <= table_names(url)
 
-    with pytest.raises(RuntimeError, match="decision_log hold records, which are evidence"):
+    with pytest.raises(RuntimeError, match="refusing to downgrade below 0008_hash_recipe_v2: 1 decision-log"):
         db.downgrade(url, "0001_governance")
-    assert current_revision(url) == HEAD  # the refusal rolled the whole downgrade back, 0003's part too
+    assert current_revision(url) == HEAD  # the refusal rolled the whole downgrade back
 
 
 def test_upgrade_from_0001_keeps_governance_records_and_downgrade_drops_only_serving(
@@ -172,7 +178,7 @@ def test_upgrade_from_0001_keeps_governance_records_and_downgrade_drops_only_ser
     monkeypatch.setenv("RISKSCAN_DATABASE_URL", url)
     monkeypatch.setattr("logging.config.fileConfig", lambda *_args, **_kwargs: None)
     ini = str(MIGRATIONS_DIR / "alembic.ini")
-    with pytest.raises(RuntimeError, match="refusing to downgrade below 0002_serving"):
+    with pytest.raises(RuntimeError, match="refusing to downgrade below 0008_hash_recipe_v2"):
         alembic_main(["-c", ini, "downgrade", "0001_governance"])
     alembic_main(["-c", ini, "-x", "drop-evidence=yes", "downgrade", "0001_governance"])
     assert current_revision(url) == "0001_governance"
@@ -209,12 +215,16 @@ def _unique_columns(url: str) -> set[tuple[str, ...]]:
 
 def test_0003_drops_the_row_hash_constraint_and_keeps_every_row_trigger_and_index(url: str) -> None:
     """Both directions with records in the log: rows unchanged, chain intact, triggers and indexes back."""
-    with ServingStore(url, clock=Clock()) as store:
-        logged = store.append_scores([entry(case_id=f"c{i}", signal=i % 2 == 0) for i in range(5)])
-        with write_transaction(store.engine) as connection:  # as before 0004: no token identity
-            OUTCOME_CHAIN.append(connection, legacy_outcome(logged[0].request_id))
-        with store.engine.connect() as connection:
-            rows = connection.execute(text("SELECT * FROM decision_log ORDER BY id")).all()
+    written = write_recipe_1_rows(url, [entry(case_id=f"c{i}", signal=i % 2 == 0) for i in range(5)])
+    columns_0002 = ", ".join(name for name in written[0] if name in RECIPE_1_COLUMNS)
+    engine = make_engine(url)
+    try:
+        with write_transaction(engine) as connection:  # as before 0004: no token identity
+            OUTCOME_CHAIN.append(connection, legacy_outcome(written[0]["request_id"]))
+        with engine.connect() as connection:
+            rows = connection.execute(text(f"SELECT {columns_0002} FROM decision_log ORDER BY id")).all()
+    finally:
+        engine.dispose()
     assert ("row_hash",) not in _unique_columns(url) and ("request_id",) in _unique_columns(url)
 
     db.downgrade(url, "0002_serving")  # puts the constraint back; 0002 holds the records
@@ -225,7 +235,9 @@ def test_0003_drops_the_row_hash_constraint_and_keeps_every_row_trigger_and_inde
 
     with ServingStore(url, clock=Clock()) as store:
         with store.engine.connect() as connection:
-            assert connection.execute(text("SELECT * FROM decision_log ORDER BY id")).all() == rows
+            assert (
+                connection.execute(text(f"SELECT {columns_0002} FROM decision_log ORDER BY id")).all() == rows
+            )
         assert store.verify_chain().ok
         assert len(store.outcomes("vw")) == 1 and len(store.worklist("vw", 10)) == 2
         store.append_scores([entry(case_id="after")])
@@ -303,11 +315,20 @@ def test_append_get_and_the_chain(store: ServingStore) -> None:
     as_json = json.loads(json.dumps(read.as_dict()))
     assert as_json["created_at"].endswith("+00:00")
     assert as_json["inputs"]["inkomen"] == 2345.67
-    # The documented recipe, written out independently: what an auditor would run.
-    record = {key: value for key, value in as_json.items() if key not in ("prev_hash", "row_hash")}
-    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    assert hashlib.sha256((read.prev_hash + canonical).encode()).hexdigest() == read.row_hash
+
+    # The documented recipe 2, written out independently: what an auditor would run.
+    def canonical(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    assert as_json["hash_recipe"] == 2 and len(as_json["personal_salt"]) == 32
+    personal = {"explanation": as_json["explanation"], "inputs": as_json["inputs"]}
+    sealed = hashlib.sha256((as_json["personal_salt"] + canonical(personal)).encode()).hexdigest()
+    assert sealed == as_json["personal_sha256"]
+    unhashed = ("prev_hash", "row_hash", "inputs", "explanation", "personal_salt", "erased_at")
+    record = {key: value for key, value in as_json.items() if key not in unhashed}
+    assert hashlib.sha256((read.prev_hash + canonical(record)).encode()).hexdigest() == read.row_hash
     assert row_hash(read.prev_hash, record) == read.row_hash
+    assert row_hash(read.prev_hash, as_json) == read.row_hash  # the fields outside the recipe are left out
 
     report = store.verify_chain(batch_size=3)  # several batches
     assert report.ok
@@ -526,11 +547,15 @@ def test_batch_request_ids_are_time_ordered_uuid7() -> None:
     assert new_request_ids(0) == []
 
 
-def test_the_bulk_path_logs_the_same_rows_and_hashes_as_log_entries(url: str, tmp_path: Path) -> None:
+def test_the_bulk_path_logs_the_same_rows_and_hashes_as_log_entries(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """append_batch (the batch scorer's columns) against append_scores (a LogEntry per row), at the same
-    moment, in chunks of the same size: every stored row, hashes included, is the same."""
+    moment, in chunks of the same size, with the same salts: every stored row, hashes included, is the same."""
     moment = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
     columns = batch_columns()
+    counter = itertools.count()
+    monkeypatch.setattr(_encode, "new_salts", lambda rows: [f"{next(counter):032x}" for _ in range(rows)])
     with (
         second_database(url, tmp_path) as other_url,
         ServingStore(url, clock=lambda: moment) as bulk,
@@ -563,6 +588,7 @@ def test_the_bulk_path_logs_the_same_rows_and_hashes_as_log_entries(url: str, tm
                     request_id=request_id,
                 )
             )
+        counter = itertools.count()  # the same salts again, in the same order
         expected = [
             row for start in range(0, 23, 7) for row in plain.append_scores(entries[start : start + 7])
         ]
