@@ -28,7 +28,7 @@ from serving.tokens import TokenRecord
 from tests.models.test_governance import member
 from tests.serving.conftest import ServedHome, Server, caseload
 from tests.serving.recipe_1 import write_recipe_1_rows
-from tests.serving.test_store import Clock, entry, execute
+from tests.serving.store_helpers import Clock, entry, execute
 
 
 @pytest.fixture
