@@ -54,7 +54,7 @@ def served_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHome
         # Seed 1: this world's audits are undecided (never failed), so the committee can approve with
         # conditions and the home serves both scans. At seed 5 the audit, pooling validation and test months,
         # found applicants aged 15-26 selected 2.35 times as often (95% CI 1.40-5.27): a real fail, and the
-        # gate rightly refused it (seeds 1, 2 and 3 all pass, measured 2026-12-02).
+        # gate rightly refused it (at seeds 1, 2 and 3 that check is undecided; measured 2026-12-02).
         config = generator.GeneratorConfig(n_applications=80_000, n_periods=80_000, seed=1)
         generator.write_tables(generator.generate(config), data, config)
         governance = GovernanceStore()
