@@ -112,8 +112,11 @@ def test_a_ruling_killed_half_way_leaves_no_champion_serving_and_a_second_run_co
         logged = store.cases(scan=SCAN)
         selected = [row for row in logged if row.signal or row.control]
         assert len(selected) >= 4, "the test needs selected cases to halt and to close"
+        investigator = store.authenticate(home.tokens["handhaving"])
+        assert investigator is not None
         for row in selected[: len(selected) // 2]:  # half of the selected cases get an outcome
             store.record_outcome(
+                recorded_by=investigator,
                 request_id=row.request_id,
                 violation=True,
                 sanction="verlaging",

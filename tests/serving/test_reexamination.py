@@ -73,9 +73,11 @@ def world(store: ServingStore) -> dict[str, Any]:
     logged = store.append_scores(rows)
     v1 = [row.request_id for row in logged[:12]]
     closed = v1[:5]
+    _, investigator = store.create_token(name="onderzoeker", role="handhaving")
     for index, request_id in enumerate(closed):
         violation = index % 2 == 0
         store.record_outcome(
+            recorded_by=investigator,
             request_id=request_id,
             violation=violation,
             sanction="verlaging" if violation else None,
@@ -126,6 +128,7 @@ def test_a_ruling_halts_open_cases_opens_tasks_for_closed_ones_and_counts_agree_
     assert worklist == set(cases["v2"])  # the halted cases left the worklist; the other version's stay
     with pytest.raises(Conflict, match="halted"):
         store.record_outcome(
+            recorded_by=store.create_token(name="x", role="handhaving")[1],
             request_id=cases["open"][0],
             violation=False,
             sanction=None,
