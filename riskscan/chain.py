@@ -196,7 +196,8 @@ class Chain:
         if not rows:
             return []
         _, prev_hash = self._locked_head(connection)
-        links, chained = [], []
+        links: list[Link] = []
+        chained: list[dict[str, Any]] = []
         for values in rows:
             link = Link(prev_hash=prev_hash, row_hash=self.row_hash(prev_hash, values))
             links.append(link)
