@@ -219,7 +219,7 @@ class DecisionObligation(Base):
     __table_args__ = (
         CheckConstraint("length(trim(check_id)) > 0", name="check_id"),
         CheckConstraint("length(trim(text_nl)) > 0", name="text_nl"),
-        CheckConstraint("cases_needed IS NULL OR cases_needed > 0", name="cases_needed"),
+        CheckConstraint("cases_needed IS NULL OR cases_needed >= 0", name="cases_needed"),
         UniqueConstraint("decision_id", "check_id", name="once_per_check"),
         ForeignKeyConstraint(["decision_id"], ["committee_decisions.id"], name="decision_id"),
         Index("ix_decision_obligations_decision_id", "decision_id"),

@@ -86,8 +86,16 @@ def test_derived_obligations_follow_the_undecided_checks_and_audit_proposals_win
     assert [
         o.as_dict() for o in proposed_obligations({**audit, "proposed_obligations": [proposal]}, today)
     ] == [proposal]
-    with pytest.raises(InvalidInput, match=r"proposed_obligations\[0\].cases_needed must be a positive"):
-        proposed_obligations({**audit, "proposed_obligations": [{**proposal, "cases_needed": "120"}]}, today)
+    for bad in ("120", -1, True):
+        with pytest.raises(
+            InvalidInput, match=r"proposed_obligations\[0\].cases_needed must be a whole number"
+        ):
+            proposed_obligations(
+                {**audit, "proposed_obligations": [{**proposal, "cases_needed": bad}]}, today
+            )
+    # 0 more cases: the evidence already has 80% power and the check is undecided by chance
+    enough = proposed_obligations({**audit, "proposed_obligations": [{**proposal, "cases_needed": 0}]}, today)
+    assert enough[0].cases_needed == 0
 
 
 @pytest.mark.parametrize(

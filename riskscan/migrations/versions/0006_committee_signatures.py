@@ -102,7 +102,7 @@ def upgrade() -> None:
         _not_blank("decision_obligations", "check_id"),
         _not_blank("decision_obligations", "text_nl"),
         sa.CheckConstraint(
-            "cases_needed IS NULL OR cases_needed > 0", name=op.f("ck_decision_obligations_cases_needed")
+            "cases_needed IS NULL OR cases_needed >= 0", name=op.f("ck_decision_obligations_cases_needed")
         ),
         sa.UniqueConstraint("decision_id", "check_id", name=op.f("uq_decision_obligations_once_per_check")),
         sa.ForeignKeyConstraint(
