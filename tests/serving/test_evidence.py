@@ -18,7 +18,7 @@ from models.governance import CHECKLIST_KEYS, GovernanceStore
 from riskscan import anchors, db
 from riskscan.chain import GENESIS_HASH, Chain, link_hash
 from riskscan.cli import ExitCode, main
-from riskscan.db import current_revision, make_engine, upgrade
+from riskscan.db import current_revision, head_revision, make_engine, upgrade
 from riskscan.errors import InvalidInput
 from serving.evidence import EVIDENCE_CHAINS, ServiceAnchors, chain_named, check_anchors, heads, verify_all
 from serving.log import LOG_CHAIN, DecisionLog
@@ -160,7 +160,7 @@ def test_0004_chains_the_records_already_there_and_goes_down_and_up_with_them(ur
     upgrade(url, "0003_row_hash_not_unique")
     _insert_at_0003(url)
     upgrade(url)
-    assert current_revision(url) == "0004_evidence_chains"
+    assert current_revision(url) == head_revision()
     with ServingStore(url, clock=Clock()) as store:
         found = reports(store)
         assert all(report.ok for report in found.values()), found
@@ -184,9 +184,10 @@ def test_0004_chains_the_records_already_there_and_goes_down_and_up_with_them(ur
         assert [found[table].rows_checked for table in CHAINED] == [3, 2, 2, 2]
         with pytest.raises(Exception, match="append-only"):
             execute(store, "UPDATE withdrawals SET reason = 'anders'")
-    with pytest.raises(RuntimeError, match="refusing to downgrade below 0004_evidence_chains"):
+    # The later revisions (0007, 0006, 0005) go down first; 0006 refuses, its signatures being evidence.
+    with pytest.raises(RuntimeError, match="refusing to downgrade below 0006_committee_signatures"):
         db.downgrade(url, "0003_row_hash_not_unique")
-    assert current_revision(url) == "0004_evidence_chains"
+    assert current_revision(url) == head_revision()
 
 
 # ------------------------------------------------------------------------- what the chains expose
