@@ -147,6 +147,15 @@ class MonitoringPolicy(_Strict):
     drift_report_only: tuple[ReportOnlyDrift, ...] = ()
 
 
+class RetentionPolicy(_Strict):
+    """How long the decision log keeps a scored case's personal values: its inputs and the explanation
+    derived from them. ``riskscan log purge`` erases them for rows older than this (AVG art. 5(1)(e)); the
+    fact that the case was scored, by which model, with which score and selection, stays as evidence."""
+
+    personal_values_days: int = Field(ge=30, le=3660)
+    reason: str = Field(min_length=20)
+
+
 class PublicationSpec(_Strict):
     """The Dutch phrases the Algoritmeregister entry needs and nothing else in the spec says in Dutch; the
     rest of the entry is generated from the spec's other fields, the register and the audit."""
@@ -176,6 +185,7 @@ class ScanSpec(_Strict):
     outcomes: OutcomePolicy
     monitoring: MonitoringPolicy
     publication: PublicationSpec
+    retention: RetentionPolicy
     content_hash: str = ""
 
     def feature_set(self, register: FeatureRegister | None = None) -> FeatureSet:

@@ -44,7 +44,12 @@ primary-key lookup.
 :meth:`Chain.verify` walks the table in id order and reports the first row whose ``prev_hash`` is not the
 previous row's ``row_hash`` (a row removed or inserted before it) or whose ``row_hash`` does not match its
 fields (the row was changed). A chain with ``dense_ids`` (the decision log, whose ids are last id + 1) also
-reports a gap in the ids. A chain may bring its own ``recipe`` (the decision log hashes its ``id`` too).
+reports a gap in the ids. A chain may bring its own ``recipe`` (the decision log hashes its ``id`` too), and
+its own ``row_checks``: a factory called once per verification with a connection (to read what the checks
+need, such as the decision log's recipe checkpoint), returning :class:`RowChecks`. Their ``problem`` runs on
+each row after its link is checked and before its hash is, ``passed`` sees each row that verified, ``end``
+checks the chain as a whole after the last row (a tail removed before a checkpoint), and ``facts`` become
+:attr:`ChainReport.facts` (the decision log: how many rows a purge erased, where recipe 2 starts).
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text
 
@@ -66,6 +71,25 @@ GENESIS_HASH: Final = "0" * 64
 VERIFY_BATCH: Final = 50_000
 
 Recipe = Callable[[str, Mapping[str, Any]], str]
+
+
+class RowChecks(Protocol):
+    """What a table checks beyond its links and hashes, during one :meth:`Chain.verify` (module docstring)."""
+
+    def problem(self, values: Mapping[Any, Any], prev_id: int, prev_hash: str) -> str | None:
+        """What is wrong with this row besides its link and hash, or None."""
+
+    def passed(self, values: Mapping[Any, Any]) -> None:
+        """This row verified (link, checks and hash)."""
+
+    def end(self, head_id: int | None) -> str | None:
+        """What is wrong with a chain whose last verified row is ``head_id`` (None: empty), or None."""
+
+    def facts(self) -> dict[str, int | None]:
+        """The counts to report with the result."""
+
+
+RowChecksFactory = Callable[[Connection], RowChecks]
 
 
 def _plain(value: Any) -> Any:
@@ -133,6 +157,8 @@ class ChainReport(Record):
     problem: str | None
     head_id: int | None
     head_hash: str
+    #: What the chain's :class:`RowChecks` counted (empty for a chain without them).
+    facts: Mapping[str, int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +169,7 @@ class Chain:
     fields: tuple[str, ...]
     recipe: Recipe = field(default=link_hash)
     dense_ids: bool = False
+    row_checks: RowChecksFactory | None = None
 
     def __post_init__(self) -> None:
         missing = [name for name in (*self.fields, "id", "prev_hash", "row_hash") if name not in self.table.c]
@@ -236,6 +263,7 @@ class Chain:
             raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
         with engine.connect() as connection:
             last_id = connection.scalar(select(func.max(self.table.c.id)))
+            checks = None if self.row_checks is None else self.row_checks(connection)
         checked, prev_id, prev_hash = 0, 0, GENESIS_HASH
 
         def report(broken_id: int | None = None, problem: str | None = None) -> ChainReport:
@@ -247,28 +275,32 @@ class Chain:
                 problem=problem,
                 head_id=prev_id or None,
                 head_hash=prev_hash,
+                facts={} if checks is None else checks.facts(),
             )
 
-        if last_id is None:
-            return report()
         query = select(self.table).order_by(self.table.c.id).limit(batch_size)
-        while prev_id < last_id:
+        while last_id is not None and prev_id < last_id:
             with engine.connect() as connection:
                 rows = connection.execute(query.where(self.table.c.id > prev_id, self.table.c.id <= last_id))
                 batch = [row._mapping for row in rows]
             if not batch:
                 break
             for values in batch:
-                problem = self._broken_link(values, prev_id, prev_hash)
+                problem = self._broken_link(values, prev_id, prev_hash, checks)
                 if problem is not None:
                     return report(values["id"], problem)
+                if checks is not None:
+                    checks.passed(values)
                 prev_id, prev_hash = values["id"], values["row_hash"]
                 checked += 1
-        if self.dense_ids and prev_id != last_id:
+        if self.dense_ids and last_id is not None and prev_id != last_id:
             return report(last_id, f"gap: ids after {prev_id} up to {last_id} are missing")
-        return report()
+        problem = None if checks is None else checks.end(prev_id or None)
+        return report(None if problem is None else prev_id + 1, problem)
 
-    def _broken_link(self, values: Mapping[Any, Any], prev_id: int, prev_hash: str) -> str | None:
+    def _broken_link(
+        self, values: Mapping[Any, Any], prev_id: int, prev_hash: str, checks: RowChecks | None
+    ) -> str | None:
         """What is wrong with a row that follows row ``prev_id`` (hash ``prev_hash``), or None."""
         row_id = values["id"]
         if self.dense_ids and row_id != prev_id + 1:
@@ -280,9 +312,12 @@ class Chain:
                 f"link broken: prev_hash {values['prev_hash']} is not the row_hash of {before} ({prev_hash}); "
                 "a row before it was removed or inserted, or this row's prev_hash was changed"
             )
+        problem = None if checks is None else checks.problem(values, prev_id, prev_hash)
+        if problem is not None:
+            return problem
         try:
             expected = self.row_hash(prev_hash, values)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, KeyError) as exc:
             return f"hash mismatch: the row cannot be hashed ({exc})"
         if not hmac.compare_digest(expected, str(values["row_hash"])):
             return (

@@ -174,7 +174,7 @@ def _engine_for(url: str | URL | Engine | None) -> Iterator[Engine]:
 
 
 @contextmanager
-def _migration_transaction(engine: Engine) -> Iterator[Connection]:
+def migration_transaction(engine: Engine) -> Iterator[Connection]:
     """``write_transaction`` for migrations. On SQLite, foreign keys are off around it and checked before
     the commit: SQLite cannot drop a constraint in place, so a migration rebuilds the table (revision
     0003), and with foreign keys on, dropping the old table counts as deleting every row the outcomes
@@ -208,13 +208,13 @@ def upgrade(url: str | URL | Engine | None = None, revision: str = "head") -> No
     ``BEGIN IMMEDIATE``, PostgreSQL through an advisory lock taken in env.py, so the second one finds the
     work done.
     """
-    with _engine_for(url) as engine, _migration_transaction(engine) as connection:
+    with _engine_for(url) as engine, migration_transaction(engine) as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(url: str | URL | Engine | None, revision: str) -> None:
     """For developers and tests. Revision 0001 refuses to drop tables that still hold records."""
-    with _engine_for(url) as engine, _migration_transaction(engine) as connection:
+    with _engine_for(url) as engine, migration_transaction(engine) as connection:
         command.downgrade(alembic_config(connection), revision)
 
 

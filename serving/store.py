@@ -11,7 +11,8 @@ page sessions alone are not evidence, and end (a delete) at logout, revocation o
 
 This module also re-exports the records its methods take and return (:class:`LogEntry`,
 :class:`BatchColumns`, :class:`LoggedScore`, :class:`ChainReport`, :class:`CaseRow`,
-:class:`OutcomeRecord`, :class:`TokenRecord`, :class:`WebSession`), so a caller of the store needs one import.
+:class:`OutcomeRecord`, :class:`PurgeReport`, :class:`TokenRecord`, :class:`WebSession`), so a caller of the store needs
+one import.
 
 SQLite durability
 -----------------
@@ -39,23 +40,33 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from models.governance import RulingRecord
+from models.specs import ScanSpec
 from riskscan import home
 from riskscan.db import Store, make_engine, upgrade
 from riskscan.errors import InvalidInput
 from serving import cases as _cases
 from serving import outcomes as _outcomes
+from serving import purge as _purge
 from serving import reexamination as _reexamination
 from serving import sessions as _sessions
 from serving import tokens as _tokens
 from serving.cases import CaseRow
 from serving.log import INSERT_CHUNK, BatchColumns, ChainReport, DecisionLog, LogEntry, LoggedScore
 from serving.outcomes import OutcomeRecord
+from serving.purge import PurgeReport
 from serving.reexamination import Progress, Task
 from serving.rulings import BlockedVersion, ResultRecord
 from serving.sessions import WebSession
 from serving.tokens import TokenRecord
 
-TABLES: Final = ("decision_log", "outcomes", "api_tokens", "token_revocations", "web_sessions")
+TABLES: Final = (
+    "decision_log",
+    "decision_log_recipes",
+    "outcomes",
+    "api_tokens",
+    "token_revocations",
+    "web_sessions",
+)
 SQLITE_SYNCHRONOUS: Final = ("NORMAL", "FULL")
 SQLITE_CACHE_KIB: Final = 65_536
 SQLITE_SAFETY_CHECKPOINT_PAGES: Final = 10_000
@@ -189,6 +200,11 @@ class ServingStore(Store):
     def verify_chain(self, *, batch_size: int = 50_000) -> ChainReport:
         """Recompute every row hash in id order (:meth:`serving.log.DecisionLog.verify`)."""
         return self._log.verify(batch_size=batch_size)
+
+    def purge(self, before: datetime, specs: Sequence[ScanSpec]) -> PurgeReport:
+        """Erase the personal values of the rows of these scans scored before ``before``, and rebuild the
+        database file (:func:`serving.purge.purge`); refused inside a retention period or in the future."""
+        return _purge.purge(self._engine, self._now(), before, specs)
 
     # ------------------------------------------------------------------------------ cases and outcomes
 
@@ -357,6 +373,7 @@ __all__ = [
     "LogEntry",
     "LoggedScore",
     "OutcomeRecord",
+    "PurgeReport",
     "ServingStore",
     "TokenRecord",
     "WebSession",

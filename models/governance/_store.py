@@ -99,8 +99,11 @@ def _obligations(value: object) -> list[Obligation]:
         if not isinstance(item, Obligation):
             raise InvalidInput(f"{where} must be an Obligation, got {item!r}")
         needed = item.cases_needed
-        if needed is not None and (isinstance(needed, bool) or not isinstance(needed, int) or needed <= 0):
-            raise InvalidInput(f"{where}.cases_needed must be a positive integer or None, got {needed!r}")
+        if needed is not None and (isinstance(needed, bool) or not isinstance(needed, int) or needed < 0):
+            # 0 is the power calculation's answer when the evidence already suffices (models/governance/_obligations.py)
+            raise InvalidInput(
+                f"{where}.cases_needed must be a whole number of cases, 0 or more, or None, got {needed!r}"
+            )
         if isinstance(item.due, datetime) or not isinstance(item.due, date):
             raise InvalidInput(f"{where}.due must be a date, got {item.due!r}")
         check = text_field(f"{where}.check", item.check)

@@ -24,7 +24,7 @@ import yaml
 
 from riskscan.errors import Refusal, Unavailable
 
-READY_SECONDS = 120
+READY_SECONDS = 300  # BentoML starts in about 30 s on a quiet 2-core machine, minutes under load
 
 
 @dataclass

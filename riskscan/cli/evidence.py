@@ -1,4 +1,5 @@
-"""The evidence verb: ``log verify`` checks every hash chain, the anchors and an expected head."""
+"""The evidence verb: ``log verify`` checks every hash chain, the anchors and an expected head; ``log purge``
+erases old personal values from the decision log and anchors the heads it verified afterwards."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from models.specs import SCAN_IDS, load_spec
+from riskscan import timerange
 from riskscan.cli._verb import Outcome, Verb
 from riskscan.errors import InvalidInput
 from riskscan.exit_codes import ExitCode
@@ -112,6 +115,7 @@ def log_verify(args: argparse.Namespace) -> Outcome:
     lines = [f"evidence intact: {len(reports)} hash chain(s) verified"]
     lines += [
         f"  {report.table}: {report.rows_checked} row(s), head row {report.head_id}, hash {report.head_hash}"
+        + "".join(f", {name} {value}" for name, value in report.facts.items())
         for report in reports
     ]
     if directory is None:
@@ -125,16 +129,56 @@ def log_verify(args: argparse.Namespace) -> Outcome:
     return Outcome(lines, payload)
 
 
+def _configure_purge(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--before",
+        required=True,
+        help="erase the personal values of rows scored before this moment (a date is the start of that local "
+        "day); refused inside any scan's retention period",
+    )
+
+
+def log_purge(args: argparse.Namespace) -> Outcome:
+    """Erase the personal values of rows scored before ``--before`` (:func:`serving.purge.purge`), verify the
+    decision log after it, and anchor the heads for every scan whose rows were erased."""
+    from serving.store import ServingStore
+
+    before = timerange.parse_from(args.before, "--before")
+    with ServingStore() as store:
+        report = store.purge(before, [load_spec(scan) for scan in SCAN_IDS])
+        chain = store.verify_chain()
+    lines = [
+        f"erased the personal values (inputs, explanation) of {report.total_erased} row(s) scored before "
+        f"{before.isoformat()}: " + ", ".join(f"{scan} {count}" for scan, count in report.erased.items()),
+        "  kept whole: " + ", ".join(f"{count} {reason}" for reason, count in report.kept.items()),
+        f"  database file rebuilt in {report.vacuum_seconds:.1f} s (VACUUM)"
+        if report.total_erased
+        else "  nothing erased, database file unchanged",
+        f"  decision log {'intact' if chain.ok else 'BROKEN'}: {chain.rows_checked} row(s) verified, "
+        f"{chain.facts['erased_rows']} of them erased; head {chain.head_hash}",
+    ]
+    if chain.ok:  # the heads just verified, kept outside the database; nothing to anchor when nothing changed
+        lines += [anchor_after(scan, "purge") for scan, count in report.erased.items() if count]
+    payload = {"purge": report.as_dict(), "chain": chain.as_dict()}
+    return Outcome(lines, payload, exit_code=ExitCode.SUCCESS if chain.ok else ExitCode.REFUSED)
+
+
 VERBS = (
     Verb(
         "log",
-        "check the evidence",
+        "check the evidence, or erase old personal values from the decision log",
         actions=(
             Verb(
                 "verify",
                 "recompute every evidence hash chain and check it against the anchors",
                 _configure_verify,
                 log_verify,
+            ),
+            Verb(
+                "purge",
+                "erase the personal values of decision-log rows older than the scans' retention periods",
+                _configure_purge,
+                log_purge,
             ),
         ),
     ),

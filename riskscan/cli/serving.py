@@ -1,15 +1,16 @@
-"""The serving verbs: ``serve``, ``score-batch``, ``cases``, ``outcome`` and ``token``."""
+"""The serving verbs: ``serve``, ``score-batch``, ``cases``, ``outcome``, ``token`` and ``subject-report``."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
-from models.specs import SCAN_IDS
-from riskscan import timerange
+from models.specs import SCAN_IDS, load_spec
+from riskscan import home, timerange
 from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_dask_scheduler, add_period
 from riskscan.cli.evidence import anchor_after
 from riskscan.errors import InvalidInput, NotFound, Unauthenticated, Unavailable
@@ -229,6 +230,49 @@ def token_revoke(args: argparse.Namespace) -> Outcome:
     return Outcome([f"token {args.id} revoked"], {"revoked": args.id})
 
 
+def _configure_subject_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--case-id", required=True, help="an aanvraag_id or periode_id of the person")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="the source extract (default: RISKSCAN_HOME/data)"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="the letter (default: RISKSCAN_HOME/letters/inzage-<case>.html)",
+    )
+
+
+def subject_report(args: argparse.Namespace) -> Outcome:
+    from features.register import default_register
+    from serving.store import ServingStore
+    from serving.subject import STYLESHEET, render_letter
+    from serving.subject import subject_report as build
+
+    with ServingStore() as store:
+        report = build(
+            store.engine,
+            args.data or home.data_dir(),
+            args.case_id,
+            default_register(),
+            {scan: load_spec(scan) for scan in SCAN_IDS},
+        )
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", report.case_id)
+    output = args.output or home.home() / "letters" / f"inzage-{safe}.html"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(STYLESHEET, output.parent / STYLESHEET.name)  # the letter links it: no inline style
+    output.write_text(render_letter(report, STYLESHEET.name), encoding="utf-8")
+    selected = sum(s.signal or s.control for s in report.scorings)
+    lines = [
+        f"access letter for the person behind {report.case_id}: {len(report.case_ids)} case(s) in the extract, "
+        f"scored {len(report.scorings)} time(s), selected {selected} time(s)",
+        f"  written to {output} (with {STYLESHEET.name} beside it)",
+    ]
+    return Outcome(
+        lines, {"case_ids": report.case_ids, "scorings": len(report.scorings), "output": str(output)}
+    )
+
+
 VERBS = (
     Verb(
         "serve",
@@ -262,5 +306,11 @@ VERBS = (
             Verb("list", "list tokens (never their values)", handler=token_list),
             Verb("revoke", "revoke a token", _configure_token_revoke, token_revoke),
         ),
+    ),
+    Verb(
+        "subject-report",
+        "write the access letter (AVG art. 15) for the person behind a case, in Dutch",
+        _configure_subject_report,
+        subject_report,
     ),
 )

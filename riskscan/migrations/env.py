@@ -20,7 +20,7 @@ from alembic import context
 from sqlalchemy import Connection, text
 
 from riskscan import home
-from riskscan.db import Base, make_engine, normalise_url, write_transaction
+from riskscan.db import Base, make_engine, migration_transaction, normalise_url
 
 config = context.config
 if config.config_file_name is not None:
@@ -57,7 +57,9 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(_url())
     try:
-        with write_transaction(engine) as own_connection:
+        # The same transaction as riskscan.db.upgrade: SQLite rebuilds tables (0003, 0005) with foreign keys
+        # off and checks them before the commit, so the command line and the code migrate alike.
+        with migration_transaction(engine) as own_connection:
             _run(own_connection)
     finally:
         engine.dispose()

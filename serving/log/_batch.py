@@ -14,7 +14,7 @@ from typing import Any, Final
 import numpy as np
 
 from riskscan.errors import InvalidInput
-from serving.log._encode import CANONICAL, Columns, Shared, canonical_inputs
+from serving.log._encode import CANONICAL, Columns, Shared, canonical_inputs, sealed
 from serving.log._fields import ENTRY_FIELDS, field_check, new_request_ids
 from serving.log._values import explanation_field, number_field
 
@@ -102,7 +102,7 @@ def _explanations(batch: BatchColumns, start: int, stop: int) -> tuple[list[str]
 
 
 def batch_columns(batch: BatchColumns, start: int, stop: int) -> Columns:
-    """Rows ``start:stop`` of a batch, checked, with new request ids."""
+    """Rows ``start:stop`` of a batch, checked and sealed, with new request ids."""
     rows, total = stop - start, len(batch)
     shared = {name: Shared(field_check(name)(name, getattr(batch, name))) for name in _SHARED}
     scores = _column_check("scores", batch.scores, total, "iuf")[start:stop].astype(np.float64)
@@ -128,4 +128,4 @@ def batch_columns(batch: BatchColumns, start: int, stop: int) -> Columns:
         "source": Shared("batch"),
     }
     values = {**shared, **per_row}
-    return Columns(rows, {name: values[name] for name in ENTRY_FIELDS})
+    return sealed(rows, {name: values[name] for name in ENTRY_FIELDS})

@@ -35,9 +35,11 @@ from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.log import _encode
 from serving.log._batch import BatchColumns, batch_columns
 from serving.log._encode import Columns, Encoded, json_text, logged_scores, row_hash
-from serving.log._fields import HASHED_FIELDS, INSERT_COLUMNS, LogEntry, LoggedScore
+from serving.log._fields import INSERT_COLUMNS, LogEntry, LoggedScore
+from serving.log._recipe import RECIPE_FIELDS
 from serving.log._tables import LOG
 from serving.log._values import positive_int_field, request_id_field
+from serving.log._verify import RecipeChecks
 
 INSERT_CHUNK: Final = 10_000
 #: The page cache of the connection a batch job appends with: the partial index of selected cases takes
@@ -52,8 +54,16 @@ APPEND_LOCK_KEY: Final = int.from_bytes(
 )
 
 #: The decision log as a chain of :mod:`riskscan.chain`: its own recipe (the row's ``id`` is hashed too, see
-#: the package docstring) and dense ids, so a gap in the ids is reported as removed rows.
-LOG_CHAIN: Final = Chain(LOG, fields=HASHED_FIELDS, recipe=row_hash, dense_ids=True)
+#: the package docstring; :func:`row_hash` picks recipe 1 or 2 by the row's ``hash_recipe``, so ``fields``
+#: are those of both), dense ids, so a gap in the ids is reported as removed rows, and the checks of the
+#: recipes, seals and erasures (:class:`serving.log._verify.RecipeChecks`).
+LOG_CHAIN: Final = Chain(
+    LOG,
+    fields=tuple(dict.fromkeys((*RECIPE_FIELDS[1], *RECIPE_FIELDS[2]))),
+    recipe=row_hash,
+    dense_ids=True,
+    row_checks=RecipeChecks.read,
+)
 
 _LAST_LINK = select(LOG.c.id, LOG.c.row_hash).order_by(LOG.c.id.desc()).limit(1)
 _LOCK_APPENDS = text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
@@ -241,8 +251,11 @@ class DecisionLog:
         """Recompute every row hash in id order, ``batch_size`` rows at a time (:meth:`riskscan.chain.Chain.verify`).
 
         Checks, per row: the id follows the previous one (a gap means removed rows), ``prev_hash`` is the
-        previous row's ``row_hash`` (the link), and ``row_hash`` matches the row's contents. Stops at the
-        first problem. Rows appended while it runs are not checked (it stops at the last id it saw first).
+        previous row's ``row_hash`` (the link), the row's hash recipe, seal or erasure
+        (:class:`serving.log._verify.RecipeChecks`), and ``row_hash`` matches the row's contents; then that
+        the log still reaches revision 0008's checkpoint. Stops at the first problem. Rows appended while it
+        runs are not checked (it stops at the last id it saw first). ``facts`` holds ``erased_rows`` and
+        ``recipe_2_from``.
         """
         positive_int_field("batch_size", batch_size)
         return LOG_CHAIN.verify(self._engine, batch_size=batch_size)

@@ -1,10 +1,12 @@
-"""Canonical JSON for the decision log: the reference recipe and the one encoder that follows it.
+"""Canonical JSON for the decision log: the reference recipes and the one encoder that follows them.
 
-:func:`row_hash` is the recipe of the package docstring written out plainly, for an auditor to read and
-for :meth:`DecisionLog.verify` to recompute. :func:`encode` produces the same text for many rows at once:
-rows arrive checked and column by column (:class:`Columns`; a single score is a batch of one), each
-column is turned into JSON text in one go (a value all rows share, once for all of them), and each row's
-text is put together from a template with sorted keys. A test checks that both give the same hashes.
+:func:`row_hash` is the recipe of the package docstring written out plainly (both recipes, see
+:mod:`serving.log._recipe`), for an auditor to read and for :meth:`DecisionLog.verify` to recompute, and
+:func:`personal_sha256` the seal of a row's personal values. :func:`encode` produces the same text for many
+rows at once, always under the current recipe: rows arrive checked, sealed (:func:`sealed`) and column by
+column (:class:`Columns`; a single score is a batch of one), each column is turned into JSON text in one go
+(a value all rows share, once for all of them), and each row's text is put together from a template with
+sorted keys. A test checks that both give the same hashes.
 
 With sorted keys, ``created_at`` and ``id`` fall between the other fields, and they are the only ones known
 only under the append lock. So the encoder hands over every row in three pieces, and the chain writes
@@ -27,7 +29,16 @@ from typing import Any, Final
 import numpy as np
 
 from riskscan.errors import InvalidInput
-from serving.log._fields import CHAIN_FIELDS, ENTRY_FIELDS, HASHED_FIELDS, LogEntry, LoggedScore, checked
+from serving.log._fields import (
+    CHAIN_FIELDS,
+    ENTRY_FIELDS,
+    PERSONAL_FIELDS,
+    SEAL_FIELDS,
+    LogEntry,
+    LoggedScore,
+    checked,
+)
+from serving.log._recipe import CURRENT_RECIPE, RECIPE_FIELDS, new_salts, seal
 from serving.log._values import plain
 
 CANONICAL: Final[Callable[[Any], str]] = json.JSONEncoder(
@@ -37,14 +48,23 @@ json_text: Final[Callable[[str], str]] = json.encoder.encode_basestring
 
 
 def row_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
-    """The chain hash of one decision-log row; ``record`` holds every column but the two hashes.
+    """The chain hash of one decision-log row under the recipe its ``hash_recipe`` names (1 when the record
+    has none, as rows written before revision 0008 had); ``record`` holds at least the fields of that recipe
+    (others are left out of the hash).
 
     ``created_at`` may be a datetime (it is written as ISO 8601 UTC) or already that text.
     """
-    created_at = record["created_at"]
+    fields = RECIPE_FIELDS[record.get("hash_recipe", 1)]
+    hashed = {name: record[name] for name in fields}
+    created_at = hashed["created_at"]
     if isinstance(created_at, datetime):
-        record = {**record, "created_at": created_at.astimezone(UTC).isoformat()}
-    return hashlib.sha256((prev_hash + CANONICAL(record)).encode("utf-8")).hexdigest()
+        hashed["created_at"] = created_at.astimezone(UTC).isoformat()
+    return hashlib.sha256((prev_hash + CANONICAL(hashed)).encode("utf-8")).hexdigest()
+
+
+def personal_sha256(salt: str, inputs: Any, explanation: Any) -> str:
+    """The seal of a row's personal values (recipe 2): ``inputs`` and ``explanation`` as plain JSON data."""
+    return seal(salt, CANONICAL(inputs), CANONICAL(explanation))
 
 
 # --------------------------------------------------------------------------------------------- columns
@@ -59,21 +79,23 @@ class Shared:
 
 @dataclass(slots=True)
 class Columns:
-    """Checked rows, column by column: for every entry field what is stored (a JSON field as its canonical
-    text), either a list with a value per row or one :class:`Shared` value."""
+    """Checked and sealed rows, column by column: for every entry and seal field what is stored (a JSON
+    field as its canonical text), either a list with a value per row or one :class:`Shared` value."""
 
     rows: int
     values: dict[str, list[Any] | Shared]
 
     def __post_init__(self) -> None:
-        if tuple(self.values) != ENTRY_FIELDS:
-            raise AssertionError(f"columns {tuple(self.values)} are not the entry fields {ENTRY_FIELDS}")
+        if tuple(self.values) != COLUMN_FIELDS:
+            raise AssertionError(
+                f"columns {tuple(self.values)} are not the entry and seal fields {COLUMN_FIELDS}"
+            )
 
 
 @dataclass(slots=True)
 class Encoded:
     """Rows ready for the chain: the three pieces of each row's canonical JSON, and the stored values in
-    the order of ``ENTRY_FIELDS`` (a shared value as an endless ``repeat``)."""
+    the order of ``COLUMN_FIELDS`` (a shared value as an endless ``repeat``)."""
 
     heads: list[str]
     middles: list[str]
@@ -81,6 +103,8 @@ class Encoded:
     values: list[Iterable[Any]]
 
 
+#: What :class:`Columns` holds, in the order of an insert: the entry, then its seal.
+COLUMN_FIELDS: Final = (*ENTRY_FIELDS, *SEAL_FIELDS)
 _BOOL_TEXT: Final = {True: "true", False: "false"}
 
 
@@ -109,8 +133,8 @@ def _to_text(annotation: Any) -> Callable[[Any], str] | None:
     return None
 
 
-_HINTS: Final = typing.get_type_hints(LogEntry)
-_TO_TEXT: Final = {name: _to_text(_HINTS[name]) for name in ENTRY_FIELDS}
+_HINTS: Final = typing.get_type_hints(LoggedScore)
+_TO_TEXT: Final = {name: _to_text(_HINTS[name]) for name in COLUMN_FIELDS}
 #: The JSON documents of a row (inputs, explanation): stored and hashed as their canonical text.
 JSON_FIELDS: Final = frozenset(
     name
@@ -118,7 +142,7 @@ JSON_FIELDS: Final = frozenset(
     if isinstance(typing.get_origin(_HINTS[name]), type)
     and issubclass(typing.get_origin(_HINTS[name]), Mapping | Sequence)
 )
-_KEYS: Final = sorted(HASHED_FIELDS)
+_KEYS: Final = sorted(RECIPE_FIELDS[CURRENT_RECIPE])
 #: The fields known only under the append lock, in the order they appear in the canonical JSON.
 LATE_FIELDS: Final = tuple(name for name in _KEYS if name in CHAIN_FIELDS)
 if LATE_FIELDS != ("created_at", "id"):  # the chain writes head + created_at + middle + id + tail
@@ -201,8 +225,27 @@ def encode(columns: Columns) -> Encoded:
     return Encoded(heads, middles, tails, values)
 
 
+def _per_row(column: list[Any] | Shared, rows: int) -> Iterable[Any]:
+    return repeat(column.value, rows) if isinstance(column, Shared) else column
+
+
+def sealed(rows: int, values: dict[str, list[Any] | Shared]) -> Columns:
+    """Checked entry columns (in the order of ``ENTRY_FIELDS``) with the seal of the current recipe added:
+    a new salt per row and the digest of the row's personal values (:mod:`serving.log._recipe`)."""
+    salts = new_salts(rows)
+    inputs, explanations = (_per_row(values[name], rows) for name in PERSONAL_FIELDS)
+    digests = list(map(seal, salts, inputs, explanations))
+    seals: dict[str, list[Any] | Shared] = {
+        "hash_recipe": Shared(CURRENT_RECIPE),
+        "personal_sha256": digests,
+        "personal_salt": salts,
+    }
+    return Columns(rows, {**values, **seals})
+
+
 def entry_columns(entries: Sequence[LogEntry]) -> tuple[Columns, list[dict[str, Any]]]:
-    """Entries checked and turned into columns; also each entry's checked fields, as plain data."""
+    """Entries checked, sealed and turned into columns; also each entry's checked fields and seal, as
+    plain data."""
     records = [checked(entry) for entry in entries]  # each in the order of ENTRY_FIELDS
     columns = (
         zip(*(record.values() for record in records), strict=True) if records else ((),) * len(ENTRY_FIELDS)
@@ -211,7 +254,12 @@ def entry_columns(entries: Sequence[LogEntry]) -> tuple[Columns, list[dict[str, 
         name: list(map(CANONICAL, column)) if name in JSON_FIELDS else list(column)
         for name, column in zip(ENTRY_FIELDS, columns, strict=True)
     }
-    return Columns(len(records), values), records
+    sealed_columns = sealed(len(records), values)
+    for row, record in enumerate(records):
+        for name in SEAL_FIELDS:
+            column = sealed_columns.values[name]
+            record[name] = column.value if isinstance(column, Shared) else column[row]
+    return sealed_columns, records
 
 
 def logged_scores(
@@ -224,7 +272,12 @@ def logged_scores(
     ):
         logged.append(
             LoggedScore.from_row(
-                record, id=row_id, created_at=created_at, prev_hash=prev_hash, row_hash=digest
+                record,
+                id=row_id,
+                created_at=created_at,
+                prev_hash=prev_hash,
+                row_hash=digest,
+                erased_at=None,
             )
         )
         prev_hash = digest

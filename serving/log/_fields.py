@@ -2,11 +2,13 @@
 
 :class:`LogEntry` lists the fields a scorer hands to the log, in the order of the table; each field names
 the check its value must pass (``check`` in the field's metadata). :class:`LoggedScore` is the row as
-stored: the entry and the four fields the chain adds (``id``, ``created_at``, ``prev_hash``,
-``row_hash``). Everything else is read off these two classes: the validation of an entry, the columns of
-an insert and their order, the canonical JSON that is hashed (:mod:`serving.log._encode`), the dict form
-and the mapping from a database row (:class:`riskscan.db.Record`). The ORM table
-(:mod:`serving.log._tables`) mirrors the migrations, and a test checks it has exactly these columns.
+stored: the entry, the seal the encoder adds (``hash_recipe``, ``personal_sha256``, ``personal_salt``; see
+:mod:`serving.log._recipe`), the four fields the chain adds (``id``, ``created_at``, ``prev_hash``,
+``row_hash``) and ``erased_at``, set by a purge. Everything else is read off these two classes: the
+validation of an entry, the columns of an insert and their order, the canonical JSON that is hashed
+(:mod:`serving.log._encode`), the dict form and the mapping from a database row
+(:class:`riskscan.db.Record`). The ORM table (:mod:`serving.log._tables`) mirrors the migrations, and a
+test checks it has exactly these columns.
 """
 
 from __future__ import annotations
@@ -113,14 +115,20 @@ class LogEntry:
 class LoggedScore(Record, LogEntry):
     """A decision-log row as stored: the entry as checked, and its place in the chain.
 
-    Read back, ``inputs`` is a read-only mapping and ``explanation`` a tuple of read-only mappings.
+    Read back, ``inputs`` is a read-only mapping and ``explanation`` a tuple of read-only mappings. After a
+    purge (``erased_at`` set) they are empty and ``personal_salt`` is None: the values are gone, their
+    digest ``personal_sha256`` stays in the chain.
     """
 
     explanation: tuple[Mapping[str, Any], ...] = ()
+    hash_recipe: int
+    personal_sha256: str | None
+    personal_salt: str | None
     id: int
     created_at: datetime
     prev_hash: str
     row_hash: str
+    erased_at: datetime | None = None
 
     @property
     def selected(self) -> bool:
@@ -130,14 +138,21 @@ class LoggedScore(Record, LogEntry):
 
 #: What a scorer supplies, in the order of the table (and of every insert).
 ENTRY_FIELDS: Final = tuple(item.name for item in dataclasses.fields(LogEntry))
+#: The personal values of a row: erased by a purge once the scan's retention period has passed.
+PERSONAL_FIELDS: Final = ("inputs", "explanation")
+#: What the encoder adds to an entry: the recipe of the row hash, and (recipe 2) the salted digest of the
+#: personal values with its salt.
+SEAL_FIELDS: Final = ("hash_recipe", "personal_sha256", "personal_salt")
+#: Set by a purge, never by an append, and not hashed: the moment the personal values were erased.
+ERASED_AT: Final = "erased_at"
 #: Every column of a row.
 ROW_FIELDS: Final = tuple(item.name for item in dataclasses.fields(LoggedScore))
 #: What the chain adds to an entry: the id and the moment, known only under the append lock, and the hashes.
-CHAIN_FIELDS: Final = tuple(name for name in ROW_FIELDS if name not in ENTRY_FIELDS)
-#: What a row's hash covers: every column but the two hashes.
-HASHED_FIELDS: Final = tuple(name for name in ROW_FIELDS if name not in ("prev_hash", "row_hash"))
+CHAIN_FIELDS: Final = ("id", "created_at", "prev_hash", "row_hash")
 #: The columns of an insert, in order.
-INSERT_COLUMNS: Final = ("id", "created_at", "prev_hash", "row_hash", *ENTRY_FIELDS)
+INSERT_COLUMNS: Final = ("id", "created_at", "prev_hash", "row_hash", *ENTRY_FIELDS, *SEAL_FIELDS)
+if set(ROW_FIELDS) != {*INSERT_COLUMNS, ERASED_AT}:
+    raise AssertionError(f"the row fields {ROW_FIELDS} are not the entry, seal, chain and erasure fields")
 
 _CHECKS: Final[Mapping[str, Check]] = {
     item.name: item.metadata["check"] for item in dataclasses.fields(LogEntry)

@@ -1,4 +1,5 @@
-"""The ``decision_log`` table as the ORM sees it (Alembic revisions 0002 and 0003).
+"""The ``decision_log`` table as the ORM sees it (Alembic revisions 0002, 0003 and 0008), and the recipe
+checkpoints of revision 0008 (``decision_log_recipes``).
 
 The table belongs to the migrations; this class mirrors it for querying, and a test checks that its
 columns are exactly the fields of :class:`~serving.log.LoggedScore`.
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     UniqueConstraint,
@@ -57,6 +59,12 @@ class DecisionLogRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
+    # Revision 0008: the recipe of row_hash, the sealed digest of inputs and explanation with its salt, and
+    # when a purge erased them (serving/log/_recipe.py).
+    hash_recipe: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"))
+    personal_sha256: Mapped[str | None] = mapped_column(String(64))
+    personal_salt: Mapped[str | None] = mapped_column(String(32))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         CheckConstraint("id > 0", name="id_positive"),
@@ -83,7 +91,22 @@ class DecisionLogRow(Base):
     )
 
 
+class DecisionLogRecipe(Base):
+    """Where a hash recipe took over (revision 0008): the first row id written under ``hash_recipe``, and
+    the number of rows and the head hash of the chain before it. Append-only."""
+
+    __tablename__ = "decision_log_recipes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash_recipe: Mapped[int] = mapped_column(SmallInteger)
+    first_id: Mapped[int] = mapped_column(_LOG_ID)
+    rows_before: Mapped[int] = mapped_column(_LOG_ID)
+    head_hash_before: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 LOG: Final[Table] = DecisionLogRow.__table__  # type: ignore[assignment]
+RECIPES: Final[Table] = DecisionLogRecipe.__table__  # type: ignore[assignment]
 #: Selected for investigation. Spelled exactly as the predicate of the partial index ix_decision_log_selected
 #: (SQLAlchemy would write ``signal = 1 OR control = 1`` on SQLite, which SQLite does not match to it).
 SELECTED: Final = text("(decision_log.signal OR decision_log.control)")

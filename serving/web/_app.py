@@ -8,7 +8,16 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from serving.web import _admin, _cases, _committee, _decisions, _reexamination, _session, _worklist
+from serving.web import (
+    _admin,
+    _cases,
+    _committee,
+    _decisions,
+    _privacy,
+    _reexamination,
+    _session,
+    _worklist,
+)
 from serving.web._errors import install_error_handlers
 from serving.web._headers import SecurityHeaders
 from serving.web._session import PageSessions, cookies_secure_everywhere
@@ -25,7 +34,7 @@ def build_app() -> FastAPI:
     app.add_middleware(PageSessions, secure_everywhere=cookies_secure_everywhere())
     app.add_middleware(SecurityHeaders)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="static")
-    for module in (_cases, _session, _worklist, _committee, _reexamination, _decisions, _admin):
+    for module in (_cases, _session, _worklist, _committee, _reexamination, _decisions, _admin, _privacy):
         app.include_router(module.router)
     install_error_handlers(app)
     return app

@@ -15,7 +15,7 @@ import riskscan.cli.features
 from riskscan.cli import ExitCode, main
 from riskscan.exit_codes import MEANING
 from serving.store import ServingStore
-from tests.serving.test_store import drop_log_triggers, entry, execute
+from tests.serving.store_helpers import drop_log_triggers, entry, execute
 
 
 def test_the_riskscan_command_is_this_main() -> None:

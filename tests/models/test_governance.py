@@ -282,9 +282,9 @@ def test_a_promotion_cites_the_current_approving_decision(store: GovernanceStore
             {
                 "decision": "approve-with-conditions",
                 "conditions": ["c"],
-                "obligations": [Obligation("x", "Her-audit", 0, date(2026, 9, 1))],
+                "obligations": [Obligation("x", "Her-audit", -1, date(2026, 9, 1))],
             },
-            r"obligations\[0\].cases_needed must be a positive integer or None, got 0",
+            r"obligations\[0\].cases_needed must be a whole number of cases, 0 or more, or None, got -1",
         ),
         (
             {

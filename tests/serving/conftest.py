@@ -30,6 +30,7 @@ from serving.runtime import ScanRuntime
 from serving.store import ServingStore
 from tests.lifecycle import CONTROL_KEY, home_environment, promote_new_champion
 from tests.processes import free_port
+from tests.serving.store_helpers import Clock
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -219,3 +220,15 @@ def sign_in(client: TestClient, home: ServedHome, role: str) -> str:
     )
     assert response.status_code == 303, response.text
     return form_csrf(client.get(LANDING[role]).text)
+
+
+@pytest.fixture
+def url(database_url: str) -> str:
+    """An empty database on each backend (tests/conftest.py: SQLite and the real PostgreSQL)."""
+    return database_url
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[ServingStore]:
+    with ServingStore(url, clock=Clock()) as opened:
+        yield opened

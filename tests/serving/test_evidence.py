@@ -21,13 +21,14 @@ from riskscan.cli import ExitCode, main
 from riskscan.db import current_revision, head_revision, make_engine, upgrade
 from riskscan.errors import InvalidInput
 from serving.evidence import EVIDENCE_CHAINS, ServiceAnchors, chain_named, check_anchors, heads, verify_all
-from serving.log import LOG_CHAIN, DecisionLog
+from serving.log import LOG_CHAIN
 from serving.outcomes import OUTCOME_CHAIN
 from serving.store import ServingStore
 from serving.tokens import TokenRecord
 from tests.models.test_governance import member
 from tests.serving.conftest import ServedHome, Server, caseload
-from tests.serving.test_store import Clock, entry, execute
+from tests.serving.recipe_1 import write_recipe_1_rows
+from tests.serving.store_helpers import Clock, entry, execute
 
 
 @pytest.fixture
@@ -135,14 +136,15 @@ def _insert_at_0003(url: str) -> None:
                 ),
                 {"at": at},
             )
-        (logged,) = DecisionLog(engine, Clock()).append([entry(signal=True)])
+        # The log row as 0003's writer hashed it (recipe 1; today's writer uses recipe 2 of revision 0008).
+        (logged,) = write_recipe_1_rows(url, [entry(signal=True)], at, revision="0003_row_hash_not_unique")
         with engine.begin() as connection:
             connection.execute(
                 text(
                     "INSERT INTO outcomes (request_id, violation, hoor_en_wederhoor, investigator, notes, "
                     "created_at) VALUES (:request_id, false, true, 'E. Visser', 'gehoord', :at)"
                 ),
-                {"request_id": logged.request_id, "at": at},
+                {"request_id": logged["request_id"], "at": at},
             )
     finally:
         engine.dispose()
@@ -178,16 +180,25 @@ def test_0004_chains_the_records_already_there_and_goes_down_and_up_with_them(ur
     assert not {"token_id", "token_name", "row_hash"} & _columns(url, "outcomes")
     upgrade(url)
     with ServingStore(url, clock=Clock()) as store, govern(url):
-        record_outcomes(store, 2)
+        # Two outcomes under a token, on the recipe-1 row: a recipe-2 row would make 0008 refuse first.
+        token = staff(store)
+        for violation in (False, True):
+            store.record_outcome(
+                recorded_by=token,
+                request_id=outcome.request_id,
+                violation=violation,
+                sanction=None,
+                hoor_en_wederhoor=True,
+            )
         found = reports(store)
         assert all(report.ok for report in found.values()), found
         assert [found[table].rows_checked for table in CHAINED] == [3, 2, 2, 2]
         with pytest.raises(Exception, match="append-only"):
             execute(store, "UPDATE withdrawals SET reason = 'anders'")
-    # The later revisions (0007, 0006, 0005) go down first; 0006 refuses, its signatures being evidence.
+    # The decisions are signed now (revision 0006, which stands above 0004), so 0006 refuses first.
     with pytest.raises(RuntimeError, match="refusing to downgrade below 0006_committee_signatures"):
         db.downgrade(url, "0003_row_hash_not_unique")
-    assert current_revision(url) == head_revision()
+    assert current_revision(url) == head_revision()  # the refusal rolled the whole downgrade back
 
 
 # ------------------------------------------------------------------------- what the chains expose

@@ -73,7 +73,7 @@ def world(store: ServingStore) -> dict[str, Any]:
     logged = store.append_scores(rows)
     v1 = [row.request_id for row in logged[:12]]
     closed = v1[:5]
-    _, investigator = store.create_token(name="onderzoeker", role="handhaving")
+    investigator = store.create_token(name="onderzoeker", role="handhaving")[1]
     for index, request_id in enumerate(closed):
         violation = index % 2 == 0
         store.record_outcome(
@@ -273,6 +273,19 @@ def test_rulings_and_reexaminations_are_append_only_and_the_downgrade_keeps_them
     ):
         with pytest.raises(Exception, match="append-only"), store.engine.begin() as connection:
             connection.execute(text(sql))
+    # Revision 0008 stands above 0007 and refuses first: the world's log rows are sealed under recipe 2.
+    with pytest.raises(RuntimeError, match="refusing to downgrade below 0008_hash_recipe_v2"):
+        db.downgrade(database_url, "0003_row_hash_not_unique")
+    assert current_revision(database_url) == head_revision()
+
+
+def test_the_downgrade_below_0007_refuses_to_drop_a_ruling(
+    stores: tuple[GovernanceStore, ServingStore], database_url: str
+) -> None:
+    """With no sealed log row to stop revision 0008 first, 0007 itself refuses to drop a recorded ruling."""
+    governance, store = stores
+    _, committee = store.create_token(name="Commissielid", role="committee")
+    rule(governance, committee)
     with pytest.raises(RuntimeError, match="refusing to downgrade below 0007_unlawful_rulings"):
         db.downgrade(database_url, "0003_row_hash_not_unique")
     assert current_revision(database_url) == head_revision()

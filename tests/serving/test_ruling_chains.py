@@ -22,9 +22,9 @@ from serving.evidence import EVIDENCE_CHAINS, chain_named, verify_all
 from serving.rulings import REEXAMINATION_CHAIN
 from serving.store import ServingStore
 from tests.models.test_governance import AUDIT, CHECKLIST, member
+from tests.serving.store_helpers import execute
 from tests.serving.test_evidence import drop_triggers
 from tests.serving.test_reexamination import SCAN, Clock, entry, rule, world
-from tests.serving.test_store import execute
 
 #: The tables revisions 0006 and 0007 created, each with its own chain.
 NEW_CHAINS = (

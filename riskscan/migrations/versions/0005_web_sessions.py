@@ -17,7 +17,7 @@ procedure, as revision 0003 rebuilds ``decision_log``: a new table from the stor
 every row copied as it is, the old table dropped, the new one renamed, its append-only triggers recreated
 from their stored DDL (``token_revocations`` refers to ``api_tokens`` by name, so its foreign key follows
 the rename). The migration runs with foreign keys off and ``PRAGMA foreign_key_check`` before the commit
-(``riskscan.db._migration_transaction``).
+(``riskscan.db.migration_transaction``).
 
 ``downgrade`` drops the sessions (everyone logs in again) and puts the old role check back; it refuses
 while a ``systeem`` token exists, because tokens are evidence and are never deleted.
