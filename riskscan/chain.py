@@ -27,6 +27,8 @@ Using it for a new evidence table
 
    - ``CHAIN.append(connection, values)`` -> :class:`Link` with the new ``id``: it takes the append lock,
      reads the head, computes the hashes and inserts the row (SQLAlchemy Core);
+   - ``CHAIN.extend(connection, rows)`` -> one :class:`Link` per row: many rows in one lock and one
+     multi-row INSERT, chained in list order;
    - ``CHAIN.link(connection, values)`` -> :class:`Link` without an id: lock, head and hashes only; the
      caller inserts the row with ``prev_hash``/``row_hash`` in the same transaction (the ORM does that in
      ``models/governance``). ``values`` must be what the database will hand back (stripped text, UTC).
@@ -55,7 +57,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final, Protocol
@@ -193,6 +195,11 @@ class Chain:
         ).first()
         return (None, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
 
+    def lock(self, connection: Connection) -> None:
+        """Take the append lock now, before reading what to append (held to the commit; taking it again
+        in the same transaction is free)."""
+        self._locked_head(connection)
+
     def link(self, connection: Connection, values: Mapping[str, Any]) -> Link:
         """Lock appends and hash a row onto the head; the caller inserts it in this same transaction."""
         _, prev_hash = self._locked_head(connection)
@@ -204,6 +211,27 @@ class Chain:
         row = {**values, "prev_hash": link.prev_hash, "row_hash": link.row_hash}
         new_id = connection.execute(insert(self.table).returning(self.table.c.id), row).scalar_one()
         return Link(prev_hash=link.prev_hash, row_hash=link.row_hash, id=int(new_id))
+
+    def extend(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Link]:
+        """Lock appends once and insert ``rows`` in this order, each hashed onto the one before.
+
+        For many rows in one transaction (a cascade opening thousands of re-examinations): one lock, one
+        head lookup and one multi-row INSERT instead of a round trip per row. The rows take ids in list
+        order (no other append can interleave while the lock is held), which is the order they are
+        chained in. Returns their links, without ids.
+        """
+        if not rows:
+            return []
+        _, prev_hash = self._locked_head(connection)
+        links: list[Link] = []
+        chained: list[dict[str, Any]] = []
+        for values in rows:
+            link = Link(prev_hash=prev_hash, row_hash=self.row_hash(prev_hash, values))
+            links.append(link)
+            chained.append({**values, "prev_hash": link.prev_hash, "row_hash": link.row_hash})
+            prev_hash = link.row_hash
+        connection.execute(insert(self.table), chained)
+        return links
 
     def head(self, connection: Connection) -> Head:
         """The row count and the newest row's hash, as committed now (no lock: a reading, not an append)."""

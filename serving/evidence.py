@@ -1,8 +1,9 @@
 """Every evidence chain of the database, verified and anchored together.
 
 The chains (:mod:`riskscan.chain`) are declared where their tables live: the decision log
-(:data:`serving.log.LOG_CHAIN`), outcomes (:data:`serving.outcomes.OUTCOME_CHAIN`) and the governance tables
-(:data:`models.governance.CHAINS`). :data:`EVIDENCE_CHAINS` lists them all; a stage that adds an evidence
+(:data:`serving.log.LOG_CHAIN`), outcomes (:data:`serving.outcomes.OUTCOME_CHAIN`), the governance tables
+with the rulings (:data:`models.governance.CHAINS`) and the tables of a ruling's cascade
+(:data:`serving.rulings.CASCADE_CHAINS`). :data:`EVIDENCE_CHAINS` lists them all; a stage that adds an evidence
 table adds its chain here, and from then on ``riskscan log verify`` checks it and the anchors cover it.
 
 Anchors (:mod:`riskscan.anchors`) are written
@@ -35,11 +36,12 @@ from riskscan.chain import Chain, ChainReport, Head
 from riskscan.errors import InvalidInput
 from serving.log import LOG_CHAIN
 from serving.outcomes import OUTCOME_CHAIN
+from serving.rulings import CASCADE_CHAINS
 
 log = logging.getLogger("riskscan.serving.evidence")
 
 #: Every hash-chained evidence table, the decision log first.
-EVIDENCE_CHAINS: Final[tuple[Chain, ...]] = (LOG_CHAIN, OUTCOME_CHAIN, *CHAINS.values())
+EVIDENCE_CHAINS: Final[tuple[Chain, ...]] = (LOG_CHAIN, OUTCOME_CHAIN, *CHAINS.values(), *CASCADE_CHAINS)
 _BY_NAME: Final = {chain.name: chain for chain in EVIDENCE_CHAINS}
 ANCHOR_SECONDS_ENV: Final = "RISKSCAN_ANCHOR_SECONDS"
 

@@ -4,9 +4,9 @@ The cascade (:mod:`serving.cascade`) calls :func:`record_blocked` and :func:`ope
 worklist page, ``riskscan reexamination status`` and the scenario read :func:`tasks` and
 :func:`progress` and append :func:`record_result`. The tables are in :mod:`serving.rulings`.
 
-Opening is one statement per kind inside one transaction, and each skips a case already opened for the
-ruling (``reexaminations`` is UNIQUE on ruling and request), so running it again after a crash adds what
-is missing and nothing twice:
+Opening is one transaction that takes the re-examinations' append lock, reads the cases of each kind not
+yet opened for the ruling (``reexaminations`` is UNIQUE on ruling and request) and appends them to the
+table's hash chain, so running it again after a crash adds what is missing and nothing twice:
 
 - ``halted``: a case of a blocked version selected for investigation (a signal or the control sample)
   with no outcome yet;
@@ -34,8 +34,6 @@ from sqlalchemy import (
     and_,
     exists,
     func,
-    insert,
-    literal,
     select,
     tuple_,
 )
@@ -48,9 +46,13 @@ from serving.log import LOG, SELECTED, flag_field, positive_int_field
 from serving.outcomes import OUTCOMES
 from serving.rulings import (
     BLOCKED,
+    BLOCKED_CHAIN,
+    CASCADE_CHAIN,
     CASCADES,
     HALTED,
+    REEXAMINATION_CHAIN,
     REEXAMINATIONS,
+    RESULT_CHAIN,
     RESULTS,
     RESULTS_TABLE,
     TASK,
@@ -79,7 +81,8 @@ def record_blocked(
                 "was_champion": was_champion,
                 "created_at": now(),
             }
-            row = connection.execute(insert(BLOCKED).returning(*BLOCKED.c), values).one()
+            link = BLOCKED_CHAIN.append(connection, values)
+            row = connection.execute(select(BLOCKED).where(BLOCKED.c.id == link.id)).one()
     return BlockedVersion.from_row(row)
 
 
@@ -100,7 +103,11 @@ def _of_blocked(ruling_id: int) -> ColumnElement[bool]:
 
 def open_reexaminations(engine: Engine, now: Callable[[], datetime], ruling_id: int) -> dict[str, int]:
     """Halt the open investigations and open a task for every closed case of the ruling's blocked
-    versions, in one transaction; returns how many rows of each kind this call added."""
+    versions, in one transaction; returns how many rows of each kind this call added.
+
+    The rows are chained (:data:`serving.rulings.REEXAMINATION_CHAIN`) in decision-log id order, halted
+    cases first, in one lock and one multi-row INSERT: the cases are read under the append lock, so a
+    second run that waited for it finds them opened and adds nothing."""
     has_outcome = exists().where(OUTCOMES.c.request_id == LOG.c.request_id)
     opened = exists().where(
         REEXAMINATIONS.c.ruling_id == ruling_id, REEXAMINATIONS.c.request_id == LOG.c.request_id
@@ -108,18 +115,16 @@ def open_reexaminations(engine: Engine, now: Callable[[], datetime], ruling_id: 
     when = now()
     added: dict[str, int] = {}
     with write_transaction(engine) as connection:
+        REEXAMINATION_CHAIN.lock(connection)
         for kind, condition in ((HALTED, and_(SELECTED, ~has_outcome)), (TASK, has_outcome)):
-            rows = select(
-                literal(ruling_id),
-                LOG.c.request_id,
-                literal(kind),
-                literal(when, REEXAMINATIONS.c.created_at.type),
-            ).where(_of_blocked(ruling_id), condition, ~opened)
-            # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... SELECT.
-            statement = insert(REEXAMINATIONS).from_select(
-                ["ruling_id", "request_id", "kind", "created_at"], rows
+            cases = (
+                select(LOG.c.request_id).where(_of_blocked(ruling_id), condition, ~opened).order_by(LOG.c.id)
             )
-            added[kind] = len(connection.execute(statement.returning(REEXAMINATIONS.c.id)).all())
+            rows = [
+                {"ruling_id": ruling_id, "request_id": request_id, "kind": kind, "created_at": when}
+                for request_id in connection.execute(cases).scalars()
+            ]
+            added[kind] = len(REEXAMINATION_CHAIN.extend(connection, rows))
     return added
 
 
@@ -127,7 +132,7 @@ def mark_complete(engine: Engine, now: Callable[[], datetime], ruling_id: int) -
     """Record that the ruling's cascade ran to its end (once)."""
     with write_transaction(engine) as connection:
         if not connection.execute(select(exists().where(CASCADES.c.ruling_id == ruling_id))).scalar():
-            connection.execute(insert(CASCADES), {"ruling_id": ruling_id, "created_at": now()})
+            CASCADE_CHAIN.append(connection, {"ruling_id": ruling_id, "created_at": now()})
 
 
 def is_complete(engine: Engine, ruling_id: int) -> bool:
@@ -276,7 +281,8 @@ def record_result(
                 f"reexamination_id {reexamination_id} is a halted investigation, not a task: it had no "
                 "outcome, so there is no sanction to re-examine"
             )
-        row = connection.execute(insert(RESULTS_TABLE).returning(*RESULTS_TABLE.c), values).one()
+        link = RESULT_CHAIN.append(connection, values)
+        row = connection.execute(select(RESULTS_TABLE).where(RESULTS_TABLE.c.id == link.id)).one()
     return ResultRecord.from_row(row)
 
 

@@ -9,10 +9,11 @@
   latest per task counts;
 - ``ruling_cascades``: one row once a ruling's cascade has run to its end.
 
-All four are evidence and append-only in the database (triggers, revision 0007). This module holds only
-the tables and their records, so that the case queries (:mod:`serving.cases`) and the outcomes can
-consult them without importing the re-examination queries (:mod:`serving.reexamination`) that build on
-those.
+All four are evidence: append-only in the database (triggers, revision 0007) and hash-chained, one chain
+per table (:data:`CASCADE_CHAINS`), so a row changed with the triggers dropped shows in ``riskscan log
+verify``. This module holds only the tables, their chains and their records, so that the case queries
+(:mod:`serving.cases`) and the outcomes can consult them without importing the re-examination queries
+(:mod:`serving.reexamination`) that build on those.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from riskscan.chain import Chain
 from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, Record, UTCDateTime
 
 HALTED: Final = "halted"
@@ -59,6 +61,8 @@ class BlockedVersionRow(Base):
     model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
     was_champion: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         UniqueConstraint("ruling_id", "scan", "model_version", name="ruling_version"),
@@ -77,6 +81,8 @@ class ReexaminationRow(Base):
     request_id: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("kind IN ('halted', 'task')", name="kind"),
@@ -101,6 +107,8 @@ class ReexaminationResultRow(Base):
     decided_by_token_id: Mapped[int] = mapped_column(Integer)
     decided_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("result IN ('upheld', 'revised', 'withdrawn')", name="result"),
@@ -120,6 +128,8 @@ class RulingCascadeRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ruling_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         UniqueConstraint("ruling_id", name="ruling_id"),
@@ -132,6 +142,27 @@ BLOCKED: Final[Table] = BlockedVersionRow.__table__  # type: ignore[assignment]
 REEXAMINATIONS: Final[Table] = ReexaminationRow.__table__  # type: ignore[assignment]
 RESULTS_TABLE: Final[Table] = ReexaminationResultRow.__table__  # type: ignore[assignment]
 CASCADES: Final[Table] = RulingCascadeRow.__table__  # type: ignore[assignment]
+
+#: One hash chain per table (:mod:`riskscan.chain`), over every column but ``id`` and the hashes.
+BLOCKED_CHAIN: Final = Chain(
+    BLOCKED, fields=("ruling_id", "scan", "model_version", "was_champion", "created_at")
+)
+REEXAMINATION_CHAIN: Final = Chain(REEXAMINATIONS, fields=("ruling_id", "request_id", "kind", "created_at"))
+RESULT_CHAIN: Final = Chain(
+    RESULTS_TABLE,
+    fields=(
+        "reexamination_id",
+        "result",
+        "note",
+        "hoor_en_wederhoor",
+        "decided_by_token_id",
+        "decided_by",
+        "created_at",
+    ),
+)
+CASCADE_CHAIN: Final = Chain(CASCADES, fields=("ruling_id", "created_at"))
+#: The cascade's chains, as :data:`serving.evidence.EVIDENCE_CHAINS` lists them.
+CASCADE_CHAINS: Final = (BLOCKED_CHAIN, REEXAMINATION_CHAIN, RESULT_CHAIN, CASCADE_CHAIN)
 
 
 @dataclass(frozen=True, slots=True)

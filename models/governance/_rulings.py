@@ -1,7 +1,7 @@
 """Rulings that a source column is unlawful: the table, the record, and the rules for recording one.
 
 A ruling is evidence like a committee decision: appended once per column (revision
-``0007_unlawful_rulings``: UNIQUE on the column, triggers that refuse UPDATE and DELETE), tied to the
+``0007_unlawful_rulings``: UNIQUE on the column, triggers that refuse UPDATE and DELETE, a hash chain), tied to the
 identity of the committee or admin token that recorded it (its id and name, resolved by the caller from
 the token; this package imports no serving code and never sees the token itself).
 
@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import CheckConstraint, Integer, String, Table, Text, UniqueConstraint, insert, select
+from sqlalchemy import CheckConstraint, Integer, String, Table, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from features.register import FeatureRegister, Role
+from riskscan.chain import Chain
 from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, Record, UTCDateTime, text_field
 from riskscan.errors import Conflict, InvalidInput, NotFound
 
@@ -39,6 +40,8 @@ class UnlawfulRuling(Base):
     ruled_by_token_id: Mapped[int] = mapped_column(Integer)
     ruled_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(column_name)) > 0", name="column_name"),
@@ -50,6 +53,11 @@ class UnlawfulRuling(Base):
 
 
 RULINGS: Final[Table] = UnlawfulRuling.__table__  # type: ignore[assignment]
+#: The rulings' hash chain (:mod:`riskscan.chain`): a ruling edited or removed with the triggers dropped
+#: still shows in ``riskscan log verify``.
+RULING_CHAIN: Final = Chain(
+    RULINGS, fields=("column_name", "reason", "ruled_by_token_id", "ruled_by", "created_at")
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,6 @@ def ruling_row(
     }
 
 
-INSERT_RULING = insert(RULINGS).returning(*RULINGS.c)
 SELECT_RULINGS = select(RULINGS).order_by(RULINGS.c.id)
 
 

@@ -13,6 +13,7 @@ audit, superseded, or not approving) :class:`Conflict`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -35,10 +36,10 @@ from models.governance._records import (
     WithdrawalRecord,
 )
 from models.governance._rulings import (
-    INSERT_RULING,
     RULINGS,
     SELECT_RULINGS,
     RulingRecord,
+    UnlawfulRuling,
     checked_ruling,
     ruling_row,
     rulings_by_column,
@@ -133,14 +134,6 @@ def _added(session: Session, row: Base, record: type[R]) -> R:
     chain = CHAINS[type(row)]
     link = chain.link(session.connection(), {name: getattr(row, name) for name in chain.fields})
     row.prev_hash, row.row_hash = link.prev_hash, link.row_hash  # type: ignore[attr-defined]
-    session.add(row)
-    session.flush()
-    return record.from_row(row)
-
-
-def _inserted(session: Session, row: Base, record: type[R]) -> R:
-    """Insert ``row`` of a table outside :data:`CHAINS` (signatures, obligations, their reviews: append-only
-    by their triggers, revision 0006, not yet hash-chained) and read it as ``record``."""
     session.add(row)
     session.flush()
     return record.from_row(row)
@@ -251,9 +244,9 @@ class GovernanceStore(Store):
                 supersedes_id=None if current is None else current.id,
             )
             record = _added(session, row, DecisionRecord)
-            session.add(self._signature_row(record, signatory, record.created_at))
-            session.add_all(
-                DecisionObligation(
+            _added(session, self._signature_row(record, signatory, record.created_at), SignatureRecord)
+            for item in obligation_list:
+                obligation = DecisionObligation(
                     decision_id=record.id,
                     check_id=item.check,
                     text_nl=item.text_nl,
@@ -261,8 +254,7 @@ class GovernanceStore(Store):
                     due=item.due,
                     created_at=record.created_at,
                 )
-                for item in obligation_list
-            )
+                _added(session, obligation, ObligationRecord)
             return record
 
     @staticmethod
@@ -305,7 +297,7 @@ class GovernanceStore(Store):
                     "already; a second signature must come from a different committee member"
                 )
             signature = self._signature_row(DecisionRecord.from_row(row), signatory, self._now())
-            return _inserted(session, signature, SignatureRecord)
+            return _added(session, signature, SignatureRecord)
 
     def signatures(self, decision_id: int) -> list[SignatureRecord]:
         """The signatures on a decision, first (the member who recorded it) first."""
@@ -364,6 +356,12 @@ class GovernanceStore(Store):
         if isinstance(cases, bool) or not isinstance(cases, int) or cases < 0:
             raise InvalidInput(f"cases must be a whole number >= 0, got {cases!r}")
         detail = text_field("detail", detail)
+        if isinstance(as_of, datetime) or not isinstance(as_of, date):
+            raise InvalidInput(f"as_of must be a date, got {as_of!r}")
+        if ratio is not None and not all(
+            isinstance(end, float | int) and math.isfinite(end) for end in ratio
+        ):
+            raise InvalidInput(f"ratio must be two finite numbers or None, got {ratio!r}")
         with self._write.begin() as session:
             if session.get(DecisionObligation, obligation_id) is None:
                 raise NotFound(f"obligation_id {obligation_id} does not exist")
@@ -377,7 +375,7 @@ class GovernanceStore(Store):
                 as_of=as_of,
                 created_at=self._now(),
             )
-            return _inserted(session, row, ObligationReviewRecord)
+            return _added(session, row, ObligationReviewRecord)
 
     def latest_reviews(self, decision_id: int) -> dict[int, ObligationReviewRecord]:
         """The latest follow-up of each obligation of a decision, by obligation id."""
@@ -534,7 +532,7 @@ class GovernanceStore(Store):
                 raise Conflict(
                     f"column {name!r} is already ruled unlawful ({first.sentence}: {first.reason})"
                 )
-            return RulingRecord.from_row(session.execute(INSERT_RULING, row).one())
+            return _added(session, UnlawfulRuling(**row), RulingRecord)
 
     def rulings(self) -> list[RulingRecord]:
         """Every ruling, oldest first."""

@@ -45,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from models.governance._rulings import RULING_CHAIN, UnlawfulRuling
 from riskscan.chain import Chain
 from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, JSONDocument, UTCDateTime
 
@@ -178,6 +179,8 @@ class DecisionSignature(Base):
     token_id: Mapped[int] = mapped_column(Integer)
     signer_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(signer_name)) > 0", name="signer_name"),
@@ -210,6 +213,8 @@ class DecisionObligation(Base):
     cases_needed: Mapped[int | None] = mapped_column(Integer)
     due: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(check_id)) > 0", name="check_id"),
@@ -236,6 +241,8 @@ class ObligationReview(Base):
     detail: Mapped[str] = mapped_column(Text)
     as_of: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("state IN ('pass', 'fail', 'open', 'overdue', 'not_followed')", name="state"),
@@ -247,9 +254,11 @@ class ObligationReview(Base):
     )
 
 
-#: One chain per table, by ORM class: the fields each row commits to. Revision ``0004_evidence_chains``
-#: chained the existing rows over these same fields; a column added later joins a chain only through a
-#: new revision that re-chains the table, never by editing this list.
+#: One chain per table, by ORM class: the fields each row commits to (every column but ``id`` and the
+#: hashes). Revision ``0004_evidence_chains`` chained the existing rows of the first three over these same
+#: fields; revisions ``0006_committee_signatures`` and ``0007_unlawful_rulings`` created theirs chained. A
+#: column added later joins a chain only through a new revision that re-chains the table, never by
+#: editing this list.
 CHAINS: Final[dict[type[Base], Chain]] = {
     CommitteeDecision: Chain(
         CommitteeDecision.__table__,  # type: ignore[arg-type]
@@ -284,4 +293,34 @@ CHAINS: Final[dict[type[Base], Chain]] = {
         Withdrawal.__table__,  # type: ignore[arg-type]
         fields=("scan", "model_version", "reason", "withdrawn_by", "created_at"),
     ),
+    DecisionSignature: Chain(
+        DecisionSignature.__table__,  # type: ignore[arg-type]
+        fields=(
+            "decision_id",
+            "scan",
+            "model_version",
+            "audit_sha256",
+            "token_id",
+            "signer_name",
+            "created_at",
+        ),
+    ),
+    DecisionObligation: Chain(
+        DecisionObligation.__table__,  # type: ignore[arg-type]
+        fields=("decision_id", "check_id", "text_nl", "cases_needed", "due", "created_at"),
+    ),
+    ObligationReview: Chain(
+        ObligationReview.__table__,  # type: ignore[arg-type]
+        fields=(
+            "obligation_id",
+            "state",
+            "cases",
+            "ratio_low",
+            "ratio_high",
+            "detail",
+            "as_of",
+            "created_at",
+        ),
+    ),
+    UnlawfulRuling: RULING_CHAIN,
 }

@@ -58,7 +58,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHome]:
         store = ServingStore()
         tokens = {
             role: store.create_token(name=f"test {role}", role=role)[0]
-            for role in ("handhaving", "committee")
+            for role in ("handhaving", "committee", "systeem")
         }
         yield ServedHome(path, data, {SCAN: version}, tokens)
 
@@ -108,12 +108,15 @@ def test_a_ruling_killed_half_way_leaves_no_champion_serving_and_a_second_run_co
     with home_environment(home.path):
         governance, store = GovernanceStore(), ServingStore()
         cases = caseload(home, SCAN, 400)
-        assert score_status(url, home.tokens["handhaving"], cases[:300]) == 200
+        assert score_status(url, home.tokens["systeem"], cases[:300]) == 200
         logged = store.cases(scan=SCAN)
         selected = [row for row in logged if row.signal or row.control]
         assert len(selected) >= 4, "the test needs selected cases to halt and to close"
+        investigator = store.authenticate(home.tokens["handhaving"])
+        assert investigator is not None
         for row in selected[: len(selected) // 2]:  # half of the selected cases get an outcome
             store.record_outcome(
+                recorded_by=investigator,
                 request_id=row.request_id,
                 violation=True,
                 sanction="verlaging",
@@ -135,7 +138,7 @@ def test_a_ruling_killed_half_way_leaves_no_champion_serving_and_a_second_run_co
                 after_step=die_after("ruling"),
             )
         assert registry.version_by_alias(SCAN, registry.CHAMPION) is not None
-        seconds = wait_for_status(url, home.tokens["handhaving"], cases[300:310], 503)
+        seconds = wait_for_status(url, home.tokens["systeem"], cases[300:310], 503)
         with pytest.raises(Unavailable, match=f"column '{COLUMN}'"):
             ScanRuntime(store, governance).state(SCAN)
         with pytest.raises(Refusal, match=f"trained on column '{COLUMN}'.*nothing was scored"):
@@ -182,7 +185,7 @@ def test_a_ruling_killed_half_way_leaves_no_champion_serving_and_a_second_run_co
 
         with pytest.raises(Conflict, match=f"column '{COLUMN}' is already forbidden: ruling 1 of"):
             rule_unlawful(governance, store, column=COLUMN, reason="nog eens", token=committee)
-        assert score_status(url, home.tokens["handhaving"], cases[310:320]) == 503
+        assert score_status(url, home.tokens["systeem"], cases[310:320]) == 503
     print(f"the service answered 503 {seconds:.1f} s after the ruling")
 
 

@@ -20,7 +20,9 @@ Create Date: 2026-12-02
 
 The three tables are append-only like every evidence table (triggers refuse UPDATE and DELETE, and TRUNCATE on
 PostgreSQL through ``riskscan_refuse_change()`` from 0001); ``downgrade`` refuses to drop them while they
-hold records unless ``-x drop-evidence=yes`` is given. Decisions recorded before this revision have no
+hold records unless ``-x drop-evidence=yes`` is given. Each is hash-chained (:mod:`riskscan.chain`, columns
+``prev_hash`` and ``row_hash``), so an edit made with the triggers dropped still shows in ``riskscan log
+verify``. Decisions recorded before this revision have no
 signatures, so the gate treats them as not co-signed: the committee decides again under the new rules.
 This file is frozen once released.
 """
@@ -46,6 +48,14 @@ def _not_blank(table: str, column: str) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"length(trim({column})) > 0", name=op.f(f"ck_{table}_{column}"))
 
 
+def _chain_columns() -> tuple[sa.Column[str], sa.Column[str]]:
+    """The row's place in its table's hash chain (:mod:`riskscan.chain`); '' if an insert skipped it."""
+    return (
+        sa.Column("prev_hash", sa.String(64), nullable=False, server_default=""),
+        sa.Column("row_hash", sa.String(64), nullable=False, server_default=""),
+    )
+
+
 def upgrade() -> None:
     op.create_table(
         "decision_signatures",
@@ -57,6 +67,7 @@ def upgrade() -> None:
         sa.Column("token_id", sa.Integer(), nullable=False),
         sa.Column("signer_name", sa.String(200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        *_chain_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_decision_signatures")),
         _not_blank("decision_signatures", "signer_name"),
         sa.UniqueConstraint("decision_id", "token_id", name=op.f("uq_decision_signatures_once_per_token")),
@@ -86,6 +97,7 @@ def upgrade() -> None:
         sa.Column("cases_needed", sa.Integer(), nullable=True),
         sa.Column("due", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        *_chain_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_decision_obligations")),
         _not_blank("decision_obligations", "check_id"),
         _not_blank("decision_obligations", "text_nl"),
@@ -111,6 +123,7 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("as_of", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        *_chain_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_obligation_reviews")),
         sa.CheckConstraint(
             "state IN (" + ", ".join(f"'{state}'" for state in REVIEW_STATES) + ")",

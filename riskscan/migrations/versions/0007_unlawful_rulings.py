@@ -19,7 +19,9 @@ Create Date: 2026-12-02
 
 All five are evidence: as in 0001 and 0002, triggers refuse UPDATE and DELETE (and TRUNCATE on
 PostgreSQL, through ``riskscan_refuse_change()`` from 0001), and ``downgrade`` refuses to drop tables that
-hold records unless ``-x drop-evidence=yes`` is given. This file is frozen once released.
+hold records unless ``-x drop-evidence=yes`` is given. Each table is also hash-chained (:mod:`riskscan.chain`,
+columns ``prev_hash`` and ``row_hash``, as ``0004_evidence_chains`` did for the older evidence), so that an
+edit made with the triggers dropped still shows in ``riskscan log verify``. This file is frozen once released.
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ def _not_blank(table: str, column: str) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"length(trim({column})) > 0", name=op.f(f"ck_{table}_{column}"))
 
 
+def _chain_columns() -> tuple[sa.Column[str], sa.Column[str]]:
+    """The row's place in its table's hash chain (:mod:`riskscan.chain`); '' if an insert skipped it."""
+    return (
+        sa.Column("prev_hash", sa.String(64), nullable=False, server_default=""),
+        sa.Column("row_hash", sa.String(64), nullable=False, server_default=""),
+    )
+
+
 def _in(column: str, values: Sequence[str]) -> str:
     return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
@@ -72,6 +82,7 @@ def upgrade() -> None:
         sa.Column("ruled_by_token_id", sa.Integer(), nullable=False),
         sa.Column("ruled_by", sa.String(200), nullable=False),
         _created_at(),
+        *_chain_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_unlawful_rulings")),
         _not_blank("unlawful_rulings", "column_name"),
         _not_blank("unlawful_rulings", "reason"),
@@ -90,6 +101,7 @@ def upgrade() -> None:
         sa.Column("model_version", sa.String(64), nullable=False),
         sa.Column("was_champion", sa.Boolean(), nullable=False),
         _created_at(),
+        *_chain_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ruling_blocked_versions")),
         sa.UniqueConstraint(
             "ruling_id", "scan", "model_version", name=op.f("uq_ruling_blocked_versions_ruling_version")
@@ -106,6 +118,7 @@ def upgrade() -> None:
         sa.Column("request_id", sa.String(32), nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
         _created_at(),
+        *_chain_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reexaminations")),
         sa.CheckConstraint(_in("kind", KINDS), name=op.f("ck_reexaminations_kind")),
         sa.UniqueConstraint("ruling_id", "request_id", name=op.f("uq_reexaminations_ruling_request")),
@@ -126,6 +139,7 @@ def upgrade() -> None:
         sa.Column("decided_by_token_id", sa.Integer(), nullable=False),
         sa.Column("decided_by", sa.String(200), nullable=False),
         _created_at(),
+        *_chain_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reexamination_results")),
         sa.CheckConstraint(_in("result", RESULTS), name=op.f("ck_reexamination_results_result")),
         sa.CheckConstraint(
@@ -154,6 +168,7 @@ def upgrade() -> None:
         _id(),
         sa.Column("ruling_id", sa.Integer(), nullable=False),
         _created_at(),
+        *_chain_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ruling_cascades")),
         sa.UniqueConstraint("ruling_id", name=op.f("uq_ruling_cascades_ruling_id")),
         sa.ForeignKeyConstraint(["ruling_id"], ["unlawful_rulings.id"], name=op.f("fk_ruling_cascades_ruling_id")),
