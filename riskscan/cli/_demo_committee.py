@@ -81,6 +81,8 @@ class Member:
         answer = self.client.post("/ui/login", data={"token": token, "csrf": self.csrf, "next": "/ui/audits"})
         if answer.status_code != 303:
             raise Refusal(f"demo login refused ({answer.status_code})")
+        # Login rotates the CSRF token (serving/web/_session.py): the forms take the signed-in session's.
+        self.csrf = _field(self.client.get("/ui/audits").text, "csrf")
 
     def decide(self, scan: str, version: str, word: str, rationale: str, checklist: Path) -> int:
         """Fill in the decision form as its page pre-fills it (the audit's obligations, 12 months), and post it."""
