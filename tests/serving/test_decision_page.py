@@ -65,7 +65,8 @@ def test_the_page_asks_every_question_and_prefills_the_obligations() -> None:
     assert all(f'name="answer-{key}"' in html for key in QUESTIONS_NL)
     assert "goedkeuren onder voorwaarden" in html and "afwijzen" in html
     assert "style=" not in html and "<script" not in html, "no inline style or script (CSP)"
-    assert html.count('name="csrf" value="csrf-token"') == 1
+    # the decision form and the logout form in the header (base.html) each carry the session's token
+    assert html.count('name="csrf" value="csrf-token"') == 2
 
 
 def test_the_demo_reads_the_form_back_as_the_page_prefilled_it() -> None:
