@@ -422,7 +422,7 @@ def test_an_outcome_over_http_is_recorded_under_the_callers_token_whatever_the_b
     scored = httpx.post(
         f"{server.url}/score",
         json={"scan": "vw", "cases": caseload(server.home, "vw", 1)},
-        headers=server.headers("handhaving"),
+        headers=server.headers("systeem"),
     )
     assert scored.status_code == 200, scored.text
     (result,) = scored.json()["results"]

@@ -49,7 +49,7 @@ def services(served_home: ServedHome) -> Iterator[Services]:
     """Two services on one private PostgreSQL, each with its own empty home (its own anchors)."""
     with private_cluster() as cluster, tempfile.TemporaryDirectory(prefix="riskscan-services-") as folder:
         with ServingStore(cluster.url) as store:  # migrates the new database
-            token, _ = store.create_token(name="load", role="handhaving")
+            token, _ = store.create_token(name="load", role="systeem")
         home = Path(folder)
         env = {
             "RISKSCAN_HOME": str(home),
