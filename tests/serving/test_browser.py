@@ -76,7 +76,7 @@ def test_committee_page_lists_versions_decisions_and_reports(server: Server) -> 
         text = page.inner_text("main")
         assert "Besluiten" in text and "test approval of test data" in text
         page.locator("table.list a[href$='/report']").first.click()
-        assert "Audit of riskscan-" in page.inner_text("h1")
+        assert "Audit riskscan-" in page.inner_text("h1")
 
 
 @pytest.mark.browser
@@ -90,7 +90,8 @@ def test_no_page_breaks_the_content_security_policy(server: Server) -> None:
             "/ui/worklist?scan=sollicitatie",
             "/ui/worklist?scan=x",
         ],
-        "committee": ["/ui/audits"],
+        "committee": ["/ui/audits", f"/ui/audits/vw/{server.home.versions['vw']}"],
+        "admin": ["/ui/admin"],
     }
     violations: list[str] = []
     with chromium_page() as page:
@@ -109,9 +110,9 @@ def test_no_page_breaks_the_content_security_policy(server: Server) -> None:
                     page.evaluate("getComputedStyle(document.querySelector('header')).display") == "flex"
                 ), f"{path}: the stylesheet is served and applied"
         page.goto(f"{server.url}/ui/audits")
-        page.click("table.list a >> nth=0")
+        page.locator("table.list a[href$='/report']").first.click()  # a stored report, under its own policy
         page.wait_for_load_state()
-        assert "Audit of riskscan-" in page.inner_text("h1")
+        assert "Audit riskscan-" in page.inner_text("h1")
         page.goto(f"{server.url}/ui/worklist?scan=x")
         page.goto(f"{server.url}/ui/login")
         page.go_back()

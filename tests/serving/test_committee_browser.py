@@ -24,7 +24,7 @@ from models.specs import load_spec
 from serving.store import ServingStore
 from tests.browser import chromium_page
 from tests.lifecycle import home_environment
-from tests.serving.conftest import Server, caseload
+from tests.serving.conftest import LANDING, Server, caseload, form_csrf
 from training.train import train_scan
 
 
@@ -119,11 +119,16 @@ def test_two_members_sign_an_admin_promotes_and_the_version_serves(
 @pytest.mark.browser
 def test_handhaving_may_do_no_committee_action_and_the_committee_may_not_promote(server: Server) -> None:
     def session(role: str) -> httpx.Client:
+        # Signing in rotates the CSRF token, so the forms below carry the one the signed-in page shows;
+        # with the old one every refusal would be the CSRF check's and prove nothing about roles.
+        landing = "/ui/admin" if role == "admin" else LANDING[role]
         client = httpx.Client(base_url=server.url, timeout=30)
-        form = client.get("/ui/login")
-        csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
-        client.post("/ui/login", data={"token": server.home.tokens[role], "csrf": csrf, "next": "/ui/audits"})
-        client.headers["x-csrf"] = csrf
+        before = form_csrf(client.get("/ui/login").text)
+        client.post("/ui/login", data={"token": server.home.tokens[role], "csrf": before, "next": landing})
+        signed_in = client.get(landing)
+        assert signed_in.status_code == 200, signed_in.text
+        client.headers["x-csrf"] = form_csrf(signed_in.text)
+        assert client.headers["x-csrf"] != before
         return client
 
     version = server.home.versions["vw"]
