@@ -34,6 +34,7 @@ from models.scorer import ScanModel
 from models.specs import SCAN_IDS, ScanSpec, load_spec
 from riskscan.errors import (
     MAX_REPORTED_PROBLEMS,
+    OUTAGE_RETRY_SECONDS,
     InvalidInput,
     InvalidParameter,
     Problem,
@@ -249,7 +250,9 @@ class ScanRuntime:
             logged = self.store.append_scores(entries)
         except Exception as exc:  # any failure to log means no score may leave the service
             raise Unavailable(
-                "the decision log could not be written; no score was released", detail=type(exc).__name__
+                "the decision log could not be written; no score was released",
+                retry_after=OUTAGE_RETRY_SECONDS,
+                detail=type(exc).__name__,
             ) from exc
         answers = iter(zip(scored, logged, strict=True))
         results = []

@@ -60,8 +60,10 @@ def _workers() -> int:
 
 
 def _fail(ctx: bentoml.Context, error: Exception, route: str) -> dict[str, Any]:
-    """The table's answer to ``error``: its status on the response, its JSON body returned."""
-    ctx.response.status_code, body = answer(error, f"POST {route}")
+    """The table's answer to ``error``: its status and headers on the response, its JSON body returned."""
+    ctx.response.status_code, body, headers = answer(error, f"POST {route}")
+    for name, value in headers.items():
+        ctx.response.headers[name] = value
     return body
 
 
