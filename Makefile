@@ -46,7 +46,7 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 pytest: install browser
-	$(RUN)/pytest
+	$(RUN)/pytest -n 2 --dist loadgroup
 
 test: lint typecheck pytest
 

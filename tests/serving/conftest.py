@@ -30,11 +30,6 @@ from tests.processes import free_port, start_server, stop_server
 from tests.serving.store_helpers import Clock
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``destructive`` (a real withdrawal) change the shared home, so they run last."""
-    items.sort(key=lambda item: item.get_closest_marker("destructive") is not None)
-
-
 @dataclass
 class ServedHome:
     path: Path
