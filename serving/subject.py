@@ -110,12 +110,12 @@ def person_cases(data_dir: Path, register: FeatureRegister, case_id: str) -> dic
             f"case_id {case_id!r} is not in the source extract in {data_dir}; expected the aanvraag_id of an "
             "application or the periode_id of a period"
         )
-    return {
-        register.tables[name].scan: sorted(
-            map(str, frame.loc[frame["persoon_id"] == person, register.tables[name].key])
-        )
+    cases = {
+        name: sorted(map(str, frame.loc[frame["persoon_id"] == person, register.tables[name].key]))
         for name, frame in frames.items()
     }
+    # A table scored by two scans (the periods: sollicitatie and verblijf) gives each scan the same cases.
+    return {scan: cases[name] for name in frames for scan in register.tables[name].scans}
 
 
 def _latest_outcomes(engine: Engine, request_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from models.specs import SCAN_IDS, load_spec
+from models.specs import load_spec, scan_ids
 from riskscan import anchors
 from riskscan.cli import main
 from riskscan.errors import InvalidParameter
@@ -63,7 +63,7 @@ def entry(case_id: str, mark: str = "bouw", **overrides: Any) -> LogEntry:
 
 
 def specs() -> list[Any]:
-    return [load_spec(scan) for scan in SCAN_IDS]
+    return [load_spec(scan) for scan in scan_ids()]
 
 
 def fill(url: str, clock: Clock) -> dict[str, str]:

@@ -24,7 +24,7 @@ import pytest
 
 import synthetic as generator
 from features.register import default_register
-from models.specs import SCAN_IDS, load_spec
+from models.specs import load_spec, scan_ids
 from riskscan.cli import main
 from riskscan.errors import NotFound
 from riskscan.exit_codes import ExitCode
@@ -124,7 +124,7 @@ def write_log(url: str, data: Path) -> Logged:
             hoor_en_wederhoor=True,
         )
     with ServingStore(url, clock=lambda: PURGED) as store:
-        store.purge(datetime(2026, 6, 1, tzinfo=UTC), [load_spec(scan) for scan in SCAN_IDS])
+        store.purge(datetime(2026, 6, 1, tzinfo=UTC), [load_spec(scan) for scan in scan_ids()])
     return Logged(
         sorted(map(str, own["periode_id"])),
         [row.case_id for row in rows[:3]],
@@ -134,7 +134,7 @@ def write_log(url: str, data: Path) -> Logged:
 
 
 def letter_for(url: str, data: Path, case_id: str) -> str:
-    specs = {scan: load_spec(scan) for scan in SCAN_IDS}
+    specs = {scan: load_spec(scan) for scan in scan_ids()}
     with ServingStore(url) as store:
         report = subject_report(store.engine, data, case_id, default_register(), specs)
     return render_letter(report, "subject_letter.css")
