@@ -245,6 +245,7 @@ def _configure_subject_report(parser: argparse.ArgumentParser) -> None:
 
 def subject_report(args: argparse.Namespace) -> Outcome:
     from features.register import default_register
+    from models.governance import GovernanceStore
     from serving.store import ServingStore
     from serving.subject import STYLESHEET, render_letter
     from serving.subject import subject_report as build
@@ -256,6 +257,7 @@ def subject_report(args: argparse.Namespace) -> Outcome:
             args.case_id,
             default_register(),
             {scan: load_spec(scan) for scan in scan_ids()},
+            GovernanceStore().rulings(),
         )
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", report.case_id)
     output = args.output or home.home() / "letters" / f"inzage-{safe}.html"

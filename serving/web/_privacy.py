@@ -40,6 +40,7 @@ def access_letter(
         case_id.strip(),
         runtime.register,
         {scan: load_spec(scan) for scan in scan_ids()},
+        runtime.governance.rulings(),
     )
     return HTMLResponse(render_letter(report, STYLESHEET_PATH))
 
