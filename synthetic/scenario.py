@@ -57,6 +57,7 @@ from serving.store import ServingStore
 from synthetic.config import PERIODS, GeneratorConfig, Hazards
 from synthetic.extract import write_tables
 from synthetic.generator import generate_periods
+from synthetic.simulate import SimulatedClock
 from training.train import train_scan
 
 SCAN = "verblijf"
@@ -145,16 +146,6 @@ class ScenarioSummary:
         return asdict(self)
 
 
-class _Clock:
-    """The simulated time the serving store stamps rows with (scoring in 2022, outcomes weeks later)."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def generate_history(data_dir: Path, config: ScenarioConfig) -> Path:
     """The periods the scan is trained and audited on, written as a synthetic extract."""
     generated = GeneratorConfig(
@@ -222,7 +213,11 @@ def _approve_and_promote(
 
 
 def _score_in_use(
-    frame: pd.DataFrame, work_dir: Path, clock: _Clock, store: ServingStore, governance: GovernanceStore
+    frame: pd.DataFrame,
+    work_dir: Path,
+    clock: SimulatedClock,
+    store: ServingStore,
+    governance: GovernanceStore,
 ) -> None:
     """Score the caseload week by week at the simulated time of scoring (capacity is per week)."""
     spec = load_spec(SCAN)
@@ -237,7 +232,7 @@ def _score_in_use(
 
 
 def _investigate(
-    store: ServingStore, clock: _Clock, truth: pd.DataFrame, key: str, config: ScenarioConfig
+    store: ServingStore, clock: SimulatedClock, truth: pd.DataFrame, key: str, config: ScenarioConfig
 ) -> tuple[pd.DataFrame, int, int]:
     """Simulated staff record the outcome of each selected period they investigate, from the hidden truth,
     some weeks after scoring; only investigations ended before the stop have an outcome. Returns the
@@ -374,7 +369,7 @@ def replay(
 
     frame, truth, fraction = _caseload(config)
     key = default_register().tables[spec.table].key
-    clock = _Clock()
+    clock = SimulatedClock()
     work_dir.mkdir(parents=True, exist_ok=True)
     with ServingStore(clock=clock) as simulated:
         _score_in_use(frame, work_dir, clock, simulated, governance)
