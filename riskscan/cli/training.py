@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 
 from features.sources import read_source
-from models.specs import SCAN_IDS, load_spec
+from models.specs import load_spec, scan_ids
 from riskscan import fmt, home
 from riskscan.cli._verb import Outcome, Verb, add_dask_scheduler
 from riskscan.errors import InvalidInput
 
 
 def _configure_train(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--spec", type=Path, help="a spec file instead of models/scans/<scan>.yaml")
     parser.add_argument(
         "--data", type=Path, help="folder with the source tables (default RISKSCAN_HOME/data)"
