@@ -45,6 +45,8 @@ def train(args: argparse.Namespace) -> Outcome:
     )
     m, ci = result.metrics, result.control_intervals
     other = result.comparison
+    # Undefined, not zero: no control case above the threshold (precision, lift) or none at all (base rate).
+    undefined = "undefined (too few control cases)"
     lines = [
         f"{spec.id}: registered riskscan-{spec.id} version {result.version} ({result.family}, status=candidate), "
         f"run {result.run_id}",
@@ -55,13 +57,13 @@ def train(args: argparse.Namespace) -> Outcome:
         f"precision@op {m.get('test_precision_at_op', float('nan')):.3f}, "
         f"recall@op {m.get('test_recall_at_op', float('nan')):.3f}",
         f"  random control sample (n={int(m.get('control_n', 0))}, unbiased): precision at capacity "
-        f"{fmt.interval(ci['precision_at_op'], missing='nan')}, "
-        f"base rate {fmt.interval(ci['base_rate'], missing='nan')}, "
-        f"lift vs random {fmt.interval(ci['lift'], missing='nan')}",
+        f"{fmt.interval(ci['precision_at_op'], missing=undefined)}, "
+        f"base rate {fmt.interval(ci['base_rate'], missing=undefined)}, "
+        f"lift vs random {fmt.interval(ci['lift'], missing=undefined)}",
         f"  {other['family']} on the same split (not registered): test ROC-AUC "
         f"{other['metrics'].get('test_roc_auc', float('nan')):.3f}, control precision at capacity "
-        f"{fmt.interval(other['control_intervals']['precision_at_op'], missing='nan')}, lift vs random "
-        f"{fmt.interval(other['control_intervals']['lift'], missing='nan')}",
+        f"{fmt.interval(other['control_intervals']['precision_at_op'], missing=undefined)}, lift vs random "
+        f"{fmt.interval(other['control_intervals']['lift'], missing=undefined)}",
     ]
     if args.dask_scheduler:
         lines.append(
