@@ -38,7 +38,7 @@ from serving.log._fields import (
     LoggedScore,
     checked,
 )
-from serving.log._recipe import CURRENT_RECIPE, RECIPE_FIELDS, new_salts, seal
+from serving.log._recipe import CURRENT_RECIPE, RECIPE_FIELDS, new_salts, seal, seals
 from serving.log._values import plain
 
 CANONICAL: Final[Callable[[Any], str]] = json.JSONEncoder(
@@ -234,13 +234,13 @@ def sealed(rows: int, values: dict[str, list[Any] | Shared]) -> Columns:
     a new salt per row and the digest of the row's personal values (:mod:`serving.log._recipe`)."""
     salts = new_salts(rows)
     inputs, explanations = (_per_row(values[name], rows) for name in PERSONAL_FIELDS)
-    digests = list(map(seal, salts, inputs, explanations))
-    seals: dict[str, list[Any] | Shared] = {
+    digests = seals(salts, inputs, explanations)
+    seal_columns: dict[str, list[Any] | Shared] = {
         "hash_recipe": Shared(CURRENT_RECIPE),
         "personal_sha256": digests,
         "personal_salt": salts,
     }
-    return Columns(rows, {**values, **seals})
+    return Columns(rows, {**values, **seal_columns})
 
 
 def entry_columns(entries: Sequence[LogEntry]) -> tuple[Columns, list[dict[str, Any]]]:
