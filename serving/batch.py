@@ -261,6 +261,9 @@ def _write_scores(
 ) -> None:
     """The output file: a row per scored case, with its request id, then a row per routed case."""
     scores, signal, control, draws = selection
+    explained = np.full(len(keys), None, dtype=object)  # filled for the explained rows only
+    for row, (explanation, _) in explanations.items():
+        explained[row] = json.dumps(explanation, ensure_ascii=False)
     result = pd.DataFrame(
         {
             key: keys,
@@ -269,10 +272,7 @@ def _write_scores(
             "signal": signal,
             "control": control,
             "control_draw": draws,
-            "explanation": [
-                json.dumps(explanations[i][0], ensure_ascii=False) if i in explanations else None
-                for i in range(len(keys))
-            ],
+            "explanation": explained,
             "routed_to": None,
         }
     )

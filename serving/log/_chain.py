@@ -20,6 +20,7 @@ and the rows are inserted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -27,7 +28,8 @@ from itertools import repeat
 from typing import Any, Final
 
 import psycopg
-from sqlalchemy import Connection, Engine, column, select, table, text
+from sqlalchemy import Connection, Engine, column, literal, select, table, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from riskscan.chain import GENESIS_HASH, Chain, ChainReport
@@ -75,6 +77,7 @@ _LAST_LINK = select(LOG.c.id, LOG.c.row_hash).order_by(LOG.c.id.desc()).limit(1)
 _LOCK_APPENDS = text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
 _DECISIONS = table("committee_decisions", column("id"))
 _JSON_COLUMNS: Final = frozenset(_encode.JSON_FIELDS)
+_SQLITE: Final = sqlite.dialect()
 _COPY_SQL: Final = f"COPY decision_log ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
 
 
@@ -85,6 +88,29 @@ def _insert_sql(dialect: str) -> str:
     else:
         marks = ["?"] * len(INSERT_COLUMNS)
     return f"INSERT INTO decision_log ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join(marks)})"
+
+
+@functools.lru_cache(maxsize=16)
+def _sqlite_bulk_insert(shared: tuple[tuple[str, Any], ...]) -> tuple[str, tuple[int, ...]]:
+    """SQLite's bulk INSERT with the values every row shares written into the statement, and the positions
+    (in ``INSERT_COLUMNS``) of the values still bound per row.
+
+    Binding costs per value and per row; a batch chunk shares ten of its 24 values (scan, model, moment,
+    ...). Only text, integers and NULL are written in, as SQLAlchemy renders literals; numbers with a
+    fraction stay bound, so that SQLite never parses a decimal text into a double (the hash covers the
+    exact value), and text with a NUL character stays bound too (the driver refuses it in a statement).
+    """
+    literals = {
+        name: str(literal(value).compile(dialect=_SQLITE, compile_kwargs={"literal_binds": True}))
+        if value is not None
+        else "NULL"
+        for name, value in shared
+        if value is None or type(value) is int or (type(value) is str and "\x00" not in value)
+    }
+    marks = [literals.get(name, "?") for name in INSERT_COLUMNS]
+    bound = tuple(index for index, name in enumerate(INSERT_COLUMNS) if name not in literals)
+    sql = f"INSERT INTO decision_log ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join(marks)})"
+    return sql, bound
 
 
 def _copy_rows(connection: Connection, params: Sequence[tuple[Any, ...]]) -> None:
@@ -240,23 +266,28 @@ class DecisionLog:
                 digests.append(prev)
             count = len(digests)
             stored_at = created_at if self._created_at_bind is None else self._created_at_bind(created_at)
-            params = list(
-                zip(
-                    range(first_id, first_id + count),
-                    repeat(stored_at, count),
-                    [first_prev, *digests[:-1]],
-                    digests,
-                    *rows.values,
-                    strict=False,  # some columns are an endless repeat of a shared value
-                )
-            )
+            columns = [
+                range(first_id, first_id + count),
+                repeat(stored_at, count),
+                [first_prev, *digests[:-1]],
+                digests,
+                *rows.values,
+            ]
+            if count > 1 and not self._postgres:
+                shared = {"created_at": stored_at, **rows.shared}
+                sql, bound = _sqlite_bulk_insert(tuple(sorted(shared.items())))
+                columns = [columns[index] for index in bound]
+            else:
+                sql = self._insert_sql
+            # strict=False: some columns are an endless repeat of a shared value
+            params = list(zip(*columns, strict=False))
             if count == 1:
-                connection.exec_driver_sql(self._insert_sql, params[0])
+                connection.exec_driver_sql(sql, params[0])
             elif self._postgres:
                 _copy_rows(connection, params)
             else:
                 for start in range(0, count, INSERT_CHUNK):
-                    connection.exec_driver_sql(self._insert_sql, params[start : start + INSERT_CHUNK])
+                    connection.exec_driver_sql(sql, params[start : start + INSERT_CHUNK])
         return first_id, created_at, first_prev, digests
 
     def _explain_refusal(self, exc: IntegrityError, request_ids: Sequence[str], columns: Columns) -> None:
