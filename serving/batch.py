@@ -28,7 +28,7 @@ from models.scorer import ScanModel
 from models.specs import ScanSpec, load_spec
 from riskscan.errors import Refusal
 from serving.log import BatchColumns
-from serving.scoring import ModelRef, control_draw, control_key
+from serving.scoring import ModelRef, control_draws, control_key
 from serving.store import ServingStore
 
 LOG_CHUNK = 5_000  # short write locks, so API requests on the same log are not held up
@@ -137,7 +137,7 @@ def score_batch(
     by_threshold = select_signals(scores, model.threshold, limit)
     capped = int((scores >= model.threshold).sum() - by_threshold.sum())
     key = control_key()
-    draws = np.fromiter((control_draw(key, spec.id, k) for k in keys), dtype=float, count=len(keys))
+    draws = control_draws(key, spec.id, keys.tolist())
     control = draws < spec.random_control_share
     signal = by_threshold | control
     timings["score"] = now() - start
