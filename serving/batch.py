@@ -32,6 +32,9 @@ from serving.scoring import ModelRef, control_draws, control_key
 from serving.store import ServingStore
 
 LOG_CHUNK = 5_000  # short write locks, so API requests on the same log are not held up
+# The output file's explanations: json.dumps(..., ensure_ascii=False), with one encoder for all rows
+# instead of a new one per call (json.dumps makes one whenever it is given options).
+_OUTPUT_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass
@@ -263,7 +266,7 @@ def _write_scores(
     scores, signal, control, draws = selection
     explained = np.full(len(keys), None, dtype=object)  # filled for the explained rows only
     for row, (explanation, _) in explanations.items():
-        explained[row] = json.dumps(explanation, ensure_ascii=False)
+        explained[row] = _OUTPUT_JSON(explanation)
     result = pd.DataFrame(
         {
             key: keys,
