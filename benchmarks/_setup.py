@@ -220,14 +220,17 @@ class ScoringJob:
         )
 
 
-def scoring_job(scan: str, home: Path, prefix: str) -> ScoringJob:
-    """The champion of ``scan`` (its load printed), the serving store and a fresh output folder."""
+def scoring_job(scan: str, home: Path, prefix: str, *, database_url: str | None = None) -> ScoringJob:
+    """The champion of ``scan`` (its load printed), the serving store (the home's database, or
+    ``database_url``) and a fresh output folder."""
     from models.specs import load_spec
     from serving.store import ServingStore
 
     spec = load_spec(scan)
     model, ref = load_champion(scan)
-    return ScoringJob(spec, model, ref, ServingStore(), Path(tempfile.mkdtemp(prefix=prefix, dir=home)))
+    return ScoringJob(
+        spec, model, ref, ServingStore(database_url), Path(tempfile.mkdtemp(prefix=prefix, dir=home))
+    )
 
 
 # A caseload after the demo's training data (the generator's default months, 2019-2024).

@@ -28,10 +28,13 @@ from models.scorer import ScanModel
 from models.specs import ScanSpec, load_spec
 from riskscan.errors import Refusal
 from serving.log import BatchColumns
-from serving.scoring import ModelRef, control_draw, control_key
+from serving.scoring import ModelRef, control_draws, control_key
 from serving.store import ServingStore
 
 LOG_CHUNK = 5_000  # short write locks, so API requests on the same log are not held up
+# The output file's explanations: json.dumps(..., ensure_ascii=False), with one encoder for all rows
+# instead of a new one per call (json.dumps makes one whenever it is given options).
+_OUTPUT_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass
@@ -137,7 +140,7 @@ def score_batch(
     by_threshold = select_signals(scores, model.threshold, limit)
     capped = int((scores >= model.threshold).sum() - by_threshold.sum())
     key = control_key()
-    draws = np.fromiter((control_draw(key, spec.id, k) for k in keys), dtype=float, count=len(keys))
+    draws = control_draws(key, spec.id, keys.tolist())
     control = draws < spec.random_control_share
     signal = by_threshold | control
     timings["score"] = now() - start
@@ -261,6 +264,9 @@ def _write_scores(
 ) -> None:
     """The output file: a row per scored case, with its request id, then a row per routed case."""
     scores, signal, control, draws = selection
+    explained = np.full(len(keys), None, dtype=object)  # filled for the explained rows only
+    for row, (explanation, _) in explanations.items():
+        explained[row] = _OUTPUT_JSON(explanation)
     result = pd.DataFrame(
         {
             key: keys,
@@ -269,10 +275,7 @@ def _write_scores(
             "signal": signal,
             "control": control,
             "control_draw": draws,
-            "explanation": [
-                json.dumps(explanations[i][0], ensure_ascii=False) if i in explanations else None
-                for i in range(len(keys))
-            ],
+            "explanation": explained,
             "routed_to": None,
         }
     )

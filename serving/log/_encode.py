@@ -38,7 +38,7 @@ from serving.log._fields import (
     LoggedScore,
     checked,
 )
-from serving.log._recipe import CURRENT_RECIPE, RECIPE_FIELDS, new_salts, seal
+from serving.log._recipe import CURRENT_RECIPE, RECIPE_FIELDS, new_salts, seal, seals
 from serving.log._values import plain
 
 CANONICAL: Final[Callable[[Any], str]] = json.JSONEncoder(
@@ -94,13 +94,14 @@ class Columns:
 
 @dataclass(slots=True)
 class Encoded:
-    """Rows ready for the chain: the three pieces of each row's canonical JSON, and the stored values in
-    the order of ``COLUMN_FIELDS`` (a shared value as an endless ``repeat``)."""
+    """Rows ready for the chain: the three pieces of each row's canonical JSON, the stored values in the
+    order of ``COLUMN_FIELDS`` (a shared value as an endless ``repeat``), and the shared values by field."""
 
     heads: list[str]
     middles: list[str]
     tails: list[str]
     values: list[Iterable[Any]]
+    shared: dict[str, Any]
 
 
 #: What :class:`Columns` holds, in the order of an insert: the entry, then its seal.
@@ -208,12 +209,14 @@ def _joined(constants: tuple[str, ...], columns: list[Iterable[str]], rows: int)
 def encode(columns: Columns) -> Encoded:
     """The canonical JSON pieces and the stored values of checked rows."""
     shared: list[tuple[str, str]] = []
+    shared_values: dict[str, Any] = {}
     texts: dict[str, Iterable[str]] = {}
     values: list[Iterable[Any]] = []
     for name, column in columns.values.items():
         to_text = _TO_TEXT[name]
         if isinstance(column, Shared):
             shared.append((name, column.value if to_text is None else to_text(column.value)))
+            shared_values[name] = column.value
             values.append(repeat(column.value))
         else:
             texts[name] = column if to_text is None else map(to_text, column)  # read once, by its piece
@@ -222,7 +225,7 @@ def encode(columns: Columns) -> Encoded:
         _joined(constants, [texts[name] for name in names], columns.rows)
         for constants, names in _layout(tuple(shared))
     )
-    return Encoded(heads, middles, tails, values)
+    return Encoded(heads, middles, tails, values, shared_values)
 
 
 def _per_row(column: list[Any] | Shared, rows: int) -> Iterable[Any]:
@@ -234,13 +237,13 @@ def sealed(rows: int, values: dict[str, list[Any] | Shared]) -> Columns:
     a new salt per row and the digest of the row's personal values (:mod:`serving.log._recipe`)."""
     salts = new_salts(rows)
     inputs, explanations = (_per_row(values[name], rows) for name in PERSONAL_FIELDS)
-    digests = list(map(seal, salts, inputs, explanations))
-    seals: dict[str, list[Any] | Shared] = {
+    digests = seals(salts, inputs, explanations)
+    seal_columns: dict[str, list[Any] | Shared] = {
         "hash_recipe": Shared(CURRENT_RECIPE),
         "personal_sha256": digests,
         "personal_salt": salts,
     }
-    return Columns(rows, {**values, **seals})
+    return Columns(rows, {**values, **seal_columns})
 
 
 def entry_columns(entries: Sequence[LogEntry]) -> tuple[Columns, list[dict[str, Any]]]:
@@ -315,6 +318,12 @@ def _json_column(name: str, values: Sequence[Any] | np.ndarray) -> list[str]:
         for row in np.flatnonzero(np.isnan(floats)).tolist():
             texts[row] = "null"
         return texts
+    kinds = set(map(type, values))
+    if kinds <= {str, type(None)} or (len(kinds) == 1 and kinds <= _CACHEABLE):
+        # A column of text (a category), or of one simple type: each distinct value encoded once. Values
+        # of one type, or text and None, never compare equal across types, so the value is the key.
+        distinct = {value: CANONICAL(value) for value in set(values)}
+        return list(map(distinct.__getitem__, values))
     cache: dict[tuple[type, Any], str] = {}
     texts = []
     for row, value in enumerate(values):

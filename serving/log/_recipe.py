@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from typing import Final
 
 from serving.log._fields import CHAIN_FIELDS, ENTRY_FIELDS, PERSONAL_FIELDS
@@ -79,3 +80,12 @@ def personal_text(inputs: str, explanation: str) -> str:
 def seal(salt: str, inputs: str, explanation: str) -> str:
     """``personal_sha256`` of a row, from its salt and the canonical texts of its inputs and explanation."""
     return hashlib.sha256((salt + personal_text(inputs, explanation)).encode("utf-8")).hexdigest()
+
+
+def seals(salts: Iterable[str], inputs: Iterable[str], explanations: Iterable[str]) -> list[str]:
+    """:func:`seal` of many rows, in one loop without a call per row (the batch job seals a million)."""
+    sha256 = hashlib.sha256
+    return [
+        sha256(f'{salt}{{"explanation":{explanation},"inputs":{row_inputs}}}'.encode()).hexdigest()
+        for salt, row_inputs, explanation in zip(salts, inputs, explanations, strict=True)
+    ]

@@ -28,6 +28,7 @@ EXPLANATION_KEYS: Final = frozenset({"feature", "label", "value", "contribution"
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _SIMPLE: Final = frozenset({str, int, bool, type(None)})
+_SIMPLE_VALUES: Final = frozenset({str, int, bool, float, type(None)})
 
 
 def request_id_field(field: str, value: object) -> str:
@@ -125,6 +126,24 @@ def explanation_field(field: str, value: object) -> list[dict[str, Any]]:
         )
     items = []
     for index, item in enumerate(value):
+        if type(item) is dict and item.keys() == EXPLANATION_KEYS:
+            # Fast path for what the scorers build: plain text, a simple value and a finite float,
+            # already as they are stored (the checks below would return them unchanged).
+            feature, label, contribution = item["feature"], item["label"], item["contribution"]
+            if (
+                type(feature) is str
+                and type(label) is str
+                and feature
+                and label
+                and feature.strip() == feature
+                and label.strip() == label
+                and type(item["value"]) in _SIMPLE_VALUES
+                and type(contribution) is float
+                and math.isfinite(contribution)
+                and (type(item["value"]) is not float or math.isfinite(item["value"]))
+            ):
+                items.append(dict(item))
+                continue
         where = f"{field}[{index}]"
         if not isinstance(item, Mapping) or set(item) != EXPLANATION_KEYS:
             raise InvalidInput(f"{where} must have exactly the keys {sorted(EXPLANATION_KEYS)}, got {item!r}")

@@ -555,3 +555,44 @@ def test_the_database_refuses_outcomes_that_bypass_the_store(store: ServingStore
             execute(store, sql.format(values=values), request_id=request_id, at=at)
     execute(store, sql.format(values="true, 'boete', true, 'E'"), request_id=logged.request_id, at=at)
     assert [outcome.sanction for outcome in store.outcomes()] == ["boete"]
+
+
+def test_the_fast_paths_of_the_bulk_checks_give_what_the_field_checks_give() -> None:
+    """Explanation dicts as the scorers build them, text columns and case ids take shortcuts past the
+    per-value checks; what comes out must be what the checks return, and anything unusual must still reach
+    the checks (and their refusals)."""
+    from serving.log._batch import _case_ids
+    from serving.log._encode import _json_column
+    from serving.log._values import explanation_field, plain
+
+    plain_items = [
+        {"feature": "sector", "label": "Sector", "value": v, "contribution": 0.25}
+        for v in ("bouw", 3, None, 1.5, True)
+    ]
+    awkward = [
+        {"feature": " sector ", "label": "Sector", "value": "bouw", "contribution": 0.25},  # stripped
+        {"feature": "sector", "label": "Sector", "value": float("nan"), "contribution": 0.25},  # NaN -> null
+        {"feature": "sector", "label": "Sector", "value": np.int64(4), "contribution": np.float32(0.5)},
+    ]
+    checked = explanation_field("explanation", plain_items + awkward)
+    assert checked[:5] == plain_items
+    assert checked[5]["feature"] == "sector"
+    assert checked[6]["value"] is None
+    assert checked[7] == {"feature": "sector", "label": "Sector", "value": 4, "contribution": 0.5}
+    with pytest.raises(InvalidInput, match=r"explanation\[0\].contribution must be a finite number"):
+        explanation_field("explanation", [{**plain_items[0], "contribution": math.inf}])
+    with pytest.raises(InvalidInput, match=r"explanation\[0\].feature must be non-empty text"):
+        explanation_field("explanation", [{**plain_items[0], "feature": ""}])
+
+    for column in (["a", "Ĳ", None, "a"], [1, 2, 1], [True, False], ["x", 1, True, None]):
+        assert _json_column("x", column) == [
+            json.dumps(plain(value, "x"), ensure_ascii=False, separators=(",", ":")) for value in column
+        ]
+
+    assert _case_ids(["a", " b ", "c"]) == ["a", "b", "c"]
+    with pytest.raises(InvalidInput, match="case_id must be non-empty text, got 3"):
+        _case_ids(["a", 3])
+    with pytest.raises(InvalidInput, match="case_id must be non-empty text, got '  '"):
+        _case_ids(["a", "  "])
+    with pytest.raises(InvalidInput, match="is longer than 200 characters"):
+        _case_ids(["a", "x" * 201])

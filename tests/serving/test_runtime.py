@@ -16,7 +16,7 @@ from models.specs import load_spec
 from riskscan.errors import InvalidInput, Unavailable
 from serving.http_errors import refusal_body, status_for
 from serving.runtime import ScanRuntime
-from serving.scoring import CONTROL_KEY_ENV, control_draw, control_key
+from serving.scoring import CONTROL_KEY_ENV, control_draw, control_draws, control_key
 from tests.serving.conftest import ServedHome, caseload
 
 
@@ -142,6 +142,15 @@ def test_control_draw_is_the_documented_hmac() -> None:
         for scan, case_id in (("vw", "A1"), ("sollicitatie", "Ĳssel-7"), ("vw", "")):
             digest = hmac.new(key, f"{scan}|{case_id}".encode(), hashlib.sha256).digest()
             assert control_draw(key, scan, case_id) == int.from_bytes(digest[:8], "big") / 2**64
+
+
+def test_the_batch_draws_are_the_draws_of_one_case() -> None:
+    key = b"test-control-key"
+    case_ids = [f"case-{i}" for i in range(2_000)] + ["", "Ĳssel-7"]
+    draws = control_draws(key, "vw", case_ids)
+    assert draws.dtype == np.float64
+    assert draws.tolist() == [control_draw(key, "vw", case_id) for case_id in case_ids]
+    assert control_draws(key, "vw", []).shape == (0,)
 
 
 def test_workers_starting_together_share_one_control_key(
