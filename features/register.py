@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from riskscan.errors import ConfigError, ForbiddenColumn, NotFound
+from riskscan.home import register_path
 
 DEFAULT_REGISTER_PATH = Path(__file__).with_name("register.yaml")
 
@@ -52,7 +53,9 @@ class CategoryRange(BaseModel):
 
 class Table(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    scan: str
+    # The scans that score this table's rows (the periods serve sollicitatie and verblijf); each has its
+    # own label column (``label_for_scan``) and its own features (``Column.scans``).
+    scans: tuple[str, ...] = Field(min_length=1)
     key: str  # the identifier that names one row (a case)
     time: str  # the date that orders cases in time (temporal splits, windows)
     grain: str
@@ -165,10 +168,15 @@ class FeatureRegister:
 
     def table_for_scan(self, scan: str) -> str:
         for name, table in self.tables.items():
-            if table.scan == scan:
+            if scan in table.scans:
                 return name
-        known = sorted(t.scan for t in self.tables.values())
+        known = sorted(self.scans)
         raise NotFound(f"no source table for scan '{scan}'; known scans: {', '.join(known)}")
+
+    @property
+    def scans(self) -> tuple[str, ...]:
+        """Every scan some table names, in register order."""
+        return tuple(scan for table in self.tables.values() for scan in table.scans)
 
     def table_columns(self, table: str) -> list[Column]:
         if table not in self.tables:
@@ -279,7 +287,7 @@ def parse_register(content: Any) -> FeatureRegister:
         unknown_tables = [t for t in column.tables if t not in raw.tables]
         if unknown_tables:
             problems.append(f"column '{name}': unknown table(s) {', '.join(unknown_tables)}")
-        known_scans = {t.scan for t in raw.tables.values()}
+        known_scans = {scan for t in raw.tables.values() for scan in t.scans}
         unknown_scans = [s for s in column.scans if s not in known_scans]
         if unknown_scans:
             problems.append(f"column '{name}': unknown scan(s) {', '.join(unknown_scans)}")
@@ -316,19 +324,79 @@ def _format_errors(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def load_register(path: str | Path | None = None) -> FeatureRegister:
-    """Load and validate a register file (default: the one shipped in this package)."""
-    register_path = Path(path) if path is not None else DEFAULT_REGISTER_PATH
+#: The keys an amending register file may hold (see :func:`load_register`).
+_AMENDMENT_KEYS = frozenset({"amends", "version", "tables", "columns"})
+
+
+def _read(path: Path) -> Any:
     try:
-        content = yaml.safe_load(register_path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"register file not found: {register_path}") from None
+        raise ConfigError(f"register file not found: {path}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"register file {register_path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"register file {path} is not valid YAML: {exc}") from None
+
+
+def _merged(entries: Any, changes: Any, what: str, path: Path) -> Any:
+    """``entries`` (a mapping, or a list of named mappings) with each named entry's keys replaced by
+    ``changes[name]``; a key changed to null is dropped. An unknown name is an error, never a new entry."""
+    if not isinstance(changes, dict):
+        raise ConfigError(f"register file {path}: '{what}' must map names to the keys that change")
+    named = entries if isinstance(entries, dict) else {e.get("name"): e for e in entries}
+    unknown = sorted(str(name) for name in changes if name not in named)
+    if unknown:
+        raise ConfigError(f"register file {path}: amends unknown {what}: {', '.join(unknown)}")
+    merged = {}
+    for name, entry in named.items():
+        update = changes.get(name) or {}
+        if not isinstance(update, dict):
+            raise ConfigError(f"register file {path}: the change to {what} '{name}' must be a mapping")
+        merged[name] = {k: v for k, v in {**entry, **update}.items() if v is not None}
+    return merged if isinstance(entries, dict) else list(merged.values())
+
+
+def _amended(path: Path, amendment: dict[str, Any]) -> dict[str, Any]:
+    """The content of the register ``amendment`` amends, with its changes applied."""
+    extra = sorted(set(amendment) - _AMENDMENT_KEYS)
+    if extra:
+        raise ConfigError(
+            f"register file {path}: unknown key(s) {', '.join(extra)} "
+            f"(an amending register holds only {', '.join(sorted(_AMENDMENT_KEYS))})"
+        )
+    base_path = path.with_name(str(amendment["amends"]))
+    base = _read(base_path)
+    if not isinstance(base, dict) or "amends" in base:
+        raise ConfigError(f"register file {path}: amends {base_path}, which is not a complete register")
+    content = dict(base)
+    if "version" in amendment:
+        content["version"] = amendment["version"]
+    content["tables"] = _merged(base.get("tables", {}), amendment.get("tables", {}), "table", path)
+    content["columns"] = _merged(base.get("columns", []), amendment.get("columns", {}), "column", path)
+    return content
+
+
+def load_register(path: str | Path | None = None) -> FeatureRegister:
+    """Load and validate a register file (default: the one shipped in this package).
+
+    A file with ``amends: <file>`` is that register with some entries changed: ``tables`` and ``columns``
+    map a name to the keys that differ (null drops a key). It records the register as it stood at another
+    date (``register-2022-07.yaml``: the stay-abroad scan's time, when ``inlog_buitenland`` was still held
+    lawful) as a short difference a reviewer can read, not a second copy that drifts. The content hash is
+    of the merged content, so it says what was in force, however it was written.
+    """
+    register_path = Path(path) if path is not None else DEFAULT_REGISTER_PATH
+    content = _read(register_path)
+    if isinstance(content, dict) and "amends" in content:
+        content = _amended(register_path, content)
     return parse_register(content)
 
 
 @cache
+def _load_once(path: Path) -> FeatureRegister:
+    return load_register(path)
+
+
 def default_register() -> FeatureRegister:
-    """The shipped register, loaded once per process."""
-    return load_register()
+    """The register in force, loaded once per process and file: the file ``RISKSCAN_REGISTER`` names when
+    set (:func:`riskscan.home.register_path`), else the shipped ``register.yaml``."""
+    return _load_once(register_path() or DEFAULT_REGISTER_PATH)

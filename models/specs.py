@@ -21,7 +21,6 @@ from features.register import FeatureRegister, default_register
 from riskscan.errors import ConfigError, Refusal
 
 SCANS_DIR = Path(__file__).with_name("scans")
-SCAN_IDS = ("vw", "sollicitatie")
 #: The model families a spec may choose (``model.family``); :mod:`models.families` implements them.
 Family = Literal["lightgbm", "logistic"]
 FAMILIES: tuple[Family, ...] = ("lightgbm", "logistic")
@@ -227,7 +226,7 @@ def parse_spec(content: Any, register: FeatureRegister | None = None) -> ScanSpe
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"scan spec '{content.get('id', '?')}' is invalid: {details}") from None
     problems = []
-    if spec.table not in register.tables or register.tables[spec.table].scan != spec.id:
+    if spec.table not in register.tables or spec.id not in register.tables[spec.table].scans:
         problems.append(f"table '{spec.table}' is not the register's table for scan '{spec.id}'")
     if spec.label.column != register.label_for_scan(spec.id).name:
         problems.append(f"label '{spec.label.column}' is not the register's label for scan '{spec.id}'")
@@ -251,13 +250,59 @@ def parse_spec(content: Any, register: FeatureRegister | None = None) -> ScanSpe
     return spec
 
 
+def spec_files() -> dict[str, Path]:
+    """Each scan's spec file by scan id: ``models/scans/<id>.yaml`` whose ``id`` is its file name. A variant
+    (``vw-proxy-experiment.yaml``, id ``vw``) is trained with ``--spec`` and is no scan of its own."""
+    files = {}
+    for path in sorted(SCANS_DIR.glob("*.yaml")):
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(content, dict) and content.get("id") == path.stem:
+            files[path.stem] = path
+    return files
+
+
+#: Scans in force per register content hash (each spec is parsed once per register and process).
+_IN_FORCE: dict[str, tuple[str, ...]] = {}
+
+
+def _scans_in_force(register: FeatureRegister) -> tuple[str, ...]:
+    files = spec_files()
+    accepted = []
+    for scan in register.scans:
+        if scan not in files:
+            continue
+        try:
+            load_spec(files[scan], register)
+        except ConfigError:
+            continue  # the register refuses the spec (verblijf: its input inlog_buitenland is forbidden)
+        accepted.append(scan)
+    return tuple(accepted)
+
+
+def scan_ids(register: FeatureRegister | None = None) -> tuple[str, ...]:
+    """The scans in force, in register order: a spec file in ``models/scans/`` that the register accepts.
+
+    One source of truth: adding a scan is a spec file and its register entries, nothing in code. A spec
+    the register refuses is no scan in force: ``verblijf`` stays in ``models/scans/`` as history, but
+    today's register forbids its input ``inlog_buitenland``, so the CLI, the service and the pages know
+    only ``vw`` and ``sollicitatie``; under the register of mid-2022 (the scenario's home) all three.
+    The register read is the file in force (:func:`features.register.default_register`), not its rulings:
+    a scan whose champion is ruled unlawful stays a scan, and the service answers 503 for it.
+    """
+    register = register or default_register()
+    if register.content_hash not in _IN_FORCE:
+        _IN_FORCE[register.content_hash] = _scans_in_force(register)
+    return _IN_FORCE[register.content_hash]
+
+
 def load_spec(scan_or_path: str | Path, register: FeatureRegister | None = None) -> ScanSpec:
-    """Load a spec by scan id (from models/scans/) or by file path."""
+    """Load a spec by scan id (from models/scans/) or by file path; the register refuses what it must."""
     path = Path(scan_or_path)
     if not path.suffix:
-        if str(scan_or_path) not in SCAN_IDS:
-            raise ConfigError(f"unknown scan '{scan_or_path}'; known scans: {', '.join(SCAN_IDS)}")
-        path = SCANS_DIR / f"{scan_or_path}.yaml"
+        files = spec_files()
+        if str(scan_or_path) not in files:
+            raise ConfigError(f"unknown scan '{scan_or_path}'; known scans: {', '.join(scan_ids(register))}")
+        path = files[str(scan_or_path)]
     try:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

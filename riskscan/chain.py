@@ -62,15 +62,32 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final, Protocol
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy import Connection, Engine, Integer, String, Table, func, insert, select, text
+from sqlalchemy.orm import Mapped, mapped_column
 
-from riskscan.db import Record
+from riskscan.db import Record, UTCDateTime
 from riskscan.errors import InvalidInput
 
 GENESIS_HASH: Final = "0" * 64
 VERIFY_BATCH: Final = 50_000
 
 Recipe = Callable[[str, Mapping[str, Any]], str]
+
+
+class ChainedRow:
+    """The columns every hash-chained evidence table has, for its ORM class (``class X(ChainedRow, Base)``).
+
+    ``id`` orders the chain; the revision declares the table ``sqlite_autoincrement`` (so mirror that in
+    ``__table_args__``) because SQLite would otherwise hand a removed last row's id to the next row, and the
+    link, not the id, has to show the removal. ``created_at`` is UTC. ``prev_hash`` and ``row_hash`` are
+    written in the same transaction as the row (step 3 above); the server default only lets the revision
+    that added them backfill old rows.
+    """
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
 
 class RowChecks(Protocol):

@@ -146,8 +146,23 @@ class UnsupportedMediaType(Refusal):
     """The body is sent as another media type than the endpoint reads."""
 
 
+#: The seconds the answer to an outage (a database that cannot be reached) asks a client to wait: a
+#: restarted database is back within seconds, and a client that retries sooner only adds load to it.
+OUTAGE_RETRY_SECONDS: Final = 5
+
+
 class Unavailable(Refusal):
-    """Something the request needs is not there now: the log database, a scan's champion, a scheduler."""
+    """Something the request needs is not there now: the log database, a scan's champion, a scheduler.
+
+    ``retry_after`` (seconds) is set when it is expected back by itself (an outage, an overload), so the
+    answer can say when to try again; a withdrawn champion comes back only by a new promotion, and has none.
+    """
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **details: Any) -> None:
+        self.retry_after = retry_after
+        if retry_after is not None:
+            details["retry_after"] = retry_after
+        super().__init__(message, **details)
 
 
 class Overloaded(Unavailable):
@@ -155,7 +170,6 @@ class Overloaded(Unavailable):
     seconds."""
 
     def __init__(self, message: str, retry_after: int) -> None:
-        self.retry_after = retry_after
         super().__init__(message, retry_after=retry_after)
 
 

@@ -88,11 +88,15 @@ def interval(
     '5.7% [—, —]'
     >>> interval(None)
     '—'
+    >>> interval(Estimate(float("nan"), float("nan"), float("nan"), 0.95), missing="undefined")
+    'undefined'
     """
     if value is None or (isinstance(value, Mapping) and not value):
         return missing
     parts = value.as_dict() if isinstance(value, Estimate) else value
     estimate, low, high = parts.get("estimate"), parts.get("low"), parts.get("high")
+    if not is_number(estimate):  # no estimate, no interval around it: "— [—, —]" says nothing more
+        return missing
     if as_percent:
         shown = [percent(v, missing=missing) for v in (estimate, low, high)]
         return f"{shown[0]} [{shown[1]}, {shown[2]}]"

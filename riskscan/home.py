@@ -32,6 +32,14 @@ def artifact_root() -> str:
     return (home() / "mlartifacts").as_uri()
 
 
+def register_path() -> Path | None:
+    """RISKSCAN_REGISTER when set: the feature register in force instead of the shipped one (the stay-abroad
+    scenario runs its home under the register of mid-2022). Not stored in the home: which register is in
+    force is the caller's explicit choice, like the database URL."""
+    value = os.environ.get("RISKSCAN_REGISTER")
+    return Path(value).resolve() if value else None
+
+
 def database_url() -> str:
     """RISKSCAN_DATABASE_URL when set, else SQLite ``governance.db`` in the home folder."""
     return os.environ.get("RISKSCAN_DATABASE_URL") or f"sqlite:///{home() / 'governance.db'}"

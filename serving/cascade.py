@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from models import registry
 from models.gate import retire_champion, trained_columns, withdraw
 from models.governance import GovernanceStore, RulingRecord
-from models.specs import SCAN_IDS
+from models.specs import scan_ids
 from riskscan.db import text_field
 from riskscan.errors import Conflict, InvalidInput
 from serving.rulings import HALTED, TASK, BlockedVersion
@@ -108,7 +108,7 @@ def rule_unlawful(
     column: object,
     reason: object,
     token: TokenRecord,
-    scans: tuple[str, ...] = SCAN_IDS,
+    scans: tuple[str, ...] | None = None,
     after_step: Callable[[str], object] | None = None,
 ) -> CascadeReport:
     """Record that ``column`` is unlawful and run the cascade (see the module docstring).
@@ -133,7 +133,7 @@ def rule_unlawful(
         )
     step = after_step or (lambda _name: None)
     step("ruling")
-    blocked = _blocked_versions(store, ruling, scans)
+    blocked = _blocked_versions(store, ruling, scans if scans is not None else scan_ids())
     step("blocked")
     withdrawn = tuple(
         f"{b.scan} {b.version}" for b in blocked if _withdraw(governance, ruling, b, token.name)

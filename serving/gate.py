@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from riskscan.errors import InvalidInput, MethodNotAllowed, Overloaded, TooLarge, UnsupportedMediaType
 from serving import openapi
 from serving.auth import Authenticator
-from serving.http_errors import answer, headers_for
+from serving.http_errors import answer
 from serving.metrics import Metrics, route_label
 from serving.requests import API_ROUTES, validate_body
 
@@ -228,8 +228,8 @@ class Gate:
     ) -> None:
         if started_response:  # the answer is under way: nothing else can be said
             raise error
-        code, body = answer(error, f"{scope['method']} {scope['path']}")
-        await JSONResponse(body, status_code=code, headers=headers_for(error))(scope, receive, send)
+        code, body, headers = answer(error, f"{scope['method']} {scope['path']}")
+        await JSONResponse(body, status_code=code, headers=headers)(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]

@@ -30,13 +30,13 @@ from typing import Any, Final
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from riskscan.errors import (
+    OUTAGE_RETRY_SECONDS,
     Conflict,
     Forbidden,
     InvalidInput,
     InvalidParameter,
     MethodNotAllowed,
     NotFound,
-    Overloaded,
     Problem,
     Refusal,
     TooLarge,
@@ -112,6 +112,7 @@ def outage(error: BaseException) -> Unavailable | None:
     ):
         return Unavailable(
             "the database cannot be reached now; nothing was recorded, try again later",
+            retry_after=OUTAGE_RETRY_SECONDS,
             detail=type(error.orig).__name__ if isinstance(error, DBAPIError) else type(error).__name__,
         )
     return None
@@ -126,16 +127,17 @@ def shortened(value: Any, limit: int = MAX_ECHOED_CHARACTERS) -> Any:
 
 def headers_for(error: BaseException) -> dict[str, str]:
     """The headers an answer to ``error`` must carry: ``Allow`` on a 405 (RFC 9110 15.5.6), ``Retry-After``
-    on an overload 503, so a client knows what to do next."""
+    on a 503 that will pass by itself (an overload, an outage; RFC 9110 10.2.3), so a client knows what to
+    do next."""
     if isinstance(error, MethodNotAllowed):
         return {"Allow": ", ".join(error.allowed)}
-    if isinstance(error, Overloaded):
+    if isinstance(error, Unavailable) and error.retry_after is not None:
         return {"Retry-After": str(error.retry_after)}
     return {}
 
 
-def answer(error: BaseException, where: str) -> tuple[int, dict[str, Any]]:
-    """The status and JSON body for ``error``, raised while answering ``where`` (``"POST /score"``).
+def answer(error: BaseException, where: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The status, JSON body and headers for ``error``, raised while answering ``where`` (``"POST /score"``).
 
     A refusal is answered as the table says; anything else is logged with its traceback and answered
     with :data:`BUG_BODY`.
@@ -145,6 +147,6 @@ def answer(error: BaseException, where: str) -> tuple[int, dict[str, Any]]:
         log.warning("database unavailable while answering %s: %s", where, type(error).__name__)
         error = unavailable
     if isinstance(error, Refusal):
-        return status_for(error), refusal_body(error)
+        return status_for(error), refusal_body(error), headers_for(error)
     log.error("bug while answering %s", where, exc_info=error)
-    return BUG_STATUS, dict(BUG_BODY)
+    return BUG_STATUS, dict(BUG_BODY), {}

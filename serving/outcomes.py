@@ -40,8 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskscan.chain import Chain
-from riskscan.db import NAME_LENGTH, Base, Record, UTCDateTime, text_field, write_transaction
+from riskscan.chain import Chain, ChainedRow
+from riskscan.db import NAME_LENGTH, Base, Record, text_field, write_transaction
 from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.log import LOG, flag_field, request_id_field
 from serving.rulings import halted
@@ -51,23 +51,19 @@ STATUS_VIOLATION: Final = "afgehandeld: overtreding"
 STATUS_NO_VIOLATION: Final = "afgehandeld: geen overtreding"
 
 
-class OutcomeRow(Base):
+class OutcomeRow(ChainedRow, Base):
     """What an investigation found (revision 0002); the latest row per request counts."""
 
     __tablename__ = "outcomes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(32))
     violation: Mapped[bool] = mapped_column(Boolean)
     sanction: Mapped[str | None] = mapped_column(Text)
     hoor_en_wederhoor: Mapped[bool] = mapped_column(Boolean)
     investigator: Mapped[str] = mapped_column(String(NAME_LENGTH))
     notes: Mapped[str] = mapped_column(Text, server_default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     token_id: Mapped[int | None] = mapped_column(Integer)
     token_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(investigator)) > 0", name="investigator"),

@@ -20,11 +20,18 @@ Not erased, and counted in the report:
 - rows written under hash recipe 1, before revision 0008: their hash commits to the values themselves
   (see :mod:`serving.log._recipe` for why they were not rehashed);
 - every row of a case whose investigation is still open (selected, a signal or the control sample, with
-  no outcome recorded): the investigation, and the hearing of the person, need the inputs;
+  no outcome recorded): the investigation, and the hearing of the person, need the inputs. A case whose
+  investigation a ruling *halted* is not open: the halt closed it, no outcome will ever come, and
+  exempting it would keep the values of a case that was never investigated for good;
 - every row of a case with a re-examination task (after a ruling on a data source, revision 0007) that
-  has no result yet. A model version with an open monitoring obligation (revision 0006, merged
-  after this module was written) is not exempt yet: it becomes one more :class:`Exemption` in
-  :data:`EXEMPTIONS`.
+  has no result yet: the re-examination reads the inputs to tell the unlawful ones from the rest;
+- every row of a case **with an open obligation**: a case scored by a model version whose current
+  approval (a committee decision about that version that no later decision supersedes) carries a
+  monitoring obligation (revision 0006, :mod:`models.governance._obligations`) that is not yet decided,
+  i.e. whose latest follow-up is not ``pass`` or ``fail`` (none yet, ``open``, ``overdue`` or
+  ``not_followed``). The follow-up (``riskscan monitor``, :mod:`jobs.obligations`) re-measures the
+  undecided check on the version's logged cases, their inputs included (drift), so their values stay
+  until the committee's question is answered. A superseded decision's obligations no longer bind.
 
 From the database file too
 --------------------------
@@ -47,12 +54,13 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Engine, and_, exists, func, not_, or_, select, update
 from sqlalchemy.sql import Select
 
+from models.governance import CommitteeDecision, DecisionObligation, ObligationReview
 from models.specs import ScanSpec
 from riskscan.db import Record, write_transaction
 from riskscan.errors import InvalidParameter
 from serving.log import LOG, SELECTED
 from serving.outcomes import OUTCOMES
-from serving.rulings import REEXAMINATIONS, RESULTS_TABLE, TASK
+from serving.rulings import REEXAMINATIONS, RESULTS_TABLE, TASK, halted
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +73,10 @@ class Exemption:
 
 
 def _open_investigations() -> Select[Any]:
-    """Cases with a selected row (a signal or the control sample) and no outcome recorded for it."""
+    """Cases with a selected row (a signal or the control sample), no outcome recorded for it, and no
+    ruling that halted it."""
     decided = exists().where(OUTCOMES.c.request_id == LOG.c.request_id)
-    return select(LOG.c.case_id).where(SELECTED, not_(decided))
+    return select(LOG.c.case_id).where(SELECTED, not_(decided), not_(halted(LOG.c.request_id)))
 
 
 def _open_reexaminations() -> Select[Any]:
@@ -80,11 +89,42 @@ def _open_reexaminations() -> Select[Any]:
     )
 
 
-#: Every reason a case is exempt from a purge until it is closed. A case halted by a ruling stays selected
-#: without an outcome, so it counts as an open investigation.
+#: The follow-up states that decide an obligation (jobs/obligations.py); any other latest state, or none
+#: yet, leaves it open.
+DECIDED_STATES: Final = ("pass", "fail")
+
+
+def _open_obligations() -> Select[Any]:
+    """Cases scored by a model version whose current approval carries an obligation not yet decided."""
+    decisions = CommitteeDecision.__table__
+    obligations = DecisionObligation.__table__
+    reviews = ObligationReview.__table__
+    superseding = decisions.alias("superseding")
+    later_review = reviews.alias("later_review")
+    decided = exists().where(
+        reviews.c.obligation_id == obligations.c.id,
+        reviews.c.state.in_(DECIDED_STATES),
+        not_(
+            exists().where(
+                later_review.c.obligation_id == reviews.c.obligation_id, later_review.c.id > reviews.c.id
+            )
+        ),
+    )
+    undecided = exists().where(obligations.c.decision_id == decisions.c.id, not_(decided))
+    return (
+        select(LOG.c.case_id)
+        .join(
+            decisions, and_(decisions.c.scan == LOG.c.scan, decisions.c.model_version == LOG.c.model_version)
+        )
+        .where(not_(exists().where(superseding.c.supersedes_id == decisions.c.id)), undecided)
+    )
+
+
+#: Every reason a case is exempt from a purge until it is closed.
 EXEMPTIONS: Final[tuple[Exemption, ...]] = (
     Exemption("open investigation", _open_investigations),
     Exemption("open re-examination", _open_reexaminations),
+    Exemption("open obligation", _open_obligations),
 )
 
 

@@ -38,7 +38,7 @@ from pydantic import (
 
 from features.register import Column, default_register
 from features.schemas import STRICT_CONFIG, WholeNumber, case_problem, record_model
-from models.specs import SCAN_IDS, load_spec
+from models.specs import load_spec, scan_ids
 from riskscan.db import NAME_LENGTH
 from riskscan.errors import MAX_REPORTED_PROBLEMS, InvalidInput, Problem, TooLarge
 
@@ -62,7 +62,7 @@ def _case_columns(scan: str) -> dict[str, Column]:
 @functools.cache
 def case_columns() -> dict[str, dict[str, Column]]:
     """Each scan's case fields, read once from the specifications and the register."""
-    return {scan: _case_columns(scan) for scan in SCAN_IDS}
+    return {scan: _case_columns(scan) for scan in scan_ids()}
 
 
 def _score_model(scan: str, columns: Mapping[str, Column]) -> type[BaseModel]:
@@ -194,11 +194,11 @@ def _problems(route: str, body: Any, error: ValidationError) -> list[Problem]:
 
 def _problem(route: str, body: Any, error: Mapping[str, Any]) -> Problem:
     loc = tuple(error.get("loc") or ())
-    if route == "/score" and loc and loc[0] in SCAN_IDS:
+    if route == "/score" and loc and loc[0] in scan_ids():
         loc = loc[1:]  # the tagged union names the member first
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         value = body.get("scan") if isinstance(body, dict) else None
-        return Problem(column="scan", value=value, expected=f"one of: {', '.join(SCAN_IDS)}")
+        return Problem(column="scan", value=value, expected=f"one of: {', '.join(scan_ids())}")
     if len(loc) >= 3 and loc[0] == "cases" and isinstance(loc[1], int):
         scan, index = body["scan"], loc[1]
         case = body["cases"][index]

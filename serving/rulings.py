@@ -37,8 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskscan.chain import Chain
-from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, Record, UTCDateTime
+from riskscan.chain import Chain, ChainedRow
+from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, Record
 
 HALTED: Final = "halted"
 TASK: Final = "task"
@@ -50,19 +50,15 @@ RESULTS: Final = {
 }
 
 
-class BlockedVersionRow(Base):
+class BlockedVersionRow(ChainedRow, Base):
     """A model version found trained on a ruled column (revision 0007)."""
 
     __tablename__ = "ruling_blocked_versions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ruling_id: Mapped[int] = mapped_column(Integer)
     scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
     model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
     was_champion: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         UniqueConstraint("ruling_id", "scan", "model_version", name="ruling_version"),
@@ -71,18 +67,14 @@ class BlockedVersionRow(Base):
     )
 
 
-class ReexaminationRow(Base):
+class ReexaminationRow(ChainedRow, Base):
     """A logged case opened for re-examination by a ruling: ``halted`` or a ``task`` (revision 0007)."""
 
     __tablename__ = "reexaminations"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ruling_id: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("kind IN ('halted', 'task')", name="kind"),
@@ -94,21 +86,17 @@ class ReexaminationRow(Base):
     )
 
 
-class ReexaminationResultRow(Base):
+class ReexaminationResultRow(ChainedRow, Base):
     """Staff's result for a re-examination task; the latest per task counts (revision 0007)."""
 
     __tablename__ = "reexamination_results"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     reexamination_id: Mapped[int] = mapped_column(Integer)
     result: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text)
     hoor_en_wederhoor: Mapped[bool] = mapped_column(Boolean)
     decided_by_token_id: Mapped[int] = mapped_column(Integer)
     decided_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("result IN ('upheld', 'revised', 'withdrawn')", name="result"),
@@ -120,16 +108,12 @@ class ReexaminationResultRow(Base):
     )
 
 
-class RulingCascadeRow(Base):
+class RulingCascadeRow(ChainedRow, Base):
     """A ruling whose cascade ran to its end (revision 0007)."""
 
     __tablename__ = "ruling_cascades"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ruling_id: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         UniqueConstraint("ruling_id", name="ruling_id"),

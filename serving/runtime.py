@@ -31,9 +31,10 @@ from models import registry
 from models.gate import blocking_rulings
 from models.governance import GovernanceStore
 from models.scorer import ScanModel
-from models.specs import SCAN_IDS, ScanSpec, load_spec
+from models.specs import ScanSpec, load_spec, scan_ids
 from riskscan.errors import (
     MAX_REPORTED_PROBLEMS,
+    OUTAGE_RETRY_SECONDS,
     InvalidInput,
     InvalidParameter,
     Problem,
@@ -50,9 +51,9 @@ REFRESH_SECONDS = 2.0
 
 def check_scan(scan: str) -> None:
     """Refuse a scan id that names no scan, as a bad request parameter (the API and ``GET /cases``)."""
-    if scan not in SCAN_IDS:
+    if scan not in scan_ids():
         raise InvalidParameter(
-            f"unknown scan '{scan}'; known scans: {', '.join(SCAN_IDS)}", field="scan", value=scan
+            f"unknown scan '{scan}'; known scans: {', '.join(scan_ids())}", field="scan", value=scan
         )
 
 
@@ -88,7 +89,7 @@ class ScanRuntime:
 
     def _governance_generation(self) -> tuple[Any, ...]:
         parts: list[Any] = []
-        for scan in SCAN_IDS:
+        for scan in scan_ids():
             promotions = self.governance.promotions(scan)
             withdrawals = self.governance.withdrawals(scan)
             parts += [promotions[-1].id if promotions else None, withdrawals[-1].id if withdrawals else None]
@@ -100,7 +101,7 @@ class ScanRuntime:
         """Load the champion of every scan, honouring withdrawals. Returns what is now served."""
         with self._lock:
             generation = self._governance_generation()
-            states = {scan: self._load_scan(scan) for scan in SCAN_IDS}
+            states = {scan: self._load_scan(scan) for scan in scan_ids()}
             self.states, self._generation, self._checked_at = states, generation, time.monotonic()
         return self.status()
 
@@ -249,7 +250,9 @@ class ScanRuntime:
             logged = self.store.append_scores(entries)
         except Exception as exc:  # any failure to log means no score may leave the service
             raise Unavailable(
-                "the decision log could not be written; no score was released", detail=type(exc).__name__
+                "the decision log could not be written; no score was released",
+                retry_after=OUTAGE_RETRY_SECONDS,
+                detail=type(exc).__name__,
             ) from exc
         answers = iter(zip(scored, logged, strict=True))
         results = []

@@ -73,8 +73,10 @@ def _json(body: dict[str, Any]) -> JSONResponse:
 
 
 def _fail(ctx: bentoml.Context, error: Exception, route: str) -> JSONResponse:
-    """The table's answer to ``error``: its status on the response, its JSON body returned."""
-    ctx.response.status_code, body = answer(error, f"POST {route}")
+    """The table's answer to ``error``: its status and headers on the response, its JSON body returned."""
+    ctx.response.status_code, body, headers = answer(error, f"POST {route}")
+    for name, value in headers.items():
+        ctx.response.headers[name] = value
     return _json(body)
 
 

@@ -13,7 +13,9 @@ outcome of the investigation, and what was erased after the retention period.
 What it never shows: audit-only attributes (nationality, migration background, gender, age band, Wajong;
 the letter shows register *features* only, whatever a logged row holds), and anything of another person:
 the rows are selected by the person's own case ids, and the letter holds nothing else of the log.
-Re-examinations after a ruling on a data source join here once their table exists (issue 12 section 1).
+A re-examination after a ruling on a data source (:mod:`serving.reexamination`) is told with the scoring
+it concerns: the investigation halted, or the re-examination opened, still open, or its latest result; with
+the column the ruling found unlawful (its register label) and the ruling's date, never who ruled.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from sqlalchemy import Engine, and_, or_, select
 
 from features.register import FeatureRegister, Role
 from features.sources import read_source
+from models.governance import RulingRecord
 from models.specs import ScanSpec
 from riskscan import fmt
 from riskscan.db import utcnow
 from riskscan.errors import NotFound
 from serving.log import LOG, LoggedScore, request_id_field
 from serving.outcomes import OUTCOMES
+from serving.rulings import HALTED, REEXAMINATIONS, RESULTS_TABLE
 
 TEMPLATES: Final = Path(__file__).with_name("templates")
 LETTER_TEMPLATE: Final = "subject_letter.html"
@@ -81,6 +85,7 @@ class Scoring:
     reasons: list[str]
     erased_at: datetime | None
     outcome: str | None
+    reexamination: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +115,12 @@ def person_cases(data_dir: Path, register: FeatureRegister, case_id: str) -> dic
             f"case_id {case_id!r} is not in the source extract in {data_dir}; expected the aanvraag_id of an "
             "application or the periode_id of a period"
         )
-    return {
-        register.tables[name].scan: sorted(
-            map(str, frame.loc[frame["persoon_id"] == person, register.tables[name].key])
-        )
+    cases = {
+        name: sorted(map(str, frame.loc[frame["persoon_id"] == person, register.tables[name].key]))
         for name, frame in frames.items()
     }
+    # A table scored by two scans (the periods: sollicitatie and verblijf) gives each scan the same cases.
+    return {scan: cases[name] for name in frames for scan in register.tables[name].scans}
 
 
 def _latest_outcomes(engine: Engine, request_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
@@ -142,6 +147,73 @@ def _outcome_text(logged: LoggedScore, outcome: Mapping[str, Any] | None) -> str
     return (
         "Na onderzoek, en nadat u bent gehoord (hoor en wederhoor), is een overtreding vastgesteld."
         + sanction
+    )
+
+
+#: A re-examination result as the letter says it.
+RESULTS_NL: Final = {
+    "upheld": "de maatregel blijft staan, omdat zij ook zonder dat gegeven op rechtmatige gronden vaststaat",
+    "revised": "de maatregel is herzien",
+    "withdrawn": "de maatregel is ingetrokken",
+}
+
+
+def _reexaminations(engine: Engine, request_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+    """Per request: its latest re-examination (kind, opened, ruling) with that one's latest result, if any."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    with engine.connect() as connection:
+        opened = connection.execute(
+            select(REEXAMINATIONS)
+            .where(REEXAMINATIONS.c.request_id.in_(request_ids))
+            .order_by(REEXAMINATIONS.c.id)
+        )
+        for row in opened:
+            latest[row.request_id] = {**row._mapping, "result": None, "result_at": None}
+        by_id = {row["id"]: request_id for request_id, row in latest.items()}
+        results = connection.execute(
+            select(RESULTS_TABLE)
+            .where(RESULTS_TABLE.c.reexamination_id.in_(list(by_id)))
+            .order_by(RESULTS_TABLE.c.id)
+        )
+        for result in results:
+            request_id = by_id[result.reexamination_id]
+            latest[request_id] = {
+                **latest[request_id],
+                "result": result.result,
+                "result_at": result.created_at,
+            }
+    return latest
+
+
+def _reexamination_text(
+    opened: Mapping[str, Any] | None, rulings: Mapping[int, RulingRecord], register: FeatureRegister
+) -> str | None:
+    if opened is None:
+        return None
+    ruling = rulings.get(opened["ruling_id"])
+    if ruling is None:
+        why = "De scan gebruikte een gegeven dat volgens een latere uitspraak niet rechtmatig is verkregen."
+    else:
+        name = ruling.column_name
+        label = register[name].label if name in register else name
+        why = (
+            f"De scan gebruikte het gegeven '{label}'. Volgens een uitspraak van {dutch_date(ruling.created_at)} "
+            "is dat gegeven niet rechtmatig verkregen."
+        )
+    if opened["kind"] == HALTED:
+        return (
+            f"Op {dutch_date(opened['created_at'])} heeft UWV het onderzoek naar dit dossier stopgezet. {why} "
+            "Op grond van deze selectie volgt geen onderzoek meer."
+        )
+    start = (
+        f"Op {dutch_date(opened['created_at'])} is UWV een heronderzoek van dit dossier begonnen. {why} In het "
+        "heronderzoek kijkt UWV of de uitkomst ook zonder dat gegeven klopt."
+    )
+    if opened["result"] is None:
+        return f"{start} Het heronderzoek loopt nog."
+    return (
+        f"{start} Uitkomst van het heronderzoek op {dutch_date(opened['result_at'])}: "
+        f"{RESULTS_NL[opened['result']]}."
     )
 
 
@@ -175,16 +247,21 @@ def subject_report(
     case_id: str,
     register: FeatureRegister,
     specs: Mapping[str, ScanSpec],
+    rulings: Sequence[RulingRecord] = (),
 ) -> SubjectReport:
     """Everything the log holds about the person behind ``case_id`` (refused when the extract does not
-    know the case), oldest first."""
+    know the case), oldest first. ``rulings`` (the governance store's) name the column and date of any
+    re-examination; without them the letter still tells it, without the column."""
     cases = person_cases(data_dir, register, case_id)
     own = or_(*(and_(LOG.c.scan == scan, LOG.c.case_id.in_(ids)) for scan, ids in cases.items() if ids))
     with engine.connect() as connection:
         rows = [
             LoggedScore.from_row(row) for row in connection.execute(select(LOG).where(own).order_by(LOG.c.id))
         ]
-    outcomes = _latest_outcomes(engine, [request_id_field("request_id", row.request_id) for row in rows])
+    request_ids = [request_id_field("request_id", row.request_id) for row in rows]
+    outcomes = _latest_outcomes(engine, request_ids)
+    reexaminations = _reexaminations(engine, request_ids)
+    by_id = {ruling.id: ruling for ruling in rulings}
     scorings = []
     for logged in rows:
         spec = specs[logged.scan]
@@ -204,6 +281,7 @@ def subject_report(
                 reasons=_reasons(logged, register),
                 erased_at=logged.erased_at,
                 outcome=_outcome_text(logged, outcomes.get(logged.request_id)),
+                reexamination=_reexamination_text(reexaminations.get(logged.request_id), by_id, register),
             )
         )
     return SubjectReport(case_id, sorted(i for ids in cases.values() for i in ids), scorings, utcnow())

@@ -304,6 +304,19 @@ SOLL_MISSED_EFFECT = 0.5  # per missed appointment (up to 3)
 SOLL_REFUSED_EFFECT = 0.8  # per refused offer (up to 2)
 SOLL_LATENT_EFFECT = 0.8  # per unit of (low) personal effort not visible in the period's record
 
+# Stay abroad without permission (the verblijf scan's outcome, ``maatregel_verblijf``). No seed figure: the
+# seeds say only that UWV's stay-abroad scan led to 460 closed cases in about eight months (002
+# l.1038-1060). Assumed: in 1.5% of the 4-week periods of people who never logged in from abroad the person
+# stayed abroad without permission; logging in from abroad multiplies the odds by e^2.2 (about 9), each
+# missed appointment (up to 3) by e^0.5, and many Werkmap logins lower them. With the default world that is
+# about 3% of all periods (DATA_CARD.md, "Stay abroad"). An investigation of the period finds a true stay
+# with probability VERBLIJF_DETECTION and never records one that did not happen.
+VERBLIJF_BASE_RATE = 0.015
+VERBLIJF_LOGIN_ABROAD_EFFECT = 2.2
+VERBLIJF_MISSED_EFFECT = 0.5  # per missed appointment (up to 3)
+VERBLIJF_LOGINS_EFFECT = -0.25  # per unit of log(1 + Werkmap logins) above log(1 + 7), the typical count
+VERBLIJF_DETECTION = 0.8
+
 # --------------------------------------------------------------------------------------------------
 # Legacy selection rules (historical policy before and beside the risk models)
 # --------------------------------------------------------------------------------------------------

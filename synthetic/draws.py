@@ -26,11 +26,25 @@ DateArray = npt.NDArray[np.datetime64]
 
 # The blocks of the story, one random stream each, in the order of their SeedSequence children. Appending a
 # block is safe; reordering or removing one changes every table generated from a seed.
-BLOCKS = ("people", "proxies", "work", "behaviour", "history", "channel", "selection", "truth", "labels")
+BLOCKS = (
+    "people",
+    "proxies",
+    "work",
+    "behaviour",
+    "history",
+    "channel",
+    "selection",
+    "truth",
+    "labels",
+    "abroad",
+)
 
 
 def random_streams(seed: int, table_index: int) -> dict[str, np.random.Generator]:
-    """One generator per block of :data:`BLOCKS`, from the table's own child of ``SeedSequence(seed)``."""
+    """One generator per block of :data:`BLOCKS`, from the table's own child of ``SeedSequence(seed)``.
+
+    A block added at the end of BLOCKS gets a new child and leaves every earlier child, and so every
+    table drawn before it was added, unchanged ("abroad" was added for the stay-abroad outcome)."""
     table_sequence = np.random.SeedSequence(seed).spawn(2)[table_index]
     children = table_sequence.spawn(len(BLOCKS))
     return {name: np.random.default_rng(child) for name, child in zip(BLOCKS, children, strict=True)}

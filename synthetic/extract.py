@@ -61,7 +61,7 @@ def summarize(table: GeneratedTable) -> dict[str, Any]:
     A figure without any rows to compute it on is None.
     """
     register = default_register()
-    label = register.label_for_scan(register.tables[table.name].scan).name
+    label = register.label_for_scan(register.tables[table.name].scans[0]).name
     frame = table.frame
     dates = frame[register.tables[table.name].time].to_numpy(dtype="datetime64[D]")
     outside = ~in_window(dates, COVID_START, COVID_END)

@@ -12,7 +12,9 @@ A table is made in four steps, each owned by its own module:
 Because the intercept is fixed by the reference sample and every random block has its own stream, the
 recording hazards change the record, never the world: with the same seed, switching ``proxy_strength``,
 ``paper_selection_bias``, ``feedback_loop``, ``covid_censoring`` or ``label_noise`` leaves every
-person's features that enter the truth, ``p_true`` and ``violation`` unchanged.
+person's features that enter the truth, ``p_true`` and ``violation`` unchanged. One exception, by design:
+the stay-abroad outcome of the periods (``violation_verblijf``, :mod:`synthetic.periods`) follows
+``inlog_buitenland``, which ``proxy_strength`` moves; the stay-abroad scenario runs at ``proxy_strength`` 0.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def _generate(
         streams["labels"],
         sample_fraction=sample_fraction,
         full_volume_from=full_volume_from,
+        outcome_rng=streams["abroad"],
     )
 
 

@@ -38,6 +38,10 @@ from synthetic.calibration import (
     SOLL_UNVERIFIABLE_EFFECT,
     SPIKE_END,
     SPIKE_START,
+    VERBLIJF_BASE_RATE,
+    VERBLIJF_LOGIN_ABROAD_EFFECT,
+    VERBLIJF_LOGINS_EFFECT,
+    VERBLIJF_MISSED_EFFECT,
     acceptance,
     labour_market_cycle,
     national_applications,
@@ -115,7 +119,25 @@ def periods_world(config: GeneratorConfig, streams: dict[str, np.random.Generato
         **_people_per_period(runs),
         **{name: values[person] for name, values in proxies.items()},
     }
-    return World(columns, _truth_logit(activity, runs, hazards))
+    abroad = proxies["inlog_buitenland"][person]
+    return World(
+        columns,
+        _truth_logit(activity, runs, hazards),
+        {"verblijf": _stay_abroad_probability(abroad, activity.missed, logins)},
+    )
+
+
+def _stay_abroad_probability(login_abroad: BoolArray, missed: IntArray, logins: IntArray) -> FloatArray:
+    """The chance that the person stayed abroad without permission in the period (calibration.py,
+    VERBLIJF_*): driven by logging in from abroad, missed appointments and few Werkmap logins."""
+    base = np.log(VERBLIJF_BASE_RATE / (1 - VERBLIJF_BASE_RATE))
+    logit = (
+        base
+        + VERBLIJF_LOGIN_ABROAD_EFFECT * login_abroad
+        + VERBLIJF_MISSED_EFFECT * np.minimum(missed, 3)
+        + VERBLIJF_LOGINS_EFFECT * (np.log1p(logins) - np.log1p(7))
+    )
+    return np.asarray(expit(logit), dtype=np.float64)
 
 
 @dataclass

@@ -55,6 +55,7 @@ from synthetic.calibration import (
     SOLL_CHECK_REPEATS,
     SOLL_CHECK_SHORTFALL,
     SOLLICITATIE_NOISE_SCALE,
+    VERBLIJF_DETECTION,
     VW_CHECK_BY_REASON,
     VW_CHECK_LATE,
     VW_CHECK_SETTLEMENT,
@@ -189,22 +190,41 @@ def record_table(
     *,
     sample_fraction: float,
     full_volume_from: str | None = None,
+    outcome_rng: np.random.Generator | None = None,
 ) -> GeneratedTable:
-    """Draw the labels from the labels' own stream, and assemble the table in register form."""
+    """Draw the labels from the labels' own stream, and assemble the table in register form.
+
+    The first scan of the table gets the calibrated label; each further scan (verblijf on the periods)
+    its outcome drawn from ``outcome_rng`` and ``world.outcomes``, so the first label is the same with
+    or without it."""
     draw = rng.random(len(world.logit))
     sanction = (
         np.where(truth.violation, draw < record.detection, draw < record.wrong_sanction) & ~record.censored
     )
     register = default_register()
-    label = register.label_for_scan(register.tables[table].scan).name
+    first, *further = register.tables[table].scans
+    label = register.label_for_scan(first).name
     key = register.tables[table].key
     columns = dict(world.columns)
     columns["onderzocht"] = record.investigated
     columns["controlesteekproef"] = record.control
     columns["selectiekans"] = record.selection_prob
     columns[label] = pd.arrays.BooleanArray(sanction & record.investigated, ~record.investigated)
+    hidden_columns = {"p_true": truth.p_true, "violation": truth.violation}
+    for scan in further:
+        # A further scan's outcome (the stay abroad): its own truth, found by the same investigations.
+        if outcome_rng is None or scan not in world.outcomes:
+            raise RuntimeError(
+                f"{table}: the register names scan '{scan}', the generator has no outcome for it"
+            )
+        p_true = world.outcomes[scan]
+        violation = outcome_rng.random(len(p_true)) < p_true
+        found = violation & (outcome_rng.random(len(p_true)) < VERBLIJF_DETECTION)
+        outcome = register.label_for_scan(scan).name
+        columns[outcome] = pd.arrays.BooleanArray(found & record.investigated, ~record.investigated)
+        hidden_columns |= {f"p_true_{scan}": p_true, f"violation_{scan}": violation}
     frame = _to_frame(table, columns)
-    hidden = pd.DataFrame({key: frame[key], "p_true": truth.p_true, "violation": truth.violation})
+    hidden = pd.DataFrame({key: frame[key], **hidden_columns})
     return GeneratedTable(table, frame, hidden, float(sample_fraction), full_volume_from)
 
 

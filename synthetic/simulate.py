@@ -114,8 +114,9 @@ def _append_to_extract(source: SourceTable, month: pd.DataFrame) -> None:
     write_json(manifest_path, manifest)
 
 
-class _Clock:
-    """The simulated time the store stamps rows with."""
+class SimulatedClock:
+    """The simulated time the store stamps rows with (``simulate-month`` and the stay-abroad scenario set
+    it to when a case was scored, or an outcome recorded)."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -146,7 +147,7 @@ def simulate_month(
         f"[simulate] {len(month)} applications of {config.month} added to the extract (drift: {config.drift})"
     )
 
-    clock = _Clock()
+    clock = SimulatedClock()
     with ServingStore(clock=clock) as store:
         days = month[default_register().tables[spec.table].time].dt.normalize()
         for day, cases in month.groupby(days, sort=True):

@@ -18,7 +18,7 @@ The tables' own stories are in :mod:`synthetic.applications` (VW) and :mod:`synt
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -71,11 +71,15 @@ class World:
 
     columns: every register column of the table except the record's (onderzocht, controlesteekproef,
         selectiekans and the label), as arrays of codes and values;
-    logit: the log-odds of a true violation per row, without the intercept (calibration solves it).
+    logit: the log-odds of a true violation per row, without the intercept (calibration solves it);
+    outcomes: the true probabilities of the further scans' violations.
     """
 
     columns: dict[str, Any]
     logit: FloatArray
+    # Per further scan of the table (register ``Table.scans`` after the first): the true probability of
+    # that scan's violation per row. The first scan's truth is ``logit``, calibrated to the seeds' rate.
+    outcomes: dict[str, FloatArray] = field(default_factory=dict)
 
 
 @dataclass

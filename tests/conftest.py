@@ -9,6 +9,32 @@ import pytest
 
 import synthetic as generator
 
+#: Folders whose tests share a session fixture that trains a home (``served_home`` and its server,
+#: ``world``): each is one unit of work for ``pytest -n 2 --dist loadgroup``, so that home is built once.
+SHARED_HOMES = ("tests/serving/", "tests/ethics_review/")
+
+
+def _unit(item: pytest.Item) -> str:
+    """The unit of work ``item`` belongs to: its folder if the folder shares a home, else its module (whose
+    module-scoped fixtures, a trained home or a server, are then built once too)."""
+    path = item.nodeid.split("::")[0]
+    return next((folder for folder in SHARED_HOMES if path.startswith(folder)), path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order and group the run. ``make test`` runs two workers (pytest-xdist, ``--dist loadgroup``), which
+    hand out whole units of work (:func:`_unit`); the longest unit, tests/serving, goes first so the other
+    worker takes the rest meanwhile. Within it, tests marked ``destructive`` (a real withdrawal) change the
+    shared home, so they run last. A plain ``pytest`` ignores the groups and keeps the same order."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_unit(item)))
+    items.sort(
+        key=lambda item: (
+            not item.nodeid.startswith(SHARED_HOMES[0]),
+            item.get_closest_marker("destructive") is not None,
+        )
+    )
+
 
 @pytest.fixture(scope="session")
 def small_tables() -> dict[str, generator.GeneratedTable]:

@@ -36,7 +36,7 @@ from models import registry
 from models.families import LinearMargin, other_family
 from models.scorer import ScanModel
 from models.specs import ScanSpec
-from riskscan import jsonio
+from riskscan import fmt, jsonio
 from riskscan.errors import InvalidInput
 from training import plots
 from training.evaluate import FamilyEvaluation, evaluate_model, family_comparison
@@ -166,10 +166,12 @@ def _describe(fitted: _Fitted, spec: ScanSpec) -> str:
         if fitted.model.family == "lightgbm"
         else f"{fitted.rounds} solver iterations"
     )
+    # Undefined, not zero, when no control case lies above the threshold.
+    undefined = "undefined (too few control cases)"
     return (
         f"{fitted.model.family}: {size}; test ROC-AUC {m.get('test_roc_auc', float('nan')):.3f}; control "
-        f"precision at capacity {ci['precision_at_op'].estimate:.3f} [{ci['precision_at_op'].low:.3f}, "
-        f"{ci['precision_at_op'].high:.3f}], lift {ci['lift'].estimate:.2f}"
+        f"precision at capacity {fmt.interval(ci['precision_at_op'], missing=undefined)}, "
+        f"lift {fmt.number(ci['lift'].estimate, 2, missing=undefined)}"
     )
 
 

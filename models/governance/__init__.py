@@ -32,7 +32,15 @@ from models.governance._records import (
 )
 from models.governance._rulings import RulingRecord
 from models.governance._store import GovernanceStore
-from models.governance._tables import CHAINS, TABLES, CommitteeDecision, Promotion, Withdrawal
+from models.governance._tables import (
+    CHAINS,
+    TABLES,
+    CommitteeDecision,
+    DecisionObligation,
+    ObligationReview,
+    Promotion,
+    Withdrawal,
+)
 
 __all__ = [
     "APPROVALS",
@@ -42,10 +50,12 @@ __all__ = [
     "MAX_VALID_MONTHS",
     "TABLES",
     "CommitteeDecision",
+    "DecisionObligation",
     "DecisionRecord",
     "GovernanceStore",
     "Obligation",
     "ObligationRecord",
+    "ObligationReview",
     "ObligationReviewRecord",
     "Promotion",
     "PromotionRecord",

@@ -51,13 +51,16 @@ def failed_checks(audit: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [c for c in audit["checks"] if c.get("gating", True) and c["verdict"] == "fail"]
 
 
-def _cases_needed(field: str, value: object) -> int | None:
+def checked_cases_needed(field: str, value: object) -> int | None:
+    """``value`` as an obligation's count of cases still needed: a whole number, 0 or more, or None."""
     # 0 is a real answer of the power calculation: the evidence is already large enough for 80% power, and
     # the check is undecided by chance; the obligation then means "re-audit at the next look".
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(f"{field} must be a whole number of cases, 0 or more, or null, got {value!r}")
+        raise InvalidInput(
+            f"{field} must be a whole number of cases, 0 or more, or None (null in JSON), got {value!r}"
+        )
     return value
 
 
@@ -87,7 +90,7 @@ def obligation_from_dict(field: str, item: object) -> Obligation:
     return Obligation(
         item["check"].strip(),
         item["text_nl"].strip(),
-        _cases_needed(f"{field}.cases_needed", item["cases_needed"]),
+        checked_cases_needed(f"{field}.cases_needed", item["cases_needed"]),
         _day(f"{field}.due", item["due"]),
     )
 

@@ -22,26 +22,22 @@ from sqlalchemy import CheckConstraint, Integer, String, Table, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column
 
 from features.register import FeatureRegister, Role
-from riskscan.chain import Chain
-from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, Record, UTCDateTime, text_field
+from riskscan.chain import Chain, ChainedRow
+from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, Record, text_field
 from riskscan.errors import Conflict, InvalidInput, NotFound
 
 
-class UnlawfulRuling(Base):
+class UnlawfulRuling(ChainedRow, Base):
     """A ruling that a register column is unlawful (revision 0007). ``ruled_by_token_id`` cites
     ``api_tokens.id`` in the database; the foreign key is left out here because the tokens table belongs
     to the serving stage, which this package may not import."""
 
     __tablename__ = "unlawful_rulings"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     column_name: Mapped[str] = mapped_column(String(KEY_LENGTH))
     reason: Mapped[str] = mapped_column(Text)
     ruled_by_token_id: Mapped[int] = mapped_column(Integer)
     ruled_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(column_name)) > 0", name="column_name"),

@@ -22,6 +22,7 @@ from sqlalchemy import Select, exists, func, select, text
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from features.register import FeatureRegister, default_register
+from models.governance._obligations import checked_cases_needed
 from models.governance._records import (
     APPROVALS,
     CHECKLIST_KEYS,
@@ -98,12 +99,7 @@ def _obligations(value: object) -> list[Obligation]:
         where = f"obligations[{index}]"
         if not isinstance(item, Obligation):
             raise InvalidInput(f"{where} must be an Obligation, got {item!r}")
-        needed = item.cases_needed
-        if needed is not None and (isinstance(needed, bool) or not isinstance(needed, int) or needed < 0):
-            # 0 is the power calculation's answer when the evidence already suffices (models/governance/_obligations.py)
-            raise InvalidInput(
-                f"{where}.cases_needed must be a whole number of cases, 0 or more, or None, got {needed!r}"
-            )
+        needed = checked_cases_needed(f"{where}.cases_needed", item.cases_needed)
         if isinstance(item.due, datetime) or not isinstance(item.due, date):
             raise InvalidInput(f"{where}.due must be a date, got {item.due!r}")
         check = text_field(f"{where}.check", item.check)

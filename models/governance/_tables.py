@@ -27,7 +27,7 @@ Every timestamp is timezone-aware UTC (:class:`riskscan.db.UTCDateTime`).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Final
 
 from sqlalchemy import (
@@ -46,8 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.governance._rulings import RULING_CHAIN, UnlawfulRuling
-from riskscan.chain import Chain
-from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, JSONDocument, UTCDateTime
+from riskscan.chain import Chain, ChainedRow
+from riskscan.db import KEY_LENGTH, NAME_LENGTH, Base, JSONDocument
 
 TABLES: Final = (
     "committee_decisions",
@@ -61,12 +61,11 @@ TABLES: Final = (
 REVIEW_STATES: Final = ("pass", "fail", "open", "overdue", "not_followed")
 
 
-class CommitteeDecision(Base):
+class CommitteeDecision(ChainedRow, Base):
     """One decision of the ethics committee about one model version of one scan (revision 0001)."""
 
     __tablename__ = "committee_decisions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
     model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
     audit_sha256: Mapped[str] = mapped_column(String(64))
@@ -77,10 +76,7 @@ class CommitteeDecision(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     checklist: Mapped[dict[str, str]] = mapped_column(JSONDocument)
     demo: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     supersedes_id: Mapped[int | None] = mapped_column(Integer)
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("decision IN ('approve', 'reject', 'approve-with-conditions')", name="decision"),
@@ -110,21 +106,17 @@ class CommitteeDecision(Base):
     )
 
 
-class Promotion(Base):
+class Promotion(ChainedRow, Base):
     """A model version made champion, citing the committee decision that allowed it (revision 0001)."""
 
     __tablename__ = "promotions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
     model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
     previous_version: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
     decision_id: Mapped[int] = mapped_column(Integer)
     audit_sha256: Mapped[str] = mapped_column(String(64))
     promoted_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(promoted_by)) > 0", name="promoted_by"),
@@ -144,19 +136,15 @@ class Promotion(Base):
     )
 
 
-class Withdrawal(Base):
+class Withdrawal(ChainedRow, Base):
     """A scan taken out of service; ``model_version`` is the champion at the time, if there was one."""
 
     __tablename__ = "withdrawals"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
     model_version: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
     reason: Mapped[str] = mapped_column(Text)
     withdrawn_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(reason)) > 0", name="reason"),
@@ -166,21 +154,17 @@ class Withdrawal(Base):
     )
 
 
-class DecisionSignature(Base):
+class DecisionSignature(ChainedRow, Base):
     """One committee member's signature on a decision, as an API token's identity (revision 0006)."""
 
     __tablename__ = "decision_signatures"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     decision_id: Mapped[int] = mapped_column(Integer)
     scan: Mapped[str] = mapped_column(String(KEY_LENGTH))
     model_version: Mapped[str] = mapped_column(String(KEY_LENGTH))
     audit_sha256: Mapped[str] = mapped_column(String(64))
     token_id: Mapped[int] = mapped_column(Integer)
     signer_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(signer_name)) > 0", name="signer_name"),
@@ -201,20 +185,16 @@ class DecisionSignature(Base):
     )
 
 
-class DecisionObligation(Base):
+class DecisionObligation(ChainedRow, Base):
     """A monitoring obligation of an approval with conditions: one undecided check, followed up (0006)."""
 
     __tablename__ = "decision_obligations"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     decision_id: Mapped[int] = mapped_column(Integer)
     check_id: Mapped[str] = mapped_column(Text)
     text_nl: Mapped[str] = mapped_column(Text)
     cases_needed: Mapped[int | None] = mapped_column(Integer)
     due: Mapped[date] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("length(trim(check_id)) > 0", name="check_id"),
@@ -227,12 +207,11 @@ class DecisionObligation(Base):
     )
 
 
-class ObligationReview(Base):
+class ObligationReview(ChainedRow, Base):
     """One follow-up of an obligation by ``riskscan monitor``: the state found and its evidence (0006)."""
 
     __tablename__ = "obligation_reviews"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     obligation_id: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16))
     cases: Mapped[int] = mapped_column(Integer)
@@ -240,9 +219,6 @@ class ObligationReview(Base):
     ratio_high: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[str] = mapped_column(Text)
     as_of: Mapped[date] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         CheckConstraint("state IN ('pass', 'fail', 'open', 'overdue', 'not_followed')", name="state"),

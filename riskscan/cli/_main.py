@@ -34,11 +34,12 @@ def _verbs() -> list[Verb]:
         governance,
         jobs,
         rulings,
+        scenario,
         serving,
         training,
     )
 
-    stages = (data, features, training, ethics, governance, serving, evidence, rulings, jobs)
+    stages = (data, features, training, ethics, governance, serving, evidence, rulings, jobs, scenario)
     return [verb for stage in stages for verb in stage.VERBS] + [demo.verb(main)]
 
 

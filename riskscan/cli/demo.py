@@ -15,7 +15,7 @@ from pathlib import Path
 
 import synthetic
 from features.register import default_register
-from models.specs import SCAN_IDS, SCANS_DIR
+from models.specs import SCANS_DIR, scan_ids
 from riskscan import home
 from riskscan.cli._demo_committee import Member, start_service
 from riskscan.cli._verb import Outcome, Verb
@@ -100,7 +100,7 @@ def _committee_story(run: Run, members: tuple[Member, Member], checklist: Path) 
     second.cosign("vw", proxied, rejection)
     print(f"[committee] decision {rejection} (afwijzen) co-signed by DEMO member B")
     _expect_refusal(run, ["promote", "--scan", "vw", "--version", proxied, "--by", "DEMO admin (make demo)"])
-    for scan in SCAN_IDS:
+    for scan in scan_ids():
         version = _trained(run, scan, scan, [])
         print(
             f"\n[committee] DEMO member A approves {scan} version {version} under conditions on the decision form"
@@ -211,7 +211,7 @@ def _after_promotion(run: Run) -> None:
             ]
         ],
     )
-    for scan in SCAN_IDS:
+    for scan in scan_ids():
         table = default_register().table_for_scan(scan)
         _run_steps(
             run,

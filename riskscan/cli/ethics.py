@@ -20,7 +20,7 @@ import pandas as pd
 from ethics_review import tables
 from ethics_review.fairness import Policy, audit_groups
 from ethics_review.proxies import proxy_scan
-from models.specs import SCAN_IDS
+from models.specs import scan_ids
 from riskscan.cli._verb import Outcome, Verb
 from riskscan.errors import InvalidInput
 
@@ -31,7 +31,7 @@ _DEFAULTS = Policy()
 
 
 def _configure_audit(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--version", required=True, help="registered model version to audit")
     parser.add_argument(
         "--data", type=Path, help="folder with the source tables (default RISKSCAN_HOME/data)"
@@ -103,7 +103,7 @@ def audit(args: argparse.Namespace) -> Outcome:
 
 
 def _configure_register_entry(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--version", help="an audited version (default: the champion)")
     parser.add_argument(
         "--out",

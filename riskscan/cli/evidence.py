@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from models.specs import SCAN_IDS, load_spec
+from models.specs import load_spec, scan_ids
 from riskscan import timerange
 from riskscan.cli._verb import Outcome, Verb
 from riskscan.errors import InvalidInput
@@ -145,7 +145,7 @@ def log_purge(args: argparse.Namespace) -> Outcome:
 
     before = timerange.parse_from(args.before, "--before")
     with ServingStore() as store:
-        report = store.purge(before, [load_spec(scan) for scan in SCAN_IDS])
+        report = store.purge(before, [load_spec(scan) for scan in scan_ids()])
         chain = store.verify_chain()
     lines = [
         f"erased the personal values (inputs, explanation) of {report.total_erased} row(s) scored before "

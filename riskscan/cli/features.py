@@ -11,13 +11,13 @@ import pyarrow.parquet as pq
 
 from features.pipeline import build_feature_matrix, build_tree_pipeline, route
 from features.sources import read_source
-from models.specs import SCAN_IDS, load_spec
+from models.specs import load_spec, scan_ids
 from riskscan import home
 from riskscan.cli._verb import Outcome, Verb
 
 
 def _configure_build(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, action="append", help="scan(s) to build (default: all)")
+    parser.add_argument("--scan", choices=scan_ids(), action="append", help="scan(s) to build (default: all)")
 
 
 def build(args: argparse.Namespace) -> Outcome:
@@ -28,7 +28,7 @@ def build(args: argparse.Namespace) -> Outcome:
     payload: dict[str, Any] = {"register_hash": register.content_hash, "scans": {}}
     out_dir = home.home() / "features"
     out_dir.mkdir(parents=True, exist_ok=True)
-    for scan in args.scan or SCAN_IDS:
+    for scan in args.scan or scan_ids():
         spec = load_spec(scan, register)
         frame = read_source(home.data_dir(), spec.table).frame
         routing = route(frame, scan, register)

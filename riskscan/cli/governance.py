@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from models.specs import SCAN_IDS
+from models.specs import scan_ids
 from riskscan.cli._verb import Outcome, Verb, day
 from riskscan.errors import InvalidInput, NotFound
 
@@ -41,7 +41,7 @@ def _token_help() -> str:
 
 
 def _configure_decide(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--version", required=True)
     parser.add_argument("--decision", choices=["approve", "reject", "approve-with-conditions"], required=True)
     parser.add_argument("--token", action="append", default=[], help=_token_help())
@@ -196,7 +196,7 @@ def cosign(args: argparse.Namespace) -> Outcome:
 
 
 def _configure_promote(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--version", required=True)
     parser.add_argument("--by", default=_whoami(), help="who promotes (default: the current user)")
 
@@ -219,7 +219,7 @@ def promote(args: argparse.Namespace) -> Outcome:
 
 
 def _configure_withdraw(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--reason", required=True)
     parser.add_argument("--by", default=_whoami())
 

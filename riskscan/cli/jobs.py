@@ -7,7 +7,7 @@ import argparse
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from models.specs import SCAN_IDS
+from models.specs import scan_ids
 from riskscan import home, timerange
 from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_period, day
 from riskscan.cli.evidence import anchor_after
@@ -18,7 +18,7 @@ from riskscan.exit_codes import ExitCode
 
 
 def _configure_retrain(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument(
         "--data", type=Path, help="folder with the source extract (default RISKSCAN_HOME/data)"
     )
@@ -87,7 +87,7 @@ def retrain(args: argparse.Namespace) -> Outcome:
 
 
 def _configure_monitor(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     add_period(parser, from_default="the day 30 days before the last day", to_default="today, inclusive")
     parser.add_argument(
         "--data", type=Path, help="folder with the source extract (default RISKSCAN_HOME/data)"

@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from models.specs import SCAN_IDS, load_spec
+from models.specs import load_spec, scan_ids
 from riskscan import home, timerange
 from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_dask_scheduler, add_period
 from riskscan.cli.evidence import anchor_after
@@ -51,7 +51,7 @@ def serve(args: argparse.Namespace) -> Outcome:
 
 
 def _configure_batch(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument(
         "--input", type=Path, required=True, help="caseload as Parquet (source-table columns)"
     )
@@ -100,7 +100,7 @@ def score_batch(args: argparse.Namespace) -> Outcome:
 
 
 def _configure_cases(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--model-version")
     add_period(parser, from_default="the first logged case", to_default="no end")
     parser.add_argument("--signals-only", action="store_true")
@@ -245,6 +245,7 @@ def _configure_subject_report(parser: argparse.ArgumentParser) -> None:
 
 def subject_report(args: argparse.Namespace) -> Outcome:
     from features.register import default_register
+    from models.governance import GovernanceStore
     from serving.store import ServingStore
     from serving.subject import STYLESHEET, render_letter
     from serving.subject import subject_report as build
@@ -255,7 +256,8 @@ def subject_report(args: argparse.Namespace) -> Outcome:
             args.data or home.data_dir(),
             args.case_id,
             default_register(),
-            {scan: load_spec(scan) for scan in SCAN_IDS},
+            {scan: load_spec(scan) for scan in scan_ids()},
+            GovernanceStore().rulings(),
         )
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", report.case_id)
     output = args.output or home.home() / "letters" / f"inzage-{safe}.html"

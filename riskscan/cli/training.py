@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 
 from features.sources import read_source
-from models.specs import SCAN_IDS, load_spec
+from models.specs import load_spec, scan_ids
 from riskscan import fmt, home
 from riskscan.cli._verb import Outcome, Verb, add_dask_scheduler
 from riskscan.errors import InvalidInput
 
 
 def _configure_train(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scan", choices=SCAN_IDS, required=True)
+    parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--spec", type=Path, help="a spec file instead of models/scans/<scan>.yaml")
     parser.add_argument(
         "--data", type=Path, help="folder with the source tables (default RISKSCAN_HOME/data)"
@@ -45,6 +45,8 @@ def train(args: argparse.Namespace) -> Outcome:
     )
     m, ci = result.metrics, result.control_intervals
     other = result.comparison
+    # Undefined, not zero: no control case above the threshold (precision, lift) or none at all (base rate).
+    undefined = "undefined (too few control cases)"
     lines = [
         f"{spec.id}: registered riskscan-{spec.id} version {result.version} ({result.family}, status=candidate), "
         f"run {result.run_id}",
@@ -55,13 +57,13 @@ def train(args: argparse.Namespace) -> Outcome:
         f"precision@op {m.get('test_precision_at_op', float('nan')):.3f}, "
         f"recall@op {m.get('test_recall_at_op', float('nan')):.3f}",
         f"  random control sample (n={int(m.get('control_n', 0))}, unbiased): precision at capacity "
-        f"{fmt.interval(ci['precision_at_op'], missing='nan')}, "
-        f"base rate {fmt.interval(ci['base_rate'], missing='nan')}, "
-        f"lift vs random {fmt.interval(ci['lift'], missing='nan')}",
+        f"{fmt.interval(ci['precision_at_op'], missing=undefined)}, "
+        f"base rate {fmt.interval(ci['base_rate'], missing=undefined)}, "
+        f"lift vs random {fmt.interval(ci['lift'], missing=undefined)}",
         f"  {other['family']} on the same split (not registered): test ROC-AUC "
         f"{other['metrics'].get('test_roc_auc', float('nan')):.3f}, control precision at capacity "
-        f"{fmt.interval(other['control_intervals']['precision_at_op'], missing='nan')}, lift vs random "
-        f"{fmt.interval(other['control_intervals']['lift'], missing='nan')}",
+        f"{fmt.interval(other['control_intervals']['precision_at_op'], missing=undefined)}, lift vs random "
+        f"{fmt.interval(other['control_intervals']['lift'], missing=undefined)}",
     ]
     if args.dask_scheduler:
         lines.append(

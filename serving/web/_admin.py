@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from models import gate, registry
-from models.specs import SCAN_IDS
+from models.specs import scan_ids
 from riskscan.errors import GateRefusal, InvalidInput
 from serving.runtime import check_scan
 from serving.tokens import TokenRecord
@@ -57,7 +57,7 @@ def _version_rows(runtime: Runtime, scan: str) -> list[dict[str, Any]]:
 def _admin_page(request: Request, runtime: Runtime, user: TokenRecord, **extra: Any) -> HTMLResponse:
     scans = [
         {"scan": scan, "state": runtime.states[scan], "versions": _version_rows(runtime, scan)}
-        for scan in SCAN_IDS
+        for scan in scan_ids()
     ]
     status = extra.pop("status", 200)
     return page(

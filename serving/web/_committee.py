@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from models import registry
 from models.registry import COMPARISON_TAG
-from models.specs import SCAN_IDS
+from models.specs import scan_ids
 from riskscan.errors import NotFound
 from serving.runtime import ScanRuntime
 from serving.tokens import TokenRecord
@@ -61,7 +61,7 @@ def _scan_record(runtime: ScanRuntime, scan: str) -> dict[str, Any]:
 
 @router.get("/ui/audits", response_class=HTMLResponse)
 def audits(request: Request, runtime: Runtime, user: CommitteeMember) -> Response:
-    scans = [_scan_record(runtime, scan) for scan in SCAN_IDS]
+    scans = [_scan_record(runtime, scan) for scan in scan_ids()]
     rulings = runtime.store.reexamination_progress(runtime.governance.rulings())
     return page("audits.html", scans=scans, rulings=rulings, user=user, csrf=csrf_token(request))
 
@@ -70,7 +70,7 @@ def committee_document(
     scan: str, version: str, fetch: Callable[[Path], Path | None], missing: str
 ) -> HTMLResponse:
     """A stored HTML report of a version for the committee; ``fetch`` downloads it into a folder."""
-    if scan not in SCAN_IDS:
+    if scan not in scan_ids():
         raise NotFound(f"unknown scan '{scan}'")
     with tempfile.TemporaryDirectory() as tmp:
         path = fetch(Path(tmp))

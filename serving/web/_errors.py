@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from riskscan.errors import Refusal, Unauthenticated
-from serving.http_errors import answer, status_for
+from serving.http_errors import answer, headers_for, status_for
 from serving.web._headers import add_security_headers
 from serving.web._render import login_redirect, page
 
@@ -23,9 +23,11 @@ def answer_error(request: Request, error: Exception) -> Response:
     if isinstance(error, Refusal) and request.url.path.startswith(PAGES):
         if isinstance(error, Unauthenticated):
             return login_redirect(request)
-        return page("error.html", status=status_for(error), message=str(error))
-    status, body = answer(error, f"{request.method} {request.url.path}")
-    response = JSONResponse(body, status_code=status)
+        shown = page("error.html", status=status_for(error), message=str(error))
+        shown.headers.update(headers_for(error))
+        return shown
+    status, body, headers = answer(error, f"{request.method} {request.url.path}")
+    response = JSONResponse(body, status_code=status, headers=headers)
     # A bug's answer is sent by the outermost middleware, outside SecurityHeaders: it gets them here.
     add_security_headers(response.headers)
     return response

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from models.specs import SCAN_IDS, load_spec
+from models.specs import load_spec, scan_ids
 from riskscan import home
 from serving.subject import STYLESHEET, render_letter, subject_report
 from serving.tokens import TokenRecord
@@ -39,7 +39,8 @@ def access_letter(
         home.data_dir(),
         case_id.strip(),
         runtime.register,
-        {scan: load_spec(scan) for scan in SCAN_IDS},
+        {scan: load_spec(scan) for scan in scan_ids()},
+        runtime.governance.rulings(),
     )
     return HTMLResponse(render_letter(report, STYLESHEET_PATH))
 

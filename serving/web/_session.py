@@ -181,8 +181,8 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
     try:
         check_csrf(request, csrf)
     except Refusal as error:  # answered as JSON, not as the error page, as logout always has
-        status, body = answer(error, "POST /ui/logout")
-        return JSONResponse(body, status_code=status)
+        status, body, headers = answer(error, "POST /ui/logout")
+        return JSONResponse(body, status_code=status, headers=headers)
     _end(request)
     return RedirectResponse("/ui/login", status_code=303)
 

@@ -41,7 +41,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from models.specs import SCAN_IDS
+from models.specs import scan_ids
 from riskscan.errors import InvalidInput, InvalidParameter
 from serving.cases import CaseRow
 from serving.tokens import TokenRecord
@@ -66,9 +66,9 @@ def worklist(
     scan: str = "vw",
     saved: str | None = None,
 ) -> Response:
-    if scan not in SCAN_IDS:
+    if scan not in scan_ids():
         raise InvalidParameter(
-            f"unknown scan '{scan}'; known: {', '.join(SCAN_IDS)}", field="scan", value=scan
+            f"unknown scan '{scan}'; known: {', '.join(scan_ids())}", field="scan", value=scan
         )
     runtime.refresh_if_changed()
     state = runtime.states[scan]
@@ -78,7 +78,7 @@ def worklist(
     return page(
         "worklist.html",
         scan=scan,
-        scans=SCAN_IDS,
+        scans=scan_ids(),
         cases=rows,
         capacity=capacity,
         state=state,

@@ -54,7 +54,7 @@ def test_each_table_has_key_time_label_and_selection_flags() -> None:
         roles = {c.role for c in register.table_columns(table_name)}
         assert {Role.FEATURE, Role.AUDIT_ONLY, Role.IDENTIFIER, Role.LABEL, Role.SELECTION} <= roles
         assert register[table.key].role is Role.IDENTIFIER
-        assert register.label_for_scan(table.scan).name.startswith("maatregel_")
+        assert register.label_for_scan(table.scans[0]).name.startswith("maatregel_")
 
 
 @pytest.mark.parametrize(

@@ -284,7 +284,8 @@ def test_a_promotion_cites_the_current_approving_decision(store: GovernanceStore
                 "conditions": ["c"],
                 "obligations": [Obligation("x", "Her-audit", -1, date(2026, 9, 1))],
             },
-            r"obligations\[0\].cases_needed must be a whole number of cases, 0 or more, or None, got -1",
+            r"obligations\[0\].cases_needed must be a whole number of cases, 0 or more, or None \(null in JSON\), "
+            r"got -1",
         ),
         (
             {

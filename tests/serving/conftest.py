@@ -9,16 +9,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -29,13 +26,8 @@ from models.specs import load_spec
 from serving.runtime import ScanRuntime
 from serving.store import ServingStore
 from tests.lifecycle import CONTROL_KEY, home_environment, promote_new_champion
-from tests.processes import free_port
+from tests.processes import free_port, start_server, stop_server
 from tests.serving.store_helpers import Clock
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``destructive`` (a real withdrawal) change the shared home, so they run last."""
-    items.sort(key=lambda item: item.get_closest_marker("destructive") is not None)
 
 
 @dataclass
@@ -91,46 +83,28 @@ def launch(env: dict[str, str], log: Path, workers: int = 1) -> tuple[subprocess
     """``riskscan serve`` as a real process on a free port, ready (``/readyz`` 200); returns it and its URL.
 
     ``env`` is added to this process's environment (``MLFLOW_TRACKING_URI`` and ``RISKSCAN_DATABASE_URL`` are
-    dropped first, so the home decides unless ``env`` names them).
+    dropped first, so the home decides unless ``env`` names them). Two minutes is usual for BentoML to start
+    and load both scans on the shared 2-core machine under the load of parallel test runs (measured 123 s
+    at load average 17); ``READY_SECONDS`` gives it more before calling it stuck.
     """
     port = free_port()
     environment = {**os.environ, "RISKSCAN_CONTROL_KEY": CONTROL_KEY, "RISKSCAN_SERVE_WORKERS": str(workers)}
     environment.pop("MLFLOW_TRACKING_URI", None)
     environment.pop("RISKSCAN_DATABASE_URL", None)
     riskscan = Path(sys.executable).parent / "riskscan"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(riskscan), "serve", "--port", str(port)],
-            env={**environment, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://127.0.0.1:{port}"
-    # Two minutes is usual for BentoML to start and load both scans on the shared 2-core machine under the
-    # load of parallel test runs (measured 123 s at load average 17); give it more before calling it stuck.
-    deadline = time.monotonic() + READY_SECONDS
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the service exited with {process.returncode}; see {log}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            stop(process)
-            pytest.fail(f"the service did not become ready in {READY_SECONDS} s; see {log}")
-        time.sleep(0.5)
+    process = start_server(
+        [str(riskscan), "serve", "--port", str(port)],
+        env={**environment, **env},
+        ready_url=f"{url}/readyz",
+        log_path=log,
+        timeout=READY_SECONDS,
+    )
+    return process, url
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a launched service: the server and its workers share a process group, never leave workers behind."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+#: Stops a launched service and its workers.
+stop = stop_server
 
 
 @contextmanager

@@ -3,13 +3,20 @@ answers 503 for the scan within seconds, without a reload.
 
 One sollicitatie champion is trained on small generated data in a home of this module's own (a ruling
 blocks for good, so it cannot share the session's served home).
+
+The same story runs on PostgreSQL (a second home, its governance database on the machine's real server),
+through the in-process :class:`ScanRuntime` that the service drives, instead of HTTP: a second BentoML
+start takes 30 s on a quiet two-core machine and minutes under load, while what answers 503 is the
+runtime's state either way (``ScanRuntime.state`` raises :class:`Unavailable`, which the service maps to
+503). The HTTP 503 from a running service is proven once, on SQLite.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +93,14 @@ def score_status(url: str, token: str, cases: list[dict[str, object]]) -> int:
     return response.status_code
 
 
-def wait_for_status(url: str, token: str, cases: list[dict[str, object]], status: int) -> float:
+StatusOf = Callable[[list[dict[str, object]]], int]
+
+
+def wait_for_status(status_of: StatusOf, cases: list[dict[str, object]], status: int) -> float:
     """Seconds until the service answers ``status``; fails after three refresh periods and a margin."""
     start = time.monotonic()
     while time.monotonic() - start < 3 * REFRESH_SECONDS + 5:
-        if score_status(url, token, cases) == status:
+        if status_of(cases) == status:
             return time.monotonic() - start
         time.sleep(0.2)
     pytest.fail(f"the service did not answer {status} within {3 * REFRESH_SECONDS + 5:.0f} s")
@@ -101,92 +111,145 @@ def count(store: ServingStore, sql: str) -> int:
         return int(connection.execute(text(sql)).scalar_one())
 
 
+def cascade_story(home: ServedHome, status_of: StatusOf) -> float:
+    """Score, close half the selected cases, rule, kill the cascade twice, finish it; check every step.
+    Runs in the home's environment (the caller's); returns the seconds from ruling to the first 503."""
+    governance, store = GovernanceStore(), ServingStore()
+    cases = caseload(home, SCAN, 400)
+    assert status_of(cases[:300]) == 200
+    logged = store.cases(scan=SCAN)
+    selected = [row for row in logged if row.signal or row.control]
+    assert len(selected) >= 4, "the test needs selected cases to halt and to close"
+    investigator = store.authenticate(home.tokens["handhaving"])
+    assert investigator is not None
+    for row in selected[: len(selected) // 2]:  # half of the selected cases get an outcome
+        store.record_outcome(
+            recorded_by=investigator,
+            request_id=row.request_id,
+            violation=True,
+            sanction="verlaging",
+            hoor_en_wederhoor=True,
+            investigator="t",
+        )
+    committee = store.authenticate(home.tokens["committee"])
+    assert committee is not None
+    version = home.versions[SCAN]
+
+    # Killed right after the ruling: the champion still has its alias, but nothing serves it.
+    with pytest.raises(Killed):
+        rule_unlawful(
+            governance,
+            store,
+            column=COLUMN,
+            reason="IP-adressen via cookies",
+            token=committee,
+            after_step=die_after("ruling"),
+        )
+    assert registry.version_by_alias(SCAN, registry.CHAMPION) is not None
+    seconds = wait_for_status(status_of, cases[300:310], 503)
+    with pytest.raises(Unavailable, match=f"column '{COLUMN}'"):
+        ScanRuntime(store, governance).state(SCAN)
+    with pytest.raises(Refusal, match=f"trained on column '{COLUMN}'.*nothing was scored"):
+        champion(SCAN, governance)
+    with pytest.raises(ConfigError, match=f"column .{COLUMN}. has register role .forbidden."):
+        load_spec(SCAN, governance.ruled_register())  # every later build, training and audit refuses
+    unmet = check_promotion(SCAN, version, governance).unmet
+    assert any(f"trained on column '{COLUMN}'" in reason and "ruling 1" in reason for reason in unmet)
+
+    # Killed right after the withdrawal: no champion, the withdrawal on record, nothing re-examined yet.
+    with pytest.raises(Killed):
+        rule_unlawful(
+            governance,
+            store,
+            column=COLUMN,
+            reason="IP-adressen via cookies",
+            token=committee,
+            after_step=die_after("withdrawn"),
+        )
+    assert registry.version_by_alias(SCAN, registry.CHAMPION) is None
+    assert [w.version for w in governance.withdrawals(SCAN)] == [version]
+    assert count(store, "SELECT count(*) FROM reexaminations") == 0
+
+    report = rule_unlawful(
+        governance, store, column=COLUMN, reason="IP-adressen via cookies", token=committee
+    )
+    assert report.resumed and report.withdrawn == ()  # nothing withdrawn twice
+    assert [(b.scan, b.version, b.was_champion) for b in report.blocked] == [(SCAN, version, True)]
+    assert len(governance.withdrawals(SCAN)) == 1
+    open_cases = count(
+        store,
+        "SELECT count(*) FROM decision_log d WHERE (d.signal OR d.control) "
+        "AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.request_id = d.request_id)",
+    )
+    closed_cases = count(store, "SELECT count(DISTINCT request_id) FROM outcomes")
+    assert (
+        (report.halted, report.tasks)
+        == (open_cases, closed_cases)
+        == (len(selected) - len(selected) // 2, len(selected) // 2)
+    )
+    assert store.worklist(SCAN, limit=1000) == []
+    (progress,) = store.reexamination_progress(governance.rulings())
+    assert progress.complete and progress.affected == count(store, "SELECT count(*) FROM decision_log")
+
+    with pytest.raises(Conflict, match=f"column '{COLUMN}' is already forbidden: ruling 1 of"):
+        rule_unlawful(governance, store, column=COLUMN, reason="nog eens", token=committee)
+    assert status_of(cases[310:320]) == 503
+    return seconds
+
+
 def test_a_ruling_killed_half_way_leaves_no_champion_serving_and_a_second_run_completes_it(
     home: ServedHome, server: str
 ) -> None:
-    url = server
     with home_environment(home.path):
-        governance, store = GovernanceStore(), ServingStore()
-        cases = caseload(home, SCAN, 400)
-        assert score_status(url, home.tokens["systeem"], cases[:300]) == 200
-        logged = store.cases(scan=SCAN)
-        selected = [row for row in logged if row.signal or row.control]
-        assert len(selected) >= 4, "the test needs selected cases to halt and to close"
-        investigator = store.authenticate(home.tokens["handhaving"])
-        assert investigator is not None
-        for row in selected[: len(selected) // 2]:  # half of the selected cases get an outcome
-            store.record_outcome(
-                recorded_by=investigator,
-                request_id=row.request_id,
-                violation=True,
-                sanction="verlaging",
-                hoor_en_wederhoor=True,
-                investigator="t",
-            )
-        committee = store.authenticate(home.tokens["committee"])
-        assert committee is not None
-        version = home.versions[SCAN]
-
-        # Killed right after the ruling: the champion still has its alias, but nothing serves it.
-        with pytest.raises(Killed):
-            rule_unlawful(
-                governance,
-                store,
-                column=COLUMN,
-                reason="IP-adressen via cookies",
-                token=committee,
-                after_step=die_after("ruling"),
-            )
-        assert registry.version_by_alias(SCAN, registry.CHAMPION) is not None
-        seconds = wait_for_status(url, home.tokens["systeem"], cases[300:310], 503)
-        with pytest.raises(Unavailable, match=f"column '{COLUMN}'"):
-            ScanRuntime(store, governance).state(SCAN)
-        with pytest.raises(Refusal, match=f"trained on column '{COLUMN}'.*nothing was scored"):
-            champion(SCAN, governance)
-        with pytest.raises(ConfigError, match=f"column .{COLUMN}. has register role .forbidden."):
-            load_spec(SCAN, governance.ruled_register())  # every later build, training and audit refuses
-        unmet = check_promotion(SCAN, version, governance).unmet
-        assert any(f"trained on column '{COLUMN}'" in reason and "ruling 1" in reason for reason in unmet)
-
-        # Killed right after the withdrawal: no champion, the withdrawal on record, nothing re-examined yet.
-        with pytest.raises(Killed):
-            rule_unlawful(
-                governance,
-                store,
-                column=COLUMN,
-                reason="IP-adressen via cookies",
-                token=committee,
-                after_step=die_after("withdrawn"),
-            )
-        assert registry.version_by_alias(SCAN, registry.CHAMPION) is None
-        assert [w.version for w in governance.withdrawals(SCAN)] == [version]
-        assert count(store, "SELECT count(*) FROM reexaminations") == 0
-
-        report = rule_unlawful(
-            governance, store, column=COLUMN, reason="IP-adressen via cookies", token=committee
-        )
-        assert report.resumed and report.withdrawn == ()  # nothing withdrawn twice
-        assert [(b.scan, b.version, b.was_champion) for b in report.blocked] == [(SCAN, version, True)]
-        assert len(governance.withdrawals(SCAN)) == 1
-        open_cases = count(
-            store,
-            "SELECT count(*) FROM decision_log d WHERE (d.signal OR d.control) "
-            "AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.request_id = d.request_id)",
-        )
-        closed_cases = count(store, "SELECT count(DISTINCT request_id) FROM outcomes")
-        assert (
-            (report.halted, report.tasks)
-            == (open_cases, closed_cases)
-            == (len(selected) - len(selected) // 2, len(selected) // 2)
-        )
-        assert store.worklist(SCAN, limit=1000) == []
-        (progress,) = store.reexamination_progress(governance.rulings())
-        assert progress.complete and progress.affected == count(store, "SELECT count(*) FROM decision_log")
-
-        with pytest.raises(Conflict, match=f"column '{COLUMN}' is already forbidden: ruling 1 of"):
-            rule_unlawful(governance, store, column=COLUMN, reason="nog eens", token=committee)
-        assert score_status(url, home.tokens["systeem"], cases[310:320]) == 503
+        seconds = cascade_story(home, lambda cases: score_status(server, home.tokens["systeem"], cases))
     print(f"the service answered 503 {seconds:.1f} s after the ruling")
+
+
+@contextmanager
+def postgres_environment(path: Path, url: str) -> Iterator[None]:
+    with home_environment(path), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISKSCAN_DATABASE_URL", url)
+        yield
+
+
+@pytest.fixture(scope="module")
+def postgres_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServedHome, str]]:
+    """A home of its own whose governance database (decision log, rulings, re-examinations) is on PostgreSQL;
+    MLflow stays in the home's SQLite file."""
+    from tests.postgres import temporary_database
+
+    path = tmp_path_factory.mktemp("ruled-postgres")
+    data = path / "data"
+    with temporary_database() as url, postgres_environment(path, url):
+        config = generator.GeneratorConfig(n_applications=2_000, n_periods=40_000, seed=11)
+        generator.write_tables(generator.generate(config), data, config)
+        version = promote_new_champion(SCAN, data)
+        store = ServingStore()
+        tokens = {
+            role: store.create_token(name=f"test {role}", role=role)[0]
+            for role in ("handhaving", "committee", "systeem")
+        }
+        store.close()
+        yield ServedHome(path, data, {SCAN: version}, tokens), url
+
+
+@pytest.mark.postgres
+def test_the_cascade_is_atomic_and_counts_agree_with_the_log_on_postgresql(
+    postgres_home: tuple[ServedHome, str],
+) -> None:
+    home, url = postgres_home
+    with postgres_environment(home.path, url), ServingStore() as store, GovernanceStore() as governance:
+        runtime = ScanRuntime(store, governance)
+
+        def status_of(cases: list[dict[str, object]]) -> int:
+            try:
+                runtime.score(SCAN, cases)
+            except Unavailable:
+                return 503  # what the service answers for it (serving/http_errors.py)
+            return 200
+
+        seconds = cascade_story(home, status_of)
+    print(f"the runtime refused the scan {seconds:.1f} s after the ruling")
 
 
 def log_in(page: Any, server: str, token: str, target: str) -> None:

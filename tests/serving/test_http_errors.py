@@ -11,9 +11,11 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
 from riskscan.errors import (
+    OUTAGE_RETRY_SECONDS,
     ConfigError,
     Conflict,
     Forbidden,
@@ -32,7 +34,7 @@ from riskscan.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from serving.http_errors import BUG_BODY, refusal_body, status_for
+from serving.http_errors import BUG_BODY, answer, headers_for, refusal_body, status_for
 from serving.runtime import ScanRuntime
 from tests.serving.conftest import LANDING, ServedHome, bearer, caseload, sign_in
 
@@ -74,6 +76,19 @@ def test_the_table_gives_each_class_its_status(error: Exception, status: int) ->
     assert status_for(error) == status
 
 
+def test_a_503_that_passes_by_itself_says_when_to_try_again() -> None:
+    """An overload and an outage (a database that cannot be reached) carry ``Retry-After``; a withdrawn
+    champion does not, since only a new promotion brings it back."""
+    lost = OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+    status, body, headers = answer(lost, "POST /score")
+    assert (status, headers) == (503, {"Retry-After": str(OUTAGE_RETRY_SECONDS)})
+    assert body["retry_after"] == OUTAGE_RETRY_SECONDS and "try again later" in body["error"]
+    assert answer(Overloaded("the service is overloaded", retry_after=3), "POST /score")[2] == {
+        "Retry-After": "3"
+    }
+    assert answer(Unavailable("scan 'vw' was withdrawn: test", scan="vw"), "POST /score")[2] == {}
+
+
 def test_a_refusal_body_keeps_the_shape_the_api_documents() -> None:
     invalid = InvalidInput(
         "1 invalid value(s)", [Problem("dagloon", "veel", "a number in [0, 300]", 0, "A1")]
@@ -113,6 +128,8 @@ def test_the_api_and_the_case_list_answer_each_class_alike(
     cases = client.get("/cases", params={"scan": "vw"}, headers=bearer(served_home, "committee"))
     assert (api.status_code, cases.status_code) == (status, status)
     assert api.json() == cases.json() == expected_body(error)
+    expected_retry = headers_for(error).get("Retry-After")
+    assert api.headers.get("retry-after") == cases.headers.get("retry-after") == expected_retry
 
 
 @pytest.mark.parametrize(

@@ -7,20 +7,22 @@ On SQLite and the machine's real PostgreSQL (tests/conftest.py).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from models.specs import SCAN_IDS, load_spec
+from models.governance import CHECKLIST_KEYS, GovernanceStore, Obligation
+from models.specs import load_spec, scan_ids
 from riskscan import anchors
 from riskscan.cli import main
 from riskscan.errors import InvalidParameter
 from riskscan.exit_codes import ExitCode
 from serving.evidence import EVIDENCE_CHAINS
 from serving.log import LogEntry
+from serving.signing import signatory
 from serving.store import ServingStore
 from tests.serving.recipe_1 import write_recipe_1_rows
 
@@ -63,7 +65,7 @@ def entry(case_id: str, mark: str = "bouw", **overrides: Any) -> LogEntry:
 
 
 def specs() -> list[Any]:
-    return [load_spec(scan) for scan in SCAN_IDS]
+    return [load_spec(scan) for scan in scan_ids()]
 
 
 def fill(url: str, clock: Clock) -> dict[str, str]:
@@ -99,7 +101,12 @@ def test_a_purge_erases_old_values_keeps_the_rest_and_the_chain_verifies(databas
     with ServingStore(database_url, clock=clock) as store:
         report = store.purge(BEFORE, specs())
         assert report.erased == {"vw": 2, "sollicitatie": 1}
-        assert report.kept == {"hash recipe 1": 2, "open investigation": 1, "open re-examination": 0}
+        assert report.kept == {
+            "hash recipe 1": 2,
+            "open investigation": 1,
+            "open re-examination": 0,
+            "open obligation": 0,
+        }
         closed = store.get_score(ids["closed"])
         assert closed is not None
         assert (dict(closed.inputs), closed.explanation, closed.personal_salt) == ({}, (), None)
@@ -213,3 +220,98 @@ def test_the_command_purges_and_reports_the_chain(
     assert report["anchors"]["read"] == len(purge_anchors)
     assert main(["log", "purge", "--before", "2029-01-01"]) == ExitCode.REFUSED
     assert "inside the retention period of scan vw" in capsys.readouterr().err
+
+
+def erased(store: ServingStore, request_id: str) -> bool:
+    row = store.get_score(request_id)
+    assert row is not None
+    return row.erased_at is not None and dict(row.inputs) == {}
+
+
+def test_a_case_under_reexamination_is_kept_until_its_result_and_a_halted_one_is_not(
+    database_url: str,
+) -> None:
+    clock = Clock(SCORED)
+    with (
+        ServingStore(database_url, clock=clock) as store,
+        GovernanceStore(database_url, clock=clock) as governance,
+    ):
+        closed, halted = store.append_scores([entry("task", signal=True), entry("halted", signal=True)])
+        staff = store.create_token(name="E. Visser", role="handhaving")[1]
+        store.record_outcome(
+            recorded_by=staff,
+            request_id=closed.request_id,
+            violation=True,
+            sanction="korting",
+            hoor_en_wederhoor=True,
+        )
+        committee = store.create_token(name="commissie", role="committee")[1]
+        ruling = governance.record_ruling(
+            column="sector", reason="test ruling", ruled_by_token_id=committee.id, ruled_by="commissie"
+        )
+        store.record_blocked(ruling.id, "vw", "3", False)
+        assert store.open_reexaminations(ruling.id) == {"halted": 1, "task": 1}
+        clock.now = PURGED
+        report = store.purge(BEFORE, specs())
+        assert report.kept["open re-examination"] == 1 and report.kept["open investigation"] == 0
+        # A halted investigation is closed by the ruling: kept, it would never be erased.
+        assert erased(store, halted.request_id) and not erased(store, closed.request_id)
+        (task,) = store.reexamination_tasks([ruling])
+        store.record_reexamination_result(
+            reexamination_id=task.id,
+            result="withdrawn",
+            note="zonder grond",
+            hoor_en_wederhoor=True,
+            token=staff,
+        )
+        assert store.purge(BEFORE, specs()).erased == {"vw": 1, "sollicitatie": 0}
+        assert erased(store, closed.request_id)
+        assert store.verify_chain().ok
+
+
+def test_the_cases_of_a_version_with_an_undecided_obligation_are_kept_until_it_is_decided(
+    database_url: str,
+) -> None:
+    clock = Clock(SCORED)
+    with (
+        ServingStore(database_url, clock=clock) as store,
+        GovernanceStore(database_url, clock=clock) as governance,
+    ):
+        bound, other = store.append_scores([entry("bound"), entry("other-version", model_version="2")])
+        signers = [signatory(store.create_token(name=name, role="committee")[1]) for name in ("A", "B")]
+        obligation = Obligation(
+            "selectie: nationaliteit", "Her-audit van de selectieratio.", 500, date(2026, 9, 1)
+        )
+        decision = governance.record_decision(
+            scan="vw",
+            version="3",
+            audit_sha256="a" * 64,
+            decision="approve-with-conditions",
+            signer=signers[0],
+            rationale="Goedgekeurd onder voorwaarden.",
+            conditions=[obligation.text_nl],
+            obligations=[obligation],
+            valid_until=date(2027, 3, 1),
+            checklist={key: "test" for key in CHECKLIST_KEYS},
+        )
+        governance.record_signature(decision.id, signers[1])
+        (recorded,) = governance.obligations(decision.id)
+
+        def review(state: str) -> None:
+            governance.record_obligation_review(
+                obligation_id=recorded.id,
+                state=state,
+                cases=10,
+                ratio=None,
+                detail="test",
+                as_of=date(2026, 9, 1),
+            )
+
+        clock.now = PURGED
+        report = store.purge(BEFORE, specs())
+        assert report.kept["open obligation"] == 1 and report.erased["vw"] == 1
+        assert erased(store, other.request_id) and not erased(store, bound.request_id)
+        review("open")  # followed up, still undecided: still kept
+        assert store.purge(BEFORE, specs()).total_erased == 0
+        review("pass")
+        assert store.purge(BEFORE, specs()).erased["vw"] == 1 and erased(store, bound.request_id)

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from riskscan import anchors
+from riskscan.errors import OUTAGE_RETRY_SECONDS
 from serving.evidence import verify_all
 from serving.store import ServingStore
 from tests.private_postgres import PrivateCluster, private_cluster
@@ -158,6 +159,7 @@ def test_the_log_database_going_away_under_load_is_a_503_and_the_service_recover
         stopped = time.monotonic()
         refusal = load.wait_for(503, after=stopped)
         assert "no score was released" in refusal["error"] or "nothing was recorded" in refusal["error"]
+        assert refusal["retry_after"] == OUTAGE_RETRY_SECONDS, "an outage says when to try again"
         assert _ready(url) == 503, "/readyz says not ready while the database is away"
 
         services.cluster.start()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,13 +25,14 @@ import pytest
 
 import synthetic as generator
 from features.register import default_register
-from models.specs import SCAN_IDS, load_spec
+from models.governance import GovernanceStore
+from models.specs import load_spec, scan_ids
 from riskscan.cli import main
 from riskscan.errors import NotFound
 from riskscan.exit_codes import ExitCode
 from serving.log import LogEntry
 from serving.store import ServingStore
-from serving.subject import render_letter, subject_report
+from serving.subject import dutch_date, render_letter, subject_report
 from tests.browser import chromium_page
 
 SCORED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -124,7 +126,7 @@ def write_log(url: str, data: Path) -> Logged:
             hoor_en_wederhoor=True,
         )
     with ServingStore(url, clock=lambda: PURGED) as store:
-        store.purge(datetime(2026, 6, 1, tzinfo=UTC), [load_spec(scan) for scan in SCAN_IDS])
+        store.purge(datetime(2026, 6, 1, tzinfo=UTC), [load_spec(scan) for scan in scan_ids()])
     return Logged(
         sorted(map(str, own["periode_id"])),
         [row.case_id for row in rows[:3]],
@@ -134,9 +136,9 @@ def write_log(url: str, data: Path) -> Logged:
 
 
 def letter_for(url: str, data: Path, case_id: str) -> str:
-    specs = {scan: load_spec(scan) for scan in SCAN_IDS}
-    with ServingStore(url) as store:
-        report = subject_report(store.engine, data, case_id, default_register(), specs)
+    specs = {scan: load_spec(scan) for scan in scan_ids()}
+    with ServingStore(url) as store, GovernanceStore(url) as governance:
+        report = subject_report(store.engine, data, case_id, default_register(), specs, governance.rulings())
     return render_letter(report, "subject_letter.css")
 
 
@@ -168,6 +170,45 @@ def test_the_letter_holds_the_persons_scorings_and_nothing_of_anyone_else(
         html = letter_for(database_url, extract, asked)
         check_letter(html, logged)
         assert f"Over dossier {asked}" in html
+
+
+def test_the_letter_tells_of_a_halted_investigation_and_of_a_reexamination_and_its_result(
+    database_url: str, extract: Path
+) -> None:
+    logged = write_log(database_url, extract)
+    with GovernanceStore(database_url) as governance, ServingStore(database_url) as store:
+        committee = store.create_token(name="commissie", role="committee")[1]
+        ruling = governance.record_ruling(
+            column="werkmap_logins",
+            reason="test: via cookies",
+            ruled_by_token_id=committee.id,
+            ruled_by="commissie",
+        )
+        store.record_blocked(ruling.id, "sollicitatie", "7", False)
+        store.open_reexaminations(ruling.id)
+        (task,) = store.reexamination_tasks([ruling])
+        assert (
+            task.case.case_id == logged.logged_cases[1]
+        )  # the signal with an outcome; the control is halted
+        html = unescape(" ".join(letter_for(database_url, extract, logged.logged_cases[0]).split()))
+        label = default_register()["werkmap_logins"].label
+        assert html.count("<strong>Heronderzoek:</strong>") == 2
+        assert "heeft UWV het onderzoek naar dit dossier stopgezet" in html  # the control draw, still open
+        assert f"De scan gebruikte het gegeven '{label}'" in html
+        assert f"Volgens een uitspraak van {dutch_date(ruling.created_at)}" in html
+        assert "Het heronderzoek loopt nog." in html
+        store.record_reexamination_result(
+            reexamination_id=task.id,
+            result="upheld",
+            note="blijkt uit rechtmatig verkregen gegevens",
+            hoor_en_wederhoor=True,
+            token=store.create_token(name="herbeoordelaar", role="handhaving")[1],
+        )
+    html = unescape(" ".join(letter_for(database_url, extract, logged.logged_cases[0]).split()))
+    assert "Het heronderzoek loopt nog." not in html
+    assert "Uitkomst van het heronderzoek op" in html and "de maatregel blijft staan" in html
+    assert "commissie" not in html and "herbeoordelaar" not in html  # who ruled or re-examined is not told
+    assert logged.other_case not in html and OTHER_MARK not in html
 
 
 def test_an_unknown_case_id_is_refused(database_url: str, extract: Path) -> None:

@@ -211,10 +211,26 @@ def test_verifiable_share_is_empty_exactly_when_nothing_was_reported(default: Ta
 @pytest.mark.parametrize("name", [APPLICATIONS, PERIODS])
 def test_truth_is_kept_apart_from_the_source_table(default: Tables, name: str) -> None:
     table = default[name]
-    assert list(table.truth.columns) == [ID[name], "p_true", "violation"]
+    # The periods also carry the truth of the stay-abroad scan's outcome (verblijf, the table's second scan).
+    further = ["p_true_verblijf", "violation_verblijf"] if name == PERIODS else []
+    assert list(table.truth.columns) == [ID[name], "p_true", "violation", *further]
     assert table.truth[ID[name]].equals(table.frame[ID[name]])
-    assert not {"p_true", "violation"} & set(table.frame.columns)
+    assert not {"p_true", "violation", *further} & set(table.frame.columns)
     assert table.truth["p_true"].between(0, 1).all()
+
+
+def test_stay_abroad_is_recorded_only_when_investigated_and_true_and_follows_logins_from_abroad(
+    default: Tables,
+) -> None:
+    frame, truth = default[PERIODS].frame, default[PERIODS].truth
+    recorded = frame["maatregel_verblijf"]
+    assert (recorded.isna() == ~frame["onderzocht"]).all()
+    assert not (recorded.fillna(False) & ~truth["violation_verblijf"]).any(), "a stay recorded that never was"
+    # DATA_CARD "Stay abroad": 1.5% of periods without logins from abroad (a little more with missed
+    # appointments), about nine times the odds with them; about 3% overall.
+    by_flag = truth["violation_verblijf"].groupby(frame["inlog_buitenland"]).mean()
+    assert 0.012 < by_flag[False] < 0.025 and 0.10 < by_flag[True] < 0.20
+    assert 0.015 < truth["violation_verblijf"].mean() < 0.045
 
 
 # --------------------------------------------------------------------------------------------------
@@ -239,7 +255,10 @@ def test_recording_hazards_change_the_record_but_not_the_world(
 ) -> None:
     realistic, switched_off = generated(Hazards()), generated(ALL_OFF)
     for name in (APPLICATIONS, PERIODS):
-        pd.testing.assert_frame_equal(realistic[name].truth, switched_off[name].truth)
+        # The stay-abroad truth follows inlog_buitenland, which proxy_strength moves by design: the one
+        # truth of the world that a hazard changes (synthetic/generator.py); the scans' own truths do not.
+        first = [ID[name], "p_true", "violation"]
+        pd.testing.assert_frame_equal(realistic[name].truth[first], switched_off[name].truth[first])
         assert not realistic[name].frame[LABEL[name]].equals(switched_off[name].frame[LABEL[name]])
 
 
