@@ -11,7 +11,7 @@ VENV        := .venv
 RUN         := $(VENV)/bin
 STAMP       := $(VENV)/.synced
 
-.PHONY: install browser demo test lint typecheck pytest bench requirements bento clean
+.PHONY: install browser wrk demo test lint typecheck pytest bench requirements bento clean
 
 install: $(STAMP)
 
@@ -45,6 +45,12 @@ browser:
 	  echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The serving benchmark drives HTTP with Debian's wrk (C, a few microseconds of CPU a request), not Python.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing Debian wrk for the serving benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
 pytest: install browser
 	$(RUN)/pytest -n 2 --dist loadgroup
 
@@ -62,7 +68,7 @@ bento: install requirements
 	PATH="$(CURDIR)/$(TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$$PATH" BENTOML_DO_NOT_TRACK=true \
 	  RISKSCAN_HOME="$$(mktemp -d)" $(RUN)/bentoml build
 
-bench: install
+bench: install wrk
 	for b in benchmarks/bench_*.py; do $(RUN)/python $$b || exit 1; done
 
 clean:

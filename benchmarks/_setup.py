@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 VENV_BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 REMOVED_ENV = ("MLFLOW_TRACKING_URI", "RISKSCAN_DATABASE_URL")
+if str(ROOT) not in sys.path:  # this checkout's packages, not the editable install's (see bench_env)
+    sys.path.insert(1, str(ROOT))
 
 
 def timed(function: Callable[[], Any]) -> tuple[Any, float]:
@@ -89,6 +92,9 @@ def bench_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in REMOVED_ENV}
     env["RISKSCAN_HOME"] = str(home)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    # The venv's editable install points at the checkout that ran `uv sync`; a benchmark measures the code
+    # of its own checkout (a worktree's), so that comes first on the path of every subprocess.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return env
@@ -162,6 +168,10 @@ def prepare_home(args: argparse.Namespace, *, demo: bool = True) -> Home:
         str(args.demo_applications),
         "--periods",
         str(args.demo_periods),
+        # The demo's committee service needs a port of its own: on 3000 it met another running service
+        # (another checkout's demo) and its login was refused there.
+        "--port",
+        str(_free_port()),
         log=log,
     )
     seconds = time.perf_counter() - start
@@ -170,6 +180,12 @@ def prepare_home(args: argparse.Namespace, *, demo: bool = True) -> Home:
         f"(log {log})"
     )
     return Home(path, seconds, temporary, how)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

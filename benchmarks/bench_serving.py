@@ -1,22 +1,26 @@
-"""Benchmark of online scoring: the VW champion served by riskscan (BentoML) and by MLflow. Prints figures;
+"""Benchmark of online scoring: governance over the bare alternative, side by side in one run. Prints figures;
 asserts nothing.
 
-The same registered champion is served two ways and driven by one load generator (asyncio + httpx):
+The VW champion is served three ways, and wrk (``_serving/cycle.lua``) drives each with the same real cases:
 
-* ``riskscan serve``: validation against the register, calibrated score, exact TreeSHAP explanation (top 5
-  contributions with Dutch labels) and a hash-chained decision-log write per case, behind a bearer token;
-* ``mlflow models serve -m models:/riskscan-vw/<champion>``: the pyfunc (feature pipeline + booster +
-  calibration), scores only.
+* ``riskscan``: ``riskscan serve``, the governed service: the gate (overload, token, strict body),
+  validation against the register, calibrated score, exact TreeSHAP explanation with Dutch labels, and a
+  hash-chained decision-log write per case before the answer leaves;
+* ``bare``: a minimal ``@bentoml.service`` (``_serving/bare_service.py``) that takes the same JSON body,
+  builds the feature row and returns the calibrated score and ``pred_contrib``: no validation, no auth,
+  no log; LightGBM on one thread, one worker, like riskscan;
+* ``mlflow``: ``mlflow models serve`` of a plain pyfunc (``_serving/plain_pyfunc.py``) doing the bare
+  service's work, the way a user would serve the booster; not the registered riskscan pyfunc, whose
+  pandera validation made MLflow look slow for a reason of ours.
 
-One real VW case (non-Wajong, from the home's ww_aanvragen) per request, cycling through ``--cases``
-distinct cases; concurrency 1, 8 and 32; for each a warm-up, then a fixed duration (or ``--requests``).
-Printed per server and concurrency: requests/s, p50/p99 latency, and the CPU the load generator and the
-server used (all share the machine's cores), in share of a core and in CPU ms per request. Also: an HTTP
-floor (each server's health check at concurrency 1), a what-if run of riskscan with OMP_NUM_THREADS=1
-(``--what-if-levels``), the ratios, the goals (riskscan >= 5x MLflow's throughput at concurrency 8, riskscan
-p99 <= 25 ms at concurrency 8) with a Little's-law check of what the latency goal needs, and, in-process,
-where the time of one ``ScanRuntime.score`` call goes (timers around each step, then cProfile). Both
-servers run in their own process groups and are terminated at the end, also on errors.
+The HTTP floor is the bare service's ``/noop`` (same body, no work): the physical limit of a BentoML
+endpoint on this machine. One real VW case (non-Wajong) per request, cycling through ``--cases`` distinct
+cases; at each level of ``--concurrency`` every target gets a warm-up, then ``--duration`` seconds.
+Printed per run: requests/s, p50/p99, the count of every HTTP status and of socket errors (a dropped
+connection), and the CPU per request of the server (its process tree) and of wrk. Then riskscan with
+``RISKSCAN_PREDICT_THREADS=0`` (LightGBM's default threads) at ``--threads-level``, optionally the
+in-process breakdown of ``ScanRuntime.score`` (``--breakdown``), the load average, and as the last line
+the ratio of riskscan over bare at concurrency 8 (goal: throughput >= 0.8, p99 <= 1.5).
 
     python benchmarks/bench_serving.py                      # fresh temporary home, demo set-up
     python benchmarks/bench_serving.py --home var --duration 30 --concurrency 1,8,32,64
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,57 +39,51 @@ from typing import Any
 
 import httpx
 from _serving import SCAN
-from _serving.breakdown import breakdown
-from _serving.cases import load_cases, mlflow_body, riskscan_body
-from _serving.load import LoadPlan, LoadResult, measure, measure_floor
-from _serving.report import evaluate, print_results, progress_line
-from _serving.targets import Server, Target, mlflow_target, riskscan_target
+from _serving.cases import load_cases, mlflow_body, read_bodies, riskscan_body, write_bodies
+from _serving.load import LoadPlan, LoadResult, measure, wrk_command
+from _serving.plain_model import export_plain
+from _serving.report import print_final, print_ratios, print_results, progress_line
+from _serving.targets import Server, Target, bare_target, mlflow_target, riskscan_target
 from _setup import bench_env, bench_home, bench_parser, machine_load, riskscan, use_home_in_process
+
+RATIO_LEVEL = 8
 
 
 def main() -> None:
     args = parse_arguments()
+    wrk_command()  # refuse before any set-up when wrk is missing
     signal.signal(signal.SIGTERM, _exit_on_term)
     with bench_home(args) as home:
         results = measure_servers(home.path, args)
-        evaluate(results, args.concurrency)
-        if not args.no_breakdown:
+        if args.breakdown:
             compare_in_process(home.path, args, results)
+        print_ratios(results, args.concurrency)
+        print(f"machine load: {machine_load()}")
+        print_final(results, RATIO_LEVEL)
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = bench_parser(__doc__)
     parser.add_argument(
-        "--concurrency", default="1,8,32", type=_levels, help="comma-separated levels (default %(default)s)"
+        "--concurrency",
+        default="1,8,32,64",
+        type=_levels,
+        help="comma-separated levels (default %(default)s)",
     )
-    parser.add_argument(
-        "--duration", type=float, default=15.0, help="measured seconds per level (default 15)"
-    )
-    parser.add_argument("--requests", type=int, default=None, help="measure this many requests instead")
-    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per level (default 3)")
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds per run (default 15)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per run (default 3)")
     parser.add_argument("--cases", type=int, default=2000, help="distinct cases to cycle through")
     parser.add_argument("--top-n", type=int, default=5, help="explanation entries per case (riskscan)")
-    parser.add_argument("--mlflow-workers", type=int, default=1, help="uvicorn workers of MLflow (default 1)")
     parser.add_argument(
-        "--workers",
+        "--threads-level",
         type=int,
-        default=None,
-        help="riskscan BentoML workers (RISKSCAN_SERVE_WORKERS; default: the service's)",
+        default=RATIO_LEVEL,
+        help="level of the LightGBM-threads run (riskscan with RISKSCAN_PREDICT_THREADS=0); 0 skips",
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time the steps of ScanRuntime.score in-process"
     )
     parser.add_argument("--profile-calls", type=int, default=1000, help="in-process breakdown calls")
-    parser.add_argument(
-        "--what-if-levels",
-        default="1,8",
-        type=_levels,
-        help="also serve riskscan with OMP_NUM_THREADS=1 at these levels ('' to skip; default %(default)s)",
-    )
-    parser.add_argument(
-        "--floor-seconds",
-        type=float,
-        default=3.0,
-        help="health-check (HTTP floor) seconds per server; 0 skips",
-    )
-    parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process breakdown")
     return parser.parse_args()
 
 
@@ -94,6 +93,18 @@ def _levels(text: str) -> list[int]:
 
 def _exit_on_term(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What the servers share: the home, a folder for their files and logs, the environment, the champion."""
+
+    home: Path
+    work: Path
+    env: dict[str, str]
+    token: str
+    version: str
+    cases: list[dict[str, Any]]
 
 
 def measure_servers(home: Path, args: argparse.Namespace) -> list[LoadResult]:
@@ -106,40 +117,35 @@ def measure_servers(home: Path, args: argparse.Namespace) -> list[LoadResult]:
             server.stop()
         if servers:
             print(f"stopped {', '.join(s.name for s in servers)} (process groups terminated)")
-    print(f"machine after the load tests: {machine_load()}")
-    return results
-
-
-def load_runs(home: Path, args: argparse.Namespace, servers: list[Server]) -> list[LoadResult]:
-    """Start both servers, check they agree, then the HTTP floor, every level and the what-if."""
-    plan = LoadPlan(args.warmup, None if args.requests else args.duration, args.requests)
-    bench = open_bench(home, args.cases)
-    rs, ml = riskscan_and_mlflow(bench, args)
-    start_servers([rs, ml], servers)
-    check_same_scores(rs, ml)
-    if args.floor_seconds > 0:
-        http_floor([rs, ml], args.floor_seconds)
-    results = measure_levels([rs, ml], args.concurrency, plan)
-    if args.what_if_levels:
-        results += what_if_one_thread(bench, rs, servers, args.what_if_levels, plan)
     print_results(results)
     return results
 
 
-@dataclass(frozen=True)
-class Bench:
-    """What the servers share: the home, a folder for their logs, the environment and the champion."""
-
-    home: Path
-    work: Path
-    env: dict[str, str]
-    token: str
-    version: str
-    cases: list[dict[str, Any]]
+def load_runs(home: Path, args: argparse.Namespace, servers: list[Server]) -> list[LoadResult]:
+    plan = LoadPlan(args.warmup, args.duration)
+    bench = open_bench(home, args.cases)
+    rs, bare, ml = targets(bench, args)
+    start_servers([rs, bare, ml], servers)
+    check_same_scores(rs, bare, ml)
+    floor = bare.score_url.rsplit("/", 1)[0] + "/noop"
+    results = []
+    for level in args.concurrency:
+        runs = [
+            (bare, floor, "floor"),
+            (bare, bare.score_url, ""),
+            (rs, rs.score_url, ""),
+            (ml, ml.score_url, ""),
+        ]
+        for target, url, label in runs:
+            result = measure(target, url, level, plan, label)
+            results.append(result)
+            print(progress_line(result), flush=True)
+    if args.threads_level:
+        results.append(default_threads_run(bench, rs, servers, args.threads_level, plan))
+    return results
 
 
 def open_bench(home: Path, n_cases: int) -> Bench:
-    """A token, the champion's version and the cases, described in a line."""
     work = Path(tempfile.mkdtemp(prefix="bench-serving-", dir=home))
     token = create_token(home, work)
     version = champion_version(home)
@@ -148,27 +154,47 @@ def open_bench(home: Path, n_cases: int) -> Bench:
     return Bench(home, work, bench_env(home), token, version, cases)
 
 
-def riskscan_and_mlflow(bench: Bench, args: argparse.Namespace) -> tuple[Target, Target]:
-    """The champion served by riskscan (``--workers`` BentoML workers) and by MLflow, not yet started."""
-    rs_env = dict(bench.env)
-    if args.workers is not None:
-        rs_env["RISKSCAN_SERVE_WORKERS"] = str(args.workers)
-    print(f"riskscan workers: {rs_env.get('RISKSCAN_SERVE_WORKERS', 'service default')}")
+def targets(bench: Bench, args: argparse.Namespace) -> tuple[Target, Target, Target]:
+    """riskscan, bare and MLflow, not yet started; the bodies written once, bare takes riskscan's."""
+    from models import registry
+
+    rs_bodies = write_bodies(
+        bench.work / "riskscan.jsonl", [riskscan_body(c, args.top_n) for c in bench.cases]
+    )
+    ml_bodies = write_bodies(bench.work / "mlflow.jsonl", [mlflow_body(c) for c in bench.cases])
+    plain = export_plain(registry.load_scan_model(SCAN, bench.version), bench.work / "plain")
+    pyfunc = save_plain_pyfunc(plain, bench.work / "plain-pyfunc")
     rs = riskscan_target(
         "riskscan",
-        rs_env,
-        bench.work / "riskscan-serve.log",
-        [riskscan_body(c, args.top_n) for c in bench.cases],
+        bench.env,
+        bench.work / "riskscan.log",
+        rs_bodies,
         {"Authorization": f"Bearer {bench.token}"},
     )
-    ml = mlflow_target(
-        f"models:/{_model_name()}/{bench.version}",
-        args.mlflow_workers,
-        {**bench.env, "MLFLOW_TRACKING_URI": f"sqlite:///{bench.home / 'mlflow.db'}"},
-        bench.work / "mlflow-serve.log",
-        [mlflow_body(c) for c in bench.cases],
+    bare = bare_target(
+        "bare", {**bench.env, "BENCH_PLAIN_MODEL": str(plain)}, bench.work / "bare.log", rs_bodies
     )
-    return rs, ml
+    ml = mlflow_target(str(pyfunc), bench.env, bench.work / "mlflow.log", ml_bodies)
+    return rs, bare, ml
+
+
+def save_plain_pyfunc(plain: Path, path: Path) -> Path:
+    """The plain pyfunc as MLflow "models from code", its model folder as an artifact."""
+    import mlflow.pyfunc
+
+    here = Path(__file__).parent / "_serving"
+    sys.path.insert(0, str(here))  # saving runs the code file, which imports plain_model as a top module
+    try:
+        mlflow.pyfunc.save_model(
+            path=str(path),
+            python_model=str(here / "plain_pyfunc.py"),
+            artifacts={"plain": str(plain)},
+            code_paths=[str(here / "plain_model.py")],
+            pip_requirements=["lightgbm", "numpy", "pandas"],  # served with --env-manager local: no inference
+        )
+    finally:
+        sys.path.remove(str(here))
+    return path
 
 
 def _model_name() -> str:
@@ -194,88 +220,74 @@ def champion_version(home: Path) -> str:
     return str(champion.version)
 
 
-def start_servers(targets: list[Target], servers: list[Server]) -> None:
+def start_servers(started: list[Target], servers: list[Server]) -> None:
     """Start them all, then wait for each in turn (they start up side by side)."""
-    for target in targets:
+    for target in started:
         servers.append(target.server)
         target.server.start()
-    for target in targets:
+    for target in started:
         seconds = target.server.wait_ready()
         print(f"{target.name} ready in {seconds:.1f} s ({target.server.describe()}; log {target.server.log})")
 
 
-def check_same_scores(rs: Target, ml: Target) -> None:
-    """Same model, same answer: compare the scores of a few cases."""
+def check_same_scores(rs: Target, bare: Target, ml: Target) -> None:
+    """Same model, same answer: the scores of 20 cases from all three, and the contributions of bare and
+    riskscan's explanation entries."""
     differences = []
-    explanation = 0
-    for rs_body, ml_body in list(zip(rs.bodies, ml.bodies, strict=True))[:20]:
-        a = httpx.post(
-            rs.score_url,
-            content=rs_body,
-            headers={**rs.headers, "Content-Type": "application/json"},
-            timeout=30,
-        )
-        b = httpx.post(
-            ml.score_url, content=ml_body, headers={"Content-Type": "application/json"}, timeout=30
-        )
-        if a.status_code != 200 or b.status_code != 200:
-            raise RuntimeError(
-                f"check request failed: riskscan {a.status_code} {a.text[:300]}; mlflow {b.status_code} {b.text[:300]}"
+    contribution = 0.0
+    pairs = zip(read_bodies(rs.bodies)[:20], read_bodies(ml.bodies)[:20], strict=True)
+    for rs_body, ml_body in pairs:
+        answers = [_post(target, body) for target, body in ((rs, rs_body), (bare, rs_body), (ml, ml_body))]
+        a, b = answers[0]["results"][0], answers[1]["results"][0]
+        c = answers[2]["predictions"][0]
+        differences += [abs(a["score"] - b["score"]), abs(a["score"] - c["score"])]
+        for entry in a["explanation"]:
+            contribution = max(
+                contribution, abs(entry["contribution"] - b["contributions"][entry["feature"]])
             )
-        result = a.json()["results"][0]
-        explanation = len(result["explanation"])
-        differences.append(abs(result["score"] - b.json()["predictions"][0]))
     print(
-        f"check: 20 cases scored by both, max |score difference| {max(differences):.2e}; riskscan returns "
-        f"{explanation} explanation entries per case, MLflow a score only"
+        f"check: 20 cases scored by all three, max |score difference| {max(differences):.2e}, max |contribution "
+        f"difference| (riskscan's top entries vs bare's pred_contrib) {contribution:.2e}"
     )
 
 
-def http_floor(targets: list[Target], seconds: float) -> None:
-    """Each server's health check at concurrency 1: HTTP and the framework, no application code."""
-    print(f"HTTP floor: a health check (no application code) at concurrency 1 for {seconds:g} s")
-    for target in targets:
-        floor = measure_floor(target, seconds)
-        print(
-            f"  {target.name:<9} GET {target.floor_url.rsplit('/', 1)[1]:<6} {floor.rps:7.1f} req/s, p50 "
-            f"{floor.percentile(50):6.2f} ms, server CPU {floor.cpu_ms_per_request('server'):.2f} ms/req, "
-            f"load generator CPU {floor.cpu_ms_per_request('client'):.2f} ms/req"
-        )
+def _post(target: Target, body: bytes) -> Any:
+    answer = httpx.post(
+        target.score_url,
+        content=body,
+        headers={**target.headers, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    if answer.status_code != 200:
+        raise RuntimeError(f"check request to {target.name} failed: {answer.status_code} {answer.text[:300]}")
+    return answer.json()
 
 
-def measure_levels(targets: list[Target], levels: list[int], plan: LoadPlan) -> list[LoadResult]:
-    """Every target at every level, the targets taking turns at each level."""
-    results = []
-    for level in levels:
-        for target in targets:
-            result = measure(target, level, plan)
-            results.append(result)
-            print(progress_line(result), flush=True)
-    return results
-
-
-def what_if_one_thread(
-    bench: Bench, rs: Target, servers: list[Server], levels: list[int], plan: LoadPlan
-) -> list[LoadResult]:
-    """The same riskscan service with OMP_NUM_THREADS=1: LightGBM then predicts one row without an
-    OpenMP team. A deployment setting, not a code change; it shows what num_threads=1 in the serving
-    predict calls would buy. (It runs with the service's default workers, whatever ``--workers`` says.)"""
+def default_threads_run(
+    bench: Bench, rs: Target, servers: list[Server], level: int, plan: LoadPlan
+) -> LoadResult:
+    """riskscan again with ``RISKSCAN_PREDICT_THREADS=0``: LightGBM's default OpenMP team per predict
+    instead of one thread (the service's default)."""
     rs.server.stop()
     variant = riskscan_target(
-        "rs-omp1",
-        {**bench.env, "OMP_NUM_THREADS": "1"},
-        bench.work / "riskscan-serve-omp1.log",
+        "rs-threads0",
+        {**bench.env, "RISKSCAN_PREDICT_THREADS": "0"},
+        bench.work / "riskscan-threads0.log",
         rs.bodies,
         rs.headers,
     )
     servers.append(variant.server)
     variant.server.start()
-    print(f"what-if: riskscan serve with OMP_NUM_THREADS=1 ready in {variant.server.wait_ready():.1f} s")
-    return measure_levels([variant], levels, plan)
+    print(f"riskscan with RISKSCAN_PREDICT_THREADS=0 ready in {variant.server.wait_ready():.1f} s")
+    result = measure(variant, variant.score_url, level, plan)
+    print(progress_line(result), flush=True)
+    return result
 
 
 def compare_in_process(home: Path, args: argparse.Namespace, results: list[LoadResult]) -> None:
     """The in-process breakdown, and how much of the served CPU per request is not ScanRuntime.score."""
+    from _serving.breakdown import breakdown
+
     use_home_in_process(home)
     cases = load_cases(home, args.cases)
     inproc = breakdown(cases, args.profile_calls, args.top_n, max(200, args.profile_calls // 2))
@@ -284,9 +296,8 @@ def compare_in_process(home: Path, args: argparse.Namespace, results: list[LoadR
         served = c1.cpu_ms_per_request("server")
         print(
             f"\n  riskscan server CPU per request at concurrency 1: {served:.2f} ms (BentoML process tree) vs "
-            f"{inproc.plain_cpu_ms:.2f} ms for ScanRuntime.score in-process "
-            f"({inproc.one_thread_cpu_ms:.2f} ms with num_threads=1): about "
-            f"{served - inproc.plain_cpu_ms:.2f} ms of CPU per request is HTTP, BentoML and JSON"
+            f"{inproc.plain_cpu_ms:.2f} ms for ScanRuntime.score in-process: about "
+            f"{served - inproc.plain_cpu_ms:.2f} ms of CPU per request is HTTP, the gate, BentoML and JSON"
         )
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from features.register import FeatureRegister, default_register
 from models.scorer import ScanModel
 from riskscan import home
+from riskscan.errors import InvalidInput
 
 SIGNAL_NOTICE_NL = (
     "Een signaal is een selectie voor onderzoek, geen besluit. Een medewerker beoordeelt de zaak en neemt pas "
@@ -35,7 +36,27 @@ SIGNAL_NOTICE_EN = (
     "after hearing the client."
 )
 CONTROL_KEY_ENV = "RISKSCAN_CONTROL_KEY"
-SMALL_REQUEST = 64  # cases; up to this many are scored on one thread
+SMALL_REQUEST = 64  # cases; up to this many are scored on RISKSCAN_PREDICT_THREADS threads (default 1)
+PREDICT_THREADS_ENV = "RISKSCAN_PREDICT_THREADS"
+
+
+@functools.cache
+def small_request_threads() -> int:
+    """LightGBM threads for a request of at most ``SMALL_REQUEST`` cases: ``RISKSCAN_PREDICT_THREADS``,
+    default 1; 0 is LightGBM's own default (an OpenMP team over every core).
+
+    One, because a second OpenMP thread doubles the CPU of a one-row predict and, when the other core is
+    busy, turns 0.1 ms into 3-4 ms; a setting, so the default can be measured against the alternative
+    (benchmarks/bench_serving.py serves both). Read once per process.
+    """
+    value = os.environ.get(PREDICT_THREADS_ENV, "1")
+    if not value.isdigit():
+        raise InvalidInput(
+            f"{PREDICT_THREADS_ENV} must be a whole number of threads (0 = LightGBM's default), got {value!r}",
+            field=PREDICT_THREADS_ENV,
+            value=value,
+        )
+    return int(value)
 
 
 def control_key() -> bytes:
@@ -173,9 +194,8 @@ def score_records(
     """Score validated cases; explain those selected by ``explain`` (default: every case)."""
     register = register or default_register()
     encoded = model.encode_records(list(records))
-    # A few rows: one thread. A second OpenMP thread doubles the CPU of a one-row predict and, when the
-    # other core is busy, turns 0.1 ms into 3-4 ms (benchmarks/bench_serving.py).
-    threads = 1 if len(records) <= SMALL_REQUEST else 0
+    # A few rows: one thread by default (small_request_threads says why); a caseload: every core.
+    threads = small_request_threads() if len(records) <= SMALL_REQUEST else 0
     margin = model.raw_margin(encoded, num_threads=threads)
     scores = model.calibration.apply(margin)
     wanted = np.ones(len(records), dtype=bool) if explain is None else np.asarray(explain, dtype=bool)

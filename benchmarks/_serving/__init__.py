@@ -3,9 +3,11 @@
 * ``cases``: the real VW cases sent, and the request body each server takes;
 * ``targets``: a server under test in its own process group (start, ready, CPU, stop) and what is sent
   to it;
-* ``load``: the closed-loop load generator and the latency and CPU figures of one run;
+* ``load``: wrk (``cycle.lua``) as the load generator, and the figures of one run;
 * ``report``: the progress lines, the results table, the ratios and the goals;
-* ``breakdown``: where the time of one in-process ``ScanRuntime.score`` call goes.
+* ``breakdown``: where the time of one in-process ``ScanRuntime.score`` call goes;
+* ``plain_model``, ``bare_service``, ``plain_pyfunc``: the anchors, the champion served without governance
+  by BentoML and by MLflow (loaded by those servers from this folder, so they import no project package).
 
 Imported by the benchmark scripts only; it may import the project's packages and ``_setup``.
 """

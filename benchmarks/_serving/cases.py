@@ -1,4 +1,7 @@
-"""The cases the load generator sends: real VW applications from the home, and each server's body."""
+"""The cases the load generator sends: real VW applications from the home, and each server's body.
+
+The bodies are written to a file, one a line, which wrk's ``cycle.lua`` reads and sends in turn.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def _plain(value: Any) -> Any:
 
 
 def riskscan_body(case: dict[str, Any], top_n: int) -> bytes:
-    """``POST /score`` on riskscan: one case, with its top ``top_n`` explanation entries."""
+    """``POST /score`` on riskscan (and on the bare service, which takes the same body): one case."""
     return json.dumps({"scan": SCAN, "cases": [case], "top_n": top_n}).encode()
 
 
@@ -44,3 +47,13 @@ def mlflow_body(case: dict[str, Any]) -> bytes:
     """``POST /invocations`` on MLflow: the features only, as one dataframe record."""
     record = {k: v for k, v in case.items() if k not in ("case_id", "wajong")}
     return json.dumps({"dataframe_records": [record]}).encode()
+
+
+def write_bodies(path: Path, bodies: list[bytes]) -> Path:
+    """One body a line (JSON has no raw newlines), for ``cycle.lua``."""
+    path.write_bytes(b"".join(body + b"\n" for body in bodies))
+    return path
+
+
+def read_bodies(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().splitlines() if line]

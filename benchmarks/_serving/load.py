@@ -1,155 +1,127 @@
-"""The load generator (asyncio + httpx, closed loop) and the figures of one run.
+"""The load generator: ``wrk`` with ``cycle.lua``, and the figures of one run.
 
-``concurrency`` workers each send one request, wait for its answer and send the next, cycling through the
-request bodies; a warm-up phase runs first and is not counted. Latency is the wall time from send to
-answer, kept for 200 answers only; anything else counts as an error, the first one kept for the report.
-CPU is measured apart for the load generator (``time.process_time`` of this process) and the server
-(its whole process tree), because all of them share the machine's cores.
+wrk (C, one event-loop thread) costs a few microseconds of CPU a request, where the earlier Python
+generator (asyncio + httpx) cost 2-6 ms and took a core from the servers it measured. One wrk thread
+drives every level (it keeps ``concurrency`` connections open, each with one request in flight: a closed
+loop), POSTing the prepared bodies in turn. Each level is a warm-up run, then the measured run; the server's
+CPU is read (its whole process tree, :meth:`Server.cpu_seconds`) just before and after the measured run, and
+wrk's own CPU comes from the kernel's accounting of reaped children (``RUSAGE_CHILDREN``, before and
+after the run).
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-
-import httpx
-import numpy as np
+import json
+import resource
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from _serving.targets import Server, Target
+
+LUA = Path(__file__).with_name("cycle.lua")
+MARKER = "WRK-RESULT "
+TIMEOUT_S = 60  # wrk's per-request timeout; the servers' own is 60 s, so a slow answer is not a socket error
 
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """How long each level is driven: a warm-up, then ``duration`` seconds or ``count`` requests."""
+    """How long each level is driven: a warm-up, then ``duration`` seconds."""
 
     warmup: float
-    duration: float | None
-    count: int | None
+    duration: float
 
 
 @dataclass
 class LoadResult:
     server: str
     concurrency: int
-    ok: int
-    errors: int
-    first_error: str | None
+    requests: int
     seconds: float
-    latencies_ms: np.ndarray
-    client_cpu: float  # load generator CPU seconds (time.process_time) during the measured phase
-    server_cpu: float  # server process tree CPU seconds during the measured phase
+    statuses: dict[int, int]
+    socket_errors: dict[str, int]  # connect, read, write, timeout: a dropped or refused connection
+    latency_ms: dict[str, float]  # mean, p50, p90, p99, p999, max
+    client_cpu: float  # wrk's CPU seconds (user + system) in the measured run
+    server_cpu: float  # the server's process tree CPU seconds in the measured run
+    label: str = field(default="")
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get(200, 0)
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.socket_errors.values())
 
     @property
     def rps(self) -> float:
+        """Answered requests (200) per second."""
         return self.ok / self.seconds if self.seconds else 0.0
+
+    def percentile(self, name: str) -> float:
+        return self.latency_ms[name]
 
     def cpu_ms_per_request(self, who: str) -> float:
         seconds = self.client_cpu if who == "client" else self.server_cpu
-        return seconds / self.ok * 1000 if self.ok else float("nan")
+        return seconds / self.requests * 1000 if self.requests else float("nan")
 
-    def percentile(self, q: float) -> float:
-        return float(np.percentile(self.latencies_ms, q)) if len(self.latencies_ms) else float("nan")
-
-
-def measure(target: Target, concurrency: int, plan: LoadPlan) -> LoadResult:
-    """One level against one target's scoring URL."""
-    return asyncio.run(
-        run_load(
-            target.server,
-            target.score_url,
-            target.bodies,
-            target.headers,
-            concurrency,
-            warmup=plan.warmup,
-            duration=plan.duration,
-            count=plan.count,
-        )
-    )
+    def status_text(self) -> str:
+        codes = ", ".join(f"{code}: {n:,}" for code, n in sorted(self.statuses.items())) or "none"
+        errors = ", ".join(f"{k} {v}" for k, v in self.socket_errors.items() if v) or "0"
+        return f"statuses {{{codes}}}, socket errors {errors}"
 
 
-def measure_floor(target: Target, seconds: float) -> LoadResult:
-    """The target's health check (a GET, no application code) at concurrency 1, after a 1 s warm-up."""
-    return asyncio.run(
-        run_load(target.server, target.floor_url, [b""], {}, 1, warmup=1.0, duration=seconds, count=None)
-    )
+def wrk_command() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("wrk is not installed: `make bench` installs Debian's wrk (apt-get install wrk)")
+    return found
 
 
-async def _drive(
-    client: httpx.AsyncClient,
-    url: str,
-    bodies: list[bytes],
-    headers: dict[str, str],
-    cursor: Iterator[int],
-    concurrency: int,
-    duration: float | None,
-    count: int | None,
-) -> tuple[list[float], int, str | None, float]:
-    latencies: list[float] = []
-    errors = 0
-    first_error: str | None = None
-    budget = itertools.count()
-    start = time.perf_counter()
-    deadline = start + duration if duration is not None else float("inf")
-
-    async def worker() -> None:
-        nonlocal errors, first_error
-        while time.perf_counter() < deadline and (count is None or next(budget) < count):
-            body = bodies[next(cursor) % len(bodies)]
-            sent = time.perf_counter()
-            try:
-                if body:
-                    response = await client.post(url, content=body, headers=headers)
-                else:
-                    response = await client.get(url)
-                status, text = response.status_code, response.text
-            except httpx.HTTPError as exc:
-                status, text = -1, repr(exc)
-            elapsed = time.perf_counter() - sent
-            if status == 200:
-                latencies.append(elapsed)
-            else:
-                errors += 1
-                first_error = first_error or f"HTTP {status}: {text[:300]}"
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors, first_error, time.perf_counter() - start
+def run_wrk(
+    url: str, bodies: Path, headers: dict[str, str], concurrency: int, seconds: float
+) -> tuple[dict, float]:
+    """One wrk run: its parsed result line and its CPU seconds (user + system, from the kernel)."""
+    command = [
+        wrk_command(),
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{seconds:g}s",
+        f"--timeout={TIMEOUT_S}s",
+        "-s",
+        str(LUA),
+    ]
+    for name, value in {"Content-Type": "application/json", **headers}.items():
+        command += ["-H", f"{name}: {value}"]
+    command += [url, "--", str(bodies)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child reaped in between
+    line = next((x for x in done.stdout.splitlines() if x.startswith(MARKER)), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(line[len(MARKER) :]), cpu
 
 
-async def run_load(
-    server: Server,
-    url: str,
-    bodies: list[bytes],
-    headers: dict[str, str],
-    concurrency: int,
-    *,
-    warmup: float,
-    duration: float | None,
-    count: int | None,
-) -> LoadResult:
-    """Drive ``url`` (POST each body; an empty body is a GET) at ``concurrency``; ``server``'s CPU is read
-    before and after the measured phase."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    base = {"Content-Type": "application/json", **headers}
-    cursor = itertools.count()
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as client:
-        if warmup > 0:
-            await _drive(client, url, bodies, base, cursor, concurrency, warmup, None)
-        cpu0, server0 = time.process_time(), server.cpu_seconds()
-        latencies, errors, first_error, seconds = await _drive(
-            client, url, bodies, base, cursor, concurrency, duration, count
-        )
-        cpu1, server1 = time.process_time(), server.cpu_seconds()
+def measure(target: Target, url: str, concurrency: int, plan: LoadPlan, label: str = "") -> LoadResult:
+    """Warm up, then drive ``url`` of ``target`` at ``concurrency`` for the plan's duration."""
+    if plan.warmup > 0:
+        run_wrk(url, target.bodies, target.headers, concurrency, plan.warmup)
+    server: Server = target.server
+    before = server.cpu_seconds()
+    result, client_cpu = run_wrk(url, target.bodies, target.headers, concurrency, plan.duration)
+    server_cpu = server.cpu_seconds() - before
+    latency = {k: v / 1000.0 for k, v in result["latency_us"].items()}
     return LoadResult(
-        server=server.name,
+        server=label or target.name,
         concurrency=concurrency,
-        ok=len(latencies),
-        errors=errors,
-        first_error=first_error,
-        seconds=seconds,
-        latencies_ms=np.asarray(latencies) * 1000.0,
-        client_cpu=cpu1 - cpu0,
-        server_cpu=server1 - server0,
+        requests=int(result["requests"]),
+        seconds=result["duration_us"] / 1e6,
+        statuses={int(k): int(v) for k, v in result["statuses"].items()},
+        socket_errors={k: int(result["errors"][k]) for k in ("connect", "read", "write", "timeout")},
+        latency_ms=latency,
+        client_cpu=client_cpu,
+        server_cpu=server_cpu,
     )

@@ -1,7 +1,8 @@
 """The servers under test: each started in its own process group, watched for CPU, stopped as a group.
 
 A :class:`Target` is a running server together with what the load generator sends it: the scoring URL,
-the request bodies and headers, and the URL of its health check (the HTTP floor: no application code).
+the file of request bodies and the headers. Three servers: riskscan's governed service, the bare BentoML
+service (``bare_service.py``, which also has the no-op endpoint of the HTTP floor) and MLflow.
 """
 
 from __future__ import annotations
@@ -118,12 +119,11 @@ class Server:
 
 @dataclass(frozen=True)
 class Target:
-    """A server and what the load generator sends it."""
+    """A server and what the load generator sends it: ``bodies`` is a file of request bodies, one a line."""
 
     server: Server
     score_url: str
-    floor_url: str
-    bodies: list[bytes]
+    bodies: Path
     headers: dict[str, str]
 
     @property
@@ -132,21 +132,36 @@ class Target:
 
 
 def riskscan_target(
-    name: str, env: dict[str, str], log: Path, bodies: list[bytes], headers: dict[str, str]
+    name: str, env: dict[str, str], log: Path, bodies: Path, headers: dict[str, str]
 ) -> Target:
-    """``riskscan serve`` (BentoML) on a free port: ready at /readyz, scores at /score, floor /livez."""
-    port = free_port()
+    """``riskscan serve`` (BentoML, the governed service) on a free port: ready at /readyz, scores at /score."""
+    port = str(free_port())
     base = f"http://{HOST}:{port}"
-    command = [str(VENV_BIN / "riskscan"), "serve", "--port", str(port), "--host", HOST]
-    server = Server(name, command, env, f"{base}/readyz", log)
-    return Target(server, f"{base}/score", f"{base}/livez", bodies, headers)
+    command = [str(VENV_BIN / "riskscan"), "serve", "--port", port, "--host", HOST]
+    return Target(Server(name, command, env, f"{base}/readyz", log), f"{base}/score", bodies, headers)
 
 
-def mlflow_target(
-    model_uri: str, workers: int, env: dict[str, str], log: Path, bodies: list[bytes]
-) -> Target:
-    """``mlflow models serve`` of the registered pyfunc on a free port: /invocations, floor /ping."""
-    port = free_port()
+def bare_target(name: str, env: dict[str, str], log: Path, bodies: Path) -> Target:
+    """The bare BentoML service (``bare_service.py``) on a free port: /score, and the no-op /noop."""
+    port = str(free_port())
+    base = f"http://{HOST}:{port}"
+    command = [
+        str(VENV_BIN / "bentoml"),
+        "serve",
+        "bare_service:Bare",
+        "--working-dir",
+        str(Path(__file__).parent),
+        "--port",
+        port,
+        "--host",
+        HOST,
+    ]
+    return Target(Server(name, command, env, f"{base}/readyz", log), f"{base}/score", bodies, {})
+
+
+def mlflow_target(model_uri: str, env: dict[str, str], log: Path, bodies: Path) -> Target:
+    """``mlflow models serve`` of a pyfunc, one uvicorn worker, on a free port: /invocations, ready at /ping."""
+    port = str(free_port())
     base = f"http://{HOST}:{port}"
     command = [
         str(VENV_BIN / "mlflow"),
@@ -157,11 +172,10 @@ def mlflow_target(
         "--env-manager",
         "local",
         "-p",
-        str(port),
+        port,
         "--host",
         HOST,
         "--workers",
-        str(workers),
+        "1",
     ]
-    server = Server("mlflow", command, env, f"{base}/ping", log)
-    return Target(server, f"{base}/invocations", f"{base}/ping", bodies, {})
+    return Target(Server("mlflow", command, env, f"{base}/ping", log), f"{base}/invocations", bodies, {})

@@ -16,7 +16,14 @@ from models.specs import load_spec
 from riskscan.errors import InvalidInput, Unavailable
 from serving.http_errors import refusal_body, status_for
 from serving.runtime import ScanRuntime
-from serving.scoring import CONTROL_KEY_ENV, control_draw, control_draws, control_key
+from serving.scoring import (
+    CONTROL_KEY_ENV,
+    PREDICT_THREADS_ENV,
+    control_draw,
+    control_draws,
+    control_key,
+    small_request_threads,
+)
 from tests.serving.conftest import ServedHome, caseload
 
 
@@ -151,6 +158,35 @@ def test_the_batch_draws_are_the_draws_of_one_case() -> None:
     assert draws.dtype == np.float64
     assert draws.tolist() == [control_draw(key, "vw", case_id) for case_id in case_ids]
     assert control_draws(key, "vw", []).shape == (0,)
+
+
+@pytest.mark.parametrize(("value", "threads"), [(None, 1), ("1", 1), ("0", 0), ("2", 2)])
+def test_predict_threads_default_to_one_and_zero_means_lightgbms_default(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, threads: int
+) -> None:
+    small_request_threads.cache_clear()
+    if value is None:
+        monkeypatch.delenv(PREDICT_THREADS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(PREDICT_THREADS_ENV, value)
+    try:
+        assert small_request_threads() == threads
+    finally:
+        small_request_threads.cache_clear()
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5", ""])
+def test_a_bad_predict_threads_setting_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    small_request_threads.cache_clear()
+    monkeypatch.setenv(PREDICT_THREADS_ENV, value)
+    try:
+        with pytest.raises(InvalidInput, match=PREDICT_THREADS_ENV) as refused:
+            small_request_threads()
+        assert refused.value.details["value"] == value
+    finally:
+        small_request_threads.cache_clear()
 
 
 def test_workers_starting_together_share_one_control_key(
