@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Engine, Row, Select, exists, select
+from sqlalchemy import Engine, Exists, Row, Select, exists, func, select
 
 from riskscan.db import Record
 from riskscan.errors import InvalidInput
@@ -22,6 +22,13 @@ from serving.rulings import halted
 
 STATUS_NO_SIGNAL: Final = "geen signaal"
 STATUS_OPEN: Final = "open"
+
+#: The worklist's status filter (the ``status`` parameter of ``/ui/worklist``): the cases still to be
+#: investigated, those with an outcome recorded, and those whose investigation a ruling halted.
+WORKLIST_OPEN: Final = "open"
+WORKLIST_DONE: Final = "afgehandeld"
+WORKLIST_HALTED: Final = "stopgezet"
+WORKLIST_STATUSES: Final = (WORKLIST_OPEN, WORKLIST_DONE, WORKLIST_HALTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,22 @@ def cases(
         return [CaseRow.from_case(row) for row in connection.execute(query)]
 
 
+def _has_outcome() -> Exists:
+    """True for a logged case with an outcome recorded."""
+    return exists().where(OUTCOMES.c.request_id == LOG.c.request_id)
+
+
+def _open_selection(scan: str, limit: int) -> Select[Any]:
+    """The ids of the open cases of ``scan`` that fill the worklist, in the order they are selected (see
+    :func:`worklist`)."""
+    return (
+        select(LOG.c.id)
+        .where(LOG.c.scan == scan, SELECTED, ~_has_outcome(), ~halted(LOG.c.request_id))
+        .order_by(LOG.c.control.desc(), LOG.c.score.desc(), LOG.c.id.desc())
+        .limit(positive_int_field("limit", limit))
+    )
+
+
 def worklist(engine: Engine, scan: str, limit: int) -> list[CaseRow]:
     """Open cases (selected for investigation, no outcome yet, not halted by a ruling): the control
     sample first, then signals by score, highest first.
@@ -149,12 +172,62 @@ def worklist(engine: Engine, scan: str, limit: int) -> list[CaseRow]:
     The random control sample comes first because it is only unbiased if *all* of it is investigated;
     ranked by score, its low-scoring cases would fall below the capacity line and never be done.
     """
-    has_outcome = exists().where(OUTCOMES.c.request_id == LOG.c.request_id)
+    selection = _open_selection(scan, limit).subquery()
     query = (
         case_query(scan)
-        .where(SELECTED, ~has_outcome, ~halted(LOG.c.request_id))
+        .where(LOG.c.id.in_(select(selection.c.id)))
         .order_by(LOG.c.control.desc(), LOG.c.score.desc(), LOG.c.id.desc())
-        .limit(positive_int_field("limit", limit))
     )
     with engine.connect() as connection:
         return [CaseRow.from_case(row) for row in connection.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistPage:
+    """One page of a worklist: its cases in received order, and how many the whole list holds."""
+
+    rows: list[CaseRow]
+    total: int
+    number: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        """Pages the list fills; an empty list still has its one (empty) first page."""
+        return max(1, -(-self.total // self.size))
+
+
+def worklist_page(
+    engine: Engine, scan: str, status: str, *, capacity: int, number: int, size: int
+) -> WorklistPage:
+    """Page ``number`` (from 1) of ``size`` cases of the worklist of ``scan`` with ``status``
+    (:data:`WORKLIST_STATUSES`), in received order, with the list's total; the paging is done in the
+    database, so a page costs the same however long the list is.
+
+    Which cases the list holds: ``open``, those :func:`worklist` selects up to ``capacity`` (every open
+    control case first, then signals by score); ``afgehandeld``, every selected case with an outcome;
+    ``stopgezet``, every selected case whose investigation a ruling halted. The display order is the time
+    received, then the request id: it follows neither the score nor the control draw
+    (``serving/web/_worklist.py``).
+    """
+    number, size = positive_int_field("number", number), positive_int_field("size", size)
+    if status == WORKLIST_OPEN:
+        ids = _open_selection(scan, capacity)
+    elif status == WORKLIST_DONE:
+        ids = select(LOG.c.id).where(LOG.c.scan == scan, SELECTED, _has_outcome())
+    elif status == WORKLIST_HALTED:
+        ids = select(LOG.c.id).where(LOG.c.scan == scan, SELECTED, halted(LOG.c.request_id))
+    else:
+        raise InvalidInput(f"status must be one of {', '.join(WORKLIST_STATUSES)}, got {status!r}")
+    selection = ids.subquery()
+    rows = (
+        case_query(scan)
+        .where(LOG.c.id.in_(select(selection.c.id)))
+        .order_by(LOG.c.created_at, LOG.c.request_id)
+        .limit(size)
+        .offset((number - 1) * size)
+    )
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(selection)).scalar_one()
+        cases = [CaseRow.from_case(row) for row in connection.execute(rows)]
+    return WorklistPage(cases, int(total), number, size)

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from riskscan.chain import Chain
 from riskscan.db import NAME_LENGTH, Base, Record, UTCDateTime, text_field, write_transaction
 from riskscan.errors import Conflict, InvalidInput, NotFound
-from serving.log import LOG, flag_field, request_id_field
+from serving.log import LOG, flag_field, positive_int_field, request_id_field
 from serving.rulings import halted
 from serving.tokens import TokenRecord
 
@@ -207,12 +207,20 @@ def record_outcome(
     return OutcomeRecord.from_row({**row, **case._mapping, "id": link.id})
 
 
-def outcomes(engine: Engine, scan: str | None = None, *, latest_only: bool = False) -> list[OutcomeRecord]:
-    """Outcomes in the order recorded; ``latest_only`` drops the superseded ones."""
+def outcomes(
+    engine: Engine, scan: str | None = None, *, latest_only: bool = False, last: int | None = None
+) -> list[OutcomeRecord]:
+    """Outcomes in the order recorded; ``latest_only`` drops the superseded ones; ``last`` keeps only the
+    most recent ones (limited in the query: a page showing the last few never reads them all)."""
     query = select(OUTCOMES, LOG.c.case_id, LOG.c.scan).join(LOG, LOG.c.request_id == OUTCOMES.c.request_id)
     if scan is not None:
         query = query.where(LOG.c.scan == scan)
     if latest_only:
         query = query.where(latest(OUTCOMES))
+    if last is None:
+        query = query.order_by(OUTCOMES.c.id)
+    else:
+        query = query.order_by(OUTCOMES.c.id.desc()).limit(positive_int_field("last", last))
     with engine.connect() as connection:
-        return [OutcomeRecord.from_row(row) for row in connection.execute(query.order_by(OUTCOMES.c.id))]
+        found = [OutcomeRecord.from_row(row) for row in connection.execute(query)]
+    return found if last is None else found[::-1]
