@@ -18,7 +18,7 @@ from riskscan.db import Record
 from riskscan.errors import InvalidInput
 from serving.log import LOG, SELECTED, positive_int_field
 from serving.outcomes import OUTCOMES, OutcomeRecord, latest
-from serving.rulings import halted
+from serving.rulings import HALTED, REEXAMINATIONS, halted
 
 STATUS_NO_SIGNAL: Final = "geen signaal"
 STATUS_OPEN: Final = "open"
@@ -211,23 +211,44 @@ def worklist_page(
     (``serving/web/_worklist.py``).
     """
     number, size = positive_int_field("number", number), positive_int_field("size", size)
+    received = (LOG.c.id, LOG.c.created_at, LOG.c.request_id)
     if status == WORKLIST_OPEN:
-        ids = _open_selection(scan, capacity)
-    elif status == WORKLIST_DONE:
-        ids = select(LOG.c.id).where(LOG.c.scan == scan, SELECTED, _has_outcome())
-    elif status == WORKLIST_HALTED:
-        ids = select(LOG.c.id).where(LOG.c.scan == scan, SELECTED, halted(LOG.c.request_id))
+        ids = _open_selection(scan, capacity).with_only_columns(*received)
+    elif status in (WORKLIST_DONE, WORKLIST_HALTED):
+        # Driven from the outcomes or the rulings' halts, joined to the log by request id: filtered from the
+        # log's side, the database walks every logged case of the scan (30-80 ms at 100,000 logged cases
+        # against 0.1-4 ms, bench_web.py's log).
+        if status == WORKLIST_DONE:
+            cited = select(OUTCOMES.c.request_id)
+        else:
+            cited = select(REEXAMINATIONS.c.request_id).where(REEXAMINATIONS.c.kind == HALTED)
+        listed = cited.distinct().subquery()
+        ids = (
+            select(*received)
+            .select_from(listed.join(LOG, LOG.c.request_id == listed.c.request_id))
+            .where(LOG.c.scan == scan, SELECTED)
+        )
     else:
         raise InvalidInput(f"status must be one of {', '.join(WORKLIST_STATUSES)}, got {status!r}")
     selection = ids.subquery()
-    rows = (
-        case_query(scan)
-        .where(LOG.c.id.in_(select(selection.c.id)))
-        .order_by(LOG.c.created_at, LOG.c.request_id)
+    # The page's ids with the list's total in one pass, then their rows by primary key (the case columns
+    # joined for the whole selection and sorted before the LIMIT cost several times as much).
+    page_ids = (
+        select(selection.c.id, func.count().over().label("total"))
+        .order_by(selection.c.created_at, selection.c.request_id)
         .limit(size)
         .offset((number - 1) * size)
     )
     with engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(selection)).scalar_one()
-        cases = [CaseRow.from_case(row) for row in connection.execute(rows)]
+        found = connection.execute(page_ids).all()
+        if found:
+            total = found[0].total
+            # No scan filter here (the ids are the scan's): with one, the database walks the scan's index
+            # in received order instead of looking the ids up (20-35 ms against under 1 ms).
+            rows = case_query(None).where(LOG.c.id.in_([row.id for row in found]))
+            rows = rows.order_by(LOG.c.created_at, LOG.c.request_id)
+            cases = [CaseRow.from_case(row) for row in connection.execute(rows)]
+        else:  # past the end of the list (or an empty list): the total alone
+            total = connection.execute(select(func.count()).select_from(selection)).scalar_one()
+            cases = []
     return WorklistPage(cases, int(total), number, size)

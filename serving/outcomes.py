@@ -217,10 +217,17 @@ def outcomes(
         query = query.where(LOG.c.scan == scan)
     if latest_only:
         query = query.where(latest(OUTCOMES))
-    if last is None:
-        query = query.order_by(OUTCOMES.c.id)
-    else:
-        query = query.order_by(OUTCOMES.c.id.desc()).limit(positive_int_field("last", last))
     with engine.connect() as connection:
-        found = [OutcomeRecord.from_row(row) for row in connection.execute(query)]
-    return found if last is None else found[::-1]
+        if last is not None:
+            # The last outcomes' ids first, walking the outcomes backwards; joined to the log and filtered
+            # on its scan, the database reads every logged case of the scan first (75 ms at 100,000).
+            recent = select(OUTCOMES.c.id)
+            if scan is not None:
+                recent = recent.where(
+                    exists().where(LOG.c.request_id == OUTCOMES.c.request_id, LOG.c.scan == scan)
+                )
+            if latest_only:
+                recent = recent.where(latest(OUTCOMES))
+            recent = recent.order_by(OUTCOMES.c.id.desc()).limit(positive_int_field("last", last))
+            query = query.where(OUTCOMES.c.id.in_(connection.execute(recent).scalars().all()))
+        return [OutcomeRecord.from_row(row) for row in connection.execute(query.order_by(OUTCOMES.c.id))]
