@@ -12,8 +12,8 @@ alone: where a case is listed must carry nothing either.
 
 The figure varies from run to run: the request ids are random, and they order the cases of one arrival
 time. Measured on 2 December 2026 (1,134 listed cases on 23 pages, 290 controls): 0.552 in one run
-(both tests failed by 0.002), 0.476 and 0.517 in the next two; with the positions shuffled at random,
-fifteen times, 0.45 to 0.54. So the limit sits at the edge of what chance gives at this sample size.
+(both tests failed by 0.002), 0.476, 0.517 and 0.491 in the next three; with the positions shuffled at
+random, fifteen times, 0.45 to 0.54. So the limit sits at the edge of what chance gives at this sample size.
 
 The test keeps its own, empty decision log (the shared home's models, a copy of its database from before
 any test scored a case): the worklist lists every open control case first, so on the shared log, after the
