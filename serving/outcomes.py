@@ -43,7 +43,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from riskscan.chain import Chain, ChainedRow
 from riskscan.db import NAME_LENGTH, Base, Record, text_field, write_transaction
 from riskscan.errors import Conflict, InvalidInput, NotFound
-from serving.log import LOG, flag_field, request_id_field
+from serving.log import LOG, flag_field, positive_int_field, request_id_field
 from serving.rulings import halted
 from serving.tokens import TokenRecord
 
@@ -203,12 +203,27 @@ def record_outcome(
     return OutcomeRecord.from_row({**row, **case._mapping, "id": link.id})
 
 
-def outcomes(engine: Engine, scan: str | None = None, *, latest_only: bool = False) -> list[OutcomeRecord]:
-    """Outcomes in the order recorded; ``latest_only`` drops the superseded ones."""
+def outcomes(
+    engine: Engine, scan: str | None = None, *, latest_only: bool = False, last: int | None = None
+) -> list[OutcomeRecord]:
+    """Outcomes in the order recorded; ``latest_only`` drops the superseded ones; ``last`` keeps only the
+    most recent ones (limited in the query: a page showing the last few never reads them all)."""
     query = select(OUTCOMES, LOG.c.case_id, LOG.c.scan).join(LOG, LOG.c.request_id == OUTCOMES.c.request_id)
     if scan is not None:
         query = query.where(LOG.c.scan == scan)
     if latest_only:
         query = query.where(latest(OUTCOMES))
     with engine.connect() as connection:
+        if last is not None:
+            # The last outcomes' ids first, walking the outcomes backwards; joined to the log and filtered
+            # on its scan, the database reads every logged case of the scan first (75 ms at 100,000).
+            recent = select(OUTCOMES.c.id)
+            if scan is not None:
+                recent = recent.where(
+                    exists().where(LOG.c.request_id == OUTCOMES.c.request_id, LOG.c.scan == scan)
+                )
+            if latest_only:
+                recent = recent.where(latest(OUTCOMES))
+            recent = recent.order_by(OUTCOMES.c.id.desc()).limit(positive_int_field("last", last))
+            query = query.where(OUTCOMES.c.id.in_(connection.execute(recent).scalars().all()))
         return [OutcomeRecord.from_row(row) for row in connection.execute(query.order_by(OUTCOMES.c.id))]

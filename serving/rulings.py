@@ -29,11 +29,13 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
     exists,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -179,3 +181,9 @@ class ResultRecord(Record):
 def halted(request_id: ColumnElement[str]) -> ColumnElement[bool]:
     """True for a logged case whose investigation a ruling halted."""
     return exists().where(REEXAMINATIONS.c.request_id == request_id, REEXAMINATIONS.c.kind == HALTED)
+
+
+def halted_requests() -> Select[tuple[str]]:
+    """The request ids of the logged cases whose investigation a ruling halted (the cases :func:`halted`
+    is true for), for a query that reads them once rather than probing per case."""
+    return select(REEXAMINATIONS.c.request_id).where(REEXAMINATIONS.c.kind == HALTED)

@@ -11,8 +11,8 @@ page sessions alone are not evidence, and end (a delete) at logout, revocation o
 
 This module also re-exports the records its methods take and return (:class:`LogEntry`,
 :class:`BatchColumns`, :class:`LoggedScore`, :class:`ChainReport`, :class:`CaseRow`,
-:class:`OutcomeRecord`, :class:`PurgeReport`, :class:`TokenRecord`, :class:`WebSession`), so a caller of the store needs
-one import.
+:class:`OutcomeRecord`, :class:`PurgeReport`, :class:`TokenRecord`, :class:`WebSession`,
+:class:`WorklistPage`), so a caller of the store needs one import.
 
 SQLite durability
 -----------------
@@ -50,7 +50,7 @@ from serving import purge as _purge
 from serving import reexamination as _reexamination
 from serving import sessions as _sessions
 from serving import tokens as _tokens
-from serving.cases import CaseRow
+from serving.cases import CaseRow, WorklistPage
 from serving.log import INSERT_CHUNK, BatchColumns, ChainReport, DecisionLog, LogEntry, LoggedScore
 from serving.outcomes import OutcomeRecord
 from serving.purge import PurgeReport
@@ -234,6 +234,11 @@ class ServingStore(Store):
         """Open cases, the control sample first, then signals by score (:func:`serving.cases.worklist`)."""
         return _cases.worklist(self._engine, scan, limit)
 
+    def worklist_page(self, scan: str, status: str, *, capacity: int, number: int, size: int) -> WorklistPage:
+        """One page of the worklist with ``status``, in received order, with its total
+        (:func:`serving.cases.worklist_page`)."""
+        return _cases.worklist_page(self._engine, scan, status, capacity=capacity, number=number, size=size)
+
     def record_outcome(
         self,
         *,
@@ -259,9 +264,12 @@ class ServingStore(Store):
             notes=notes,
         )
 
-    def outcomes(self, scan: str | None = None, *, latest_only: bool = False) -> list[OutcomeRecord]:
-        """Outcomes in the order recorded; ``latest_only`` drops the superseded ones."""
-        return _outcomes.outcomes(self._engine, scan, latest_only=latest_only)
+    def outcomes(
+        self, scan: str | None = None, *, latest_only: bool = False, last: int | None = None
+    ) -> list[OutcomeRecord]:
+        """Outcomes in the order recorded; ``latest_only`` drops the superseded ones, ``last`` keeps the
+        most recent ones (:func:`serving.outcomes.outcomes`)."""
+        return _outcomes.outcomes(self._engine, scan, latest_only=latest_only, last=last)
 
     # ------------------------------------------------------------------------------- re-examination
 
@@ -377,4 +385,5 @@ __all__ = [
     "ServingStore",
     "TokenRecord",
     "WebSession",
+    "WorklistPage",
 ]

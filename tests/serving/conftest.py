@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,6 +37,10 @@ class ServedHome:
     data: Path
     versions: dict[str, str]
     tokens: dict[str, str]
+    #: A copy of the home's database as it was before any test scored a case: the committee decisions and
+    #: the tokens, an empty decision log. For a test that needs a log of its own over the same champions
+    #: (a logged case cites its committee decision, so a blank database will not do).
+    unscored: Path
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +61,10 @@ def served_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHome
             role: store.create_token(name=f"test {role}", role=role)[0]
             for role in ("handhaving", "committee", "retrain", "admin", "systeem")
         }
-        yield ServedHome(path, data, versions, tokens)
+        unscored = path / "unscored.db"
+        with sqlite3.connect(path / "governance.db") as database, sqlite3.connect(unscored) as copy:
+            database.backup(copy)
+        yield ServedHome(path, data, versions, tokens, unscored)
 
 
 @pytest.fixture
