@@ -52,7 +52,7 @@ wrk:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 pytest: install browser
-	$(RUN)/pytest -n 2 --dist loadgroup
+	$(RUN)/pytest -n 2
 
 test: lint typecheck pytest
 

@@ -4,30 +4,42 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import synthetic as generator
 
 #: Folders whose tests share a session fixture that trains a home (``served_home`` and its server,
-#: ``world``): each is one unit of work for ``pytest -n 2 --dist loadgroup``, so that home is built once.
+#: ``world``): each is one unit of work on ``pytest -n 2``, so that home is built once.
 SHARED_HOMES = ("tests/serving/", "tests/ethics_review/")
 
 
-def _unit(item: pytest.Item) -> str:
-    """The unit of work ``item`` belongs to: its folder if the folder shares a home, else its module (whose
-    module-scoped fixtures, a trained home or a server, are then built once too)."""
-    path = item.nodeid.split("::")[0]
+def unit_of_work(nodeid: str) -> str:
+    """The unit of work a test belongs to on ``pytest -n 2``: its folder if the folder shares a home, else
+    its module (whose module-scoped fixtures, a trained home or a server, are then built once too)."""
+    path = nodeid.split("::", maxsplit=1)[0]
     return next((folder for folder in SHARED_HOMES if path.startswith(folder)), path)
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test`` runs two workers (pytest-xdist), which take whole units of work (:func:`unit_of_work`).
+
+    A scheduler of our own rather than ``--dist loadgroup`` with markers: xdist 3.8 marks a group by
+    rewriting ``item._nodeid``, which pytest 9.2 no longer reads, so every group was silently ignored and
+    a module's tests (and its trained home) were split over both workers."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedHomeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of_work(nodeid)
+
+    return SharedHomeScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order and group the run. ``make test`` runs two workers (pytest-xdist, ``--dist loadgroup``), which
-    hand out whole units of work (:func:`_unit`); the longest unit, tests/serving, goes first so the other
-    worker takes the rest meanwhile. Within it, tests marked ``destructive`` (a real withdrawal) change the
-    shared home, so they run last. A plain ``pytest`` ignores the groups and keeps the same order."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_unit(item)))
+    """The longest unit, tests/serving, goes first, so the other worker takes the rest meanwhile. Within it,
+    tests marked ``destructive`` (a real withdrawal) change the shared home, so they run last."""
     items.sort(
         key=lambda item: (
             not item.nodeid.startswith(SHARED_HOMES[0]),

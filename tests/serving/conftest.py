@@ -39,8 +39,9 @@ class ServedHome:
     tokens: dict[str, str]
     #: A copy of the home's database as it was before any test scored a case: the committee decisions and
     #: the tokens, an empty decision log. For a test that needs a log of its own over the same champions
-    #: (a logged case cites its committee decision, so a blank database will not do).
-    unscored: Path
+    #: (a logged case cites its committee decision, so a blank database will not do). None for homes that
+    #: other modules build for themselves (tests/serving/test_cascade.py).
+    unscored: Path | None = None
 
 
 @pytest.fixture(scope="session")

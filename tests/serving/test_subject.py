@@ -247,8 +247,10 @@ def pages(riskscan_home: Path, extract: Path) -> Iterator[tuple[str, ServingStor
     logged = write_log(f"sqlite:///{riskscan_home / 'governance.db'}", extract)
     store = ServingStore()
     app = build_app()
-    # The privacy page reads the store and the register of the runtime; nothing of the models.
-    app.state.runtime = SimpleNamespace(store=store, register=default_register())
+    # The privacy page reads the store, the rulings and the register of the runtime; nothing of the models.
+    app.state.runtime = SimpleNamespace(
+        store=store, governance=GovernanceStore(), register=default_register()
+    )
     app.state.auth = Authenticator(store)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

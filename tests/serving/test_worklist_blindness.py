@@ -176,6 +176,7 @@ def scraped(served_home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -
     decision log of its own (a copy of the home's database from before any test scored a case), empty
     before this module scores :data:`CASES` real cases into it."""
     database = tmp_path_factory.mktemp("blind") / "blind.db"
+    assert served_home.unscored is not None, "the shared served home keeps its unscored database"
     shutil.copyfile(served_home.unscored, database)
     with home_environment(served_home.path), ServingStore(f"sqlite:///{database}") as store:
         runtime = ScanRuntime(store=store)
