@@ -81,24 +81,23 @@ STATUS_LABELS: Final = {
 }
 
 
-def checked_scan(scan: str) -> str:
-    if scan not in scan_ids():
+def _one_of(field: str, value: str, known: tuple[str, ...], offered: str) -> str:
+    """``value`` of query parameter ``field`` if it is one of ``known``; else a Dutch refusal naming both."""
+    if value not in known:
         raise InvalidParameter(
-            f"onbekende scan '{scan}' (parameter scan); bekend: {', '.join(scan_ids())}",
-            field="scan",
-            value=scan,
+            f"onbekende {field} '{value}' (parameter {field}); {offered}: {', '.join(known)}",
+            field=field,
+            value=value,
         )
-    return scan
+    return value
+
+
+def checked_scan(scan: str) -> str:
+    return _one_of("scan", scan, scan_ids(), "bekend")
 
 
 def checked_status(status: str) -> str:
-    if status not in WORKLIST_STATUSES:
-        raise InvalidParameter(
-            f"onbekende status '{status}' (parameter status); kies uit: {', '.join(WORKLIST_STATUSES)}",
-            field="status",
-            value=status,
-        )
-    return status
+    return _one_of("status", status, WORKLIST_STATUSES, "kies uit")
 
 
 def page_number(value: str) -> int:
