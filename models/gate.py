@@ -51,6 +51,7 @@ from models.governance import (
     check_id,
     failed_checks,
     months_ahead,
+    proposed_obligations,
     undecided_checks,
 )
 from models.specs import load_spec
@@ -340,6 +341,42 @@ def cosign(store: GovernanceStore, *, decision_id: int, signer: Signatory) -> Si
     signature = store.record_signature(decision_id, signer)
     _tag_decision(decision, signed_by=[s.signer_name for s in store.signatures(decision_id)])
     return signature
+
+
+def approve_as_proposed(
+    store: GovernanceStore,
+    *,
+    scan: str,
+    version: str,
+    signers: tuple[Signatory, Signatory],
+    rationale: str,
+    checklist: dict[str, str],
+    demo: bool = False,
+    today: date | None = None,
+) -> DecisionRecord:
+    """A scripted approval of the version's latest audit, as the gate allows it: with the obligations the
+    audit proposes (then ``approve-with-conditions``) or plainly when it proposes none, valid for 12
+    months, signed by the first signer and co-signed by the second. For the tests and the scenario, where
+    no committee reads the audit; the committee itself decides on the form."""
+    today = today or today_utc()
+    _sha, audit, _actual = latest_audit(scan, version)
+    if audit is None:
+        raise InvalidInput(f"riskscan-{scan} version {version} has no audit to approve")
+    obligations = proposed_obligations(audit, today)
+    record = decide(
+        store,
+        scan=scan,
+        version=version,
+        decision="approve-with-conditions" if obligations else "approve",
+        signer=signers[0],
+        rationale=rationale,
+        checklist=checklist,
+        obligations=obligations,
+        valid_until=months_ahead(today, 12),
+        demo=demo,
+    )
+    cosign(store, decision_id=record.id, signer=signers[1])
+    return record
 
 
 def _tag_decision(record: DecisionRecord, *, signed_by: list[str]) -> None:

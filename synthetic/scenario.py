@@ -43,8 +43,8 @@ import pandas as pd
 from ethics_review.audit import audit_version
 from features.register import default_register
 from features.sources import read_source
-from models.gate import cosign, decide, latest_audit, promote, today_utc
-from models.governance import GovernanceStore, months_ahead, proposed_obligations
+from models.gate import approve_as_proposed, promote
+from models.governance import GovernanceStore
 from models.specs import load_spec
 from riskscan.errors import Refusal
 from serving.auth import Authenticator
@@ -187,25 +187,18 @@ def _approve_and_promote(
     """Two DEMO committee members approve the version on its audit; an admin promotes it."""
     first = signatory(store.create_token(name="DEMO commissielid A (scenario)", role="committee")[1])
     second = signatory(store.create_token(name="DEMO commissielid B (scenario)", role="committee")[1])
-    today = today_utc()
-    _sha, audit, _actual = latest_audit(SCAN, version)
-    assert audit is not None  # audit_version has just stored it
-    obligations = proposed_obligations(audit, today)
-    record = decide(
+    record = approve_as_proposed(
         governance,
         scan=SCAN,
         version=version,
-        decision="approve-with-conditions" if obligations else "approve",
-        signer=first,
+        signers=(first, second),
         rationale=DEMO_APPROVAL,
         checklist=CHECKLIST,
-        obligations=obligations,
-        valid_until=months_ahead(today, 12),
         demo=True,
     )
-    cosign(governance, decision_id=record.id, signer=second)
+    obligations = len(governance.obligations(record.id))
     progress(
-        f"[committee] DEMO decision {record.id} ({record.decision}, {len(obligations)} obligations), co-signed"
+        f"[committee] DEMO decision {record.id} ({record.decision}, {obligations} obligations), co-signed"
     )
     promote(governance, scan=SCAN, version=version, promoted_by="DEMO beheerder (scenario)")
     progress(f"[gate] riskscan-{SCAN} version {version} is champion")

@@ -14,14 +14,12 @@ import pytest
 
 from ethics_review.audit import audit_version
 from features.sources import read_source
-from models.gate import cosign, decide, latest_audit, promote, today_utc
+from models.gate import approve_as_proposed, promote
 from models.governance import (
     CHECKLIST_KEYS,
     DecisionRecord,
     GovernanceStore,
     Signatory,
-    months_ahead,
-    proposed_obligations,
 )
 from models.specs import load_spec
 from serving.signing import signatory
@@ -62,24 +60,15 @@ def committee_approval(
     """Approve the version's current audit as the gate allows: with conditions (the audit's proposed
     obligations) when checks are undecided, valid for 12 months, signed by one test member and co-signed
     by another."""
-    today = today or today_utc()
-    first, second = committee_members()
-    _sha, audit, _actual = latest_audit(scan, version)
-    assert audit is not None
-    obligations = proposed_obligations(audit, today)
-    record = decide(
+    return approve_as_proposed(
         governance,
         scan=scan,
         version=version,
-        decision="approve-with-conditions" if obligations else "approve",
-        signer=first,
+        signers=committee_members(),
         rationale="test approval of test data",
         checklist=CHECKLIST,
-        obligations=obligations,
-        valid_until=months_ahead(today, 12),
+        today=today,
     )
-    cosign(governance, decision_id=record.id, signer=second)
-    return record
 
 
 def promote_new_champion(scan: str, data: Path, governance: GovernanceStore | None = None) -> str:
