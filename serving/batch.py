@@ -105,7 +105,15 @@ def score_batch(
     progress: bool = True,
     clock: Callable[[], float] | None = None,
     dask_scheduler: str | None = None,
+    signals_allowed: int | None = None,
 ) -> BatchResult:
+    """Score, select, explain and log one caseload; write the scores to ``output``.
+
+    At most the scan's national capacity for the days the caseload covers is selected by the threshold
+    (:func:`capacity_limit`). A caller scoring a *sample* of the national caseload passes
+    ``signals_allowed``, its share of that capacity (the stay-abroad scenario does, week by week); random
+    control draws come on top either way.
+    """
     import time
 
     now = clock or time.perf_counter
@@ -136,7 +144,11 @@ def score_batch(
 
         scores = score_on_dask(model, cases, dask_scheduler)
     keys = cases[table.key].astype(str).to_numpy()
-    limit = capacity_limit(cases, table.time, spec.capacity.investigations_per_week)
+    limit = (
+        capacity_limit(cases, table.time, spec.capacity.investigations_per_week)
+        if signals_allowed is None
+        else signals_allowed
+    )
     by_threshold = select_signals(scores, model.threshold, limit)
     capped = int((scores >= model.threshold).sum() - by_threshold.sum())
     key = control_key()

@@ -101,7 +101,7 @@ class ScenarioConfig:
     """Sizes and the simulated process. The defaults take a few minutes on two cores; tests use less."""
 
     history_periods: int = 150_000
-    caseload_periods: int = 60_000
+    caseload_periods: int = 500_000
     seed: int = 20220701
     assessed_share: float = 0.9  # of the selected periods, investigated before or after the stop
     heard_share: float = 0.97  # of those, finished after hoor en wederhoor
@@ -132,6 +132,7 @@ class ScenarioSummary:
     selected: int
     controls: int
     outcomes_before_stop: int
+    closed_at_random: int  # of outcomes_before_stop: random control draws, which UWV's scan did not have
     sanctions: int
     open_at_stop: int
     ruling_id: int
@@ -211,25 +212,41 @@ def _score_in_use(
     clock: SimulatedClock,
     store: ServingStore,
     governance: GovernanceStore,
+    sample_fraction: float,
 ) -> None:
-    """Score the caseload week by week at the simulated time of scoring (capacity is per week)."""
+    """Score the caseload week by week at the simulated time of scoring (capacity is per week).
+
+    The caseload is a sample of the national periods, so each week it may select its share of the national
+    capacity, ``investigations_per_week * sample_fraction``. That share is rarely a whole number: the
+    fraction left over is carried to the next week (never unused capacity: staff time does not keep), so
+    over the months the sample selects its exact share. Without it every week could select the whole
+    national capacity from a sample, and the scan's coarse top scores (ties at the threshold) overflow it.
+    """
     spec = load_spec(SCAN)
     model, ref = champion(SCAN, governance)
     time = default_register().tables[spec.table].time
     weeks = frame[time].dt.to_period("W-SUN")
+    share = spec.capacity.investigations_per_week * sample_fraction
+    carried = 0.0
     for week, cases in frame.groupby(weeks, sort=True):
         start = week.start_time.to_pydatetime()
         clock.now = start.replace(tzinfo=UTC) + timedelta(days=7, hours=9)  # the Monday after the week
+        carried += share
+        allowed = int(carried)
+        carried -= allowed
         output = work_dir / f"scores-{start:%Y%m%d}.parquet"
-        score_batch(spec, cases, output, model=model, ref=ref, store=store, progress=False)
+        score_batch(
+            spec, cases, output, model=model, ref=ref, store=store, progress=False, signals_allowed=allowed
+        )
 
 
 def _investigate(
     store: ServingStore, clock: SimulatedClock, truth: pd.DataFrame, key: str, config: ScenarioConfig
-) -> tuple[pd.DataFrame, int, int]:
+) -> pd.DataFrame:
     """Simulated staff record the outcome of each selected period they investigate, from the hidden truth,
     some weeks after scoring; only investigations ended before the stop have an outcome. Returns the
-    selected cases, the outcomes recorded and the sanctions among them."""
+    selected cases with two columns added: ``closed`` (an outcome was recorded before the stop) and
+    ``sanctioned``."""
     start = datetime.strptime(IN_USE_FROM, "%Y-%m").replace(tzinfo=UTC)
     stop = datetime(STOPPED.year, STOPPED.month, STOPPED.day, tzinfo=UTC)
     logged = logged_cases(store, SCAN, start=start - timedelta(days=1), end=stop + timedelta(days=10))
@@ -240,7 +257,8 @@ def _investigate(
     heard = rng.random(len(selected)) < config.heard_share
     days = rng.integers(config.min_days_to_outcome, config.max_days_to_outcome + 1, len(selected))
     _, staff = store.create_token(name="gesimuleerde handhaving (scenario)", role="handhaving")
-    outcomes = sanctions = 0
+    closed = np.zeros(len(selected), dtype=bool)
+    sanctioned = np.zeros(len(selected), dtype=bool)
     for i, (request_id, scored) in enumerate(
         zip(selected["request_id"], selected["created_at"], strict=True)
     ):
@@ -257,9 +275,8 @@ def _investigate(
             hoor_en_wederhoor=bool(heard[i]),
             notes="synthetic outcome from the generator's hidden truth (scenario verblijf buiten Nederland)",
         )
-        outcomes += 1
-        sanctions += int(found)
-    return selected, outcomes, sanctions
+        closed[i], sanctioned[i] = True, found
+    return selected.assign(closed=closed, sanctioned=sanctioned)
 
 
 def _service_status(runtime: ScanRuntime) -> dict[str, str]:
@@ -365,13 +382,15 @@ def replay(
     clock = SimulatedClock()
     work_dir.mkdir(parents=True, exist_ok=True)
     with ServingStore(clock=clock) as simulated:
-        _score_in_use(frame, work_dir, clock, simulated, governance)
-        selected, outcomes, sanctions = _investigate(simulated, clock, truth, key, config)
+        _score_in_use(frame, work_dir, clock, simulated, governance, fraction)
+        selected = _investigate(simulated, clock, truth, key, config)
     controls = int(selected["control"].sum())
+    outcomes, sanctions = int(selected["closed"].sum()), int(selected["sanctioned"].sum())
+    closed_at_random = int((selected["closed"] & selected["control"]).sum())
     progress(
         f"[in use] {len(frame)} periods of {IN_USE_FROM} to {STOPPED:%Y-%m-%d} scored; {len(selected)} selected "
-        f"({controls} at random); {outcomes} investigations closed before the stop ({sanctions} sanctions); "
-        f"a {fraction:.2%} sample of the national periods"
+        f"({controls} at random); {outcomes} investigations closed before the stop ({closed_at_random} of them "
+        f"at random; {sanctions} sanctions); a {fraction:.2%} sample of the national periods"
     )
 
     _, ruler = store.create_token(name="DEMO commissielid C (scenario)", role="committee")
@@ -391,6 +410,7 @@ def replay(
         selected=len(selected),
         controls=controls,
         outcomes_before_stop=outcomes,
+        closed_at_random=closed_at_random,
         sanctions=sanctions,
         open_at_stop=len(selected) - outcomes,
         ruling_id=report.ruling.id,

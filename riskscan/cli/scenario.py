@@ -32,7 +32,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     # Defaults come from synthetic.scenario.ScenarioConfig when the verb runs (`riskscan --help` stays light).
     parser.add_argument("name", choices=[NAME], help="the scenario to replay")
     parser.add_argument("--history-periods", type=int, help="periods of 2019-01 to 2022-06 (default 150000)")
-    parser.add_argument("--caseload-periods", type=int, help="periods scored while in use (default 60000)")
+    parser.add_argument(
+        "--caseload-periods",
+        type=int,
+        help="periods scored while in use (default 500000, about a quarter of the national periods)",
+    )
     parser.add_argument("--tasks", type=int, help="re-examination tasks to work on the page (default 25)")
     parser.add_argument("--seed", type=int, help="the generator's seed (default 20220701)")
     parser.add_argument(
@@ -143,6 +147,7 @@ def scenario(args: argparse.Namespace) -> Outcome:
             progress = store.reexamination_progress(GovernanceStore().rulings())
             chains = verify_all(store.engine)
     broken = [chain for chain in chains if not chain.ok]
+    by_score = summary.outcomes_before_stop - summary.closed_at_random
     lines = [
         f"scenario {NAME}: synthetic data, DEMO decisions, in {path}",
         f"  {summary.periods_scored} periods scored by verblijf version {summary.version} (audit "
@@ -151,8 +156,9 @@ def scenario(args: argparse.Namespace) -> Outcome:
         f"  investigations closed before the stop: {summary.outcomes_before_stop} ({summary.sanctions} "
         f"sanctions); still open at the stop: {summary.open_at_stop}",
         f"  (a {summary.sample_fraction:.2%} sample of the national periods: nationally about "
-        f"{summary.outcomes_before_stop / summary.sample_fraction:,.0f} closed and "
-        f"{summary.open_at_stop / summary.sample_fraction:,.0f} open; UWV re-examined 460 closed cases)",
+        f"{by_score / summary.sample_fraction:,.0f} closed cases selected by the score, against the 460 UWV "
+        f"re-examined, and {summary.closed_at_random / summary.sample_fraction:,.0f} closed random controls, "
+        f"which UWV's scan did not draw; {summary.open_at_stop / summary.sample_fraction:,.0f} open at the stop)",
         "  service before the ruling: " + "; ".join(f"{s} {a}" for s, a in summary.service_before.items()),
         "  service after the ruling:  " + "; ".join(f"{s} {a}" for s, a in summary.service_after.items()),
         *(f"  {line}" for line in (line for p in progress for line in status_lines(p))),

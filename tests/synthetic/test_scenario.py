@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -37,7 +38,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
                 "--history-periods",
                 "25000",
                 "--caseload-periods",
-                "6000",
+                "100000",
                 "--tasks",
                 "4",
             ]
@@ -109,6 +110,28 @@ def test_halted_and_reexamined_counts_match_a_direct_count_from_the_log(
     assert len(logged) == summary["periods_scored"] > 0
     assert summary["tasks"] == kinds.count(TASK) == len(closed) == summary["outcomes_before_stop"] > 0
     assert summary["halted"] == kinds.count(HALTED) == len(set(selected) - closed) == summary["open_at_stop"]
+    # Simulated staff work the tasks whose outcome carried a sanction, up to --tasks 4; the scan selects
+    # within its share of the national capacity, so this small sample holds few sanctions.
+    worked = min(4, summary["sanctions"])
     (progress,) = summary["progress"]
-    assert progress["done"] == sum(summary["worked"].values()) == 4
-    assert progress["open"] == summary["tasks"] - 4
+    assert summary["sanctions"] >= 1 and progress["done"] == sum(summary["worked"].values()) == worked
+    assert progress["open"] == summary["tasks"] - worked
+
+
+def test_the_scan_selects_its_samples_share_of_the_national_capacity_each_week(
+    replayed: tuple[Path, dict[str, Any]],
+) -> None:
+    """A sample of the national periods may select only its share of the national capacity; the weeks'
+    fractions are carried, so over the months it is the exact share (synthetic/scenario._score_in_use)."""
+    path, summary = replayed
+    capacity = load_spec("verblijf", load_register(REGISTER_2022)).capacity.investigations_per_week
+    with home_environment(path.parent), scenario_environment(path), ServingStore() as store:
+        logged = logged_cases(store, "verblijf")
+    by_score = logged.loc[logged["signal"] & ~logged["control"]]
+    weeks = logged["created_at"].dt.to_period("W-SUN")
+    allowed = np.floor(np.arange(1, weeks.nunique() + 1) * capacity * summary["sample_fraction"])
+    per_week = (
+        by_score.groupby(weeks.loc[by_score.index]).size().reindex(sorted(weeks.unique()), fill_value=0)
+    )
+    assert (per_week.cumsum().to_numpy() <= allowed).all(), "never more than the share so far"
+    assert 0 < len(by_score) <= allowed[-1]
