@@ -54,6 +54,7 @@ class HeldOut:
     label: str
     attributes: tuple[str, ...]  # audit attributes with two or more groups among the scored cases
     not_comparable: dict[str, str]  # attribute -> why it cannot be compared
+    routed_away: dict[str, str]  # routing attribute with one group among the scored -> what the routing did
     references: dict[str, str]  # attribute -> the register's reference group
     intersections: tuple[tuple[str, ...], ...]
     window: AuditWindow
@@ -113,15 +114,27 @@ def held_out_cases(
     per_row = 1.0 if fractions is None else float(np.mean(1.0 / fractions(test[table.time])))
     labelled = test.loc[test["onderzocht"] & test[label].notna() & ~test["_excluded"]]
     scores = model.predict_proba(test, validate=False)
-    # An attribute with one group among the scored cases cannot be compared (Wajong applicants are routed
-    # away from the VW scan, so every scored VW case is non-Wajong). It is reported, not silently dropped.
+    # An attribute with one group among the scored cases cannot be compared; it is reported, never silently
+    # dropped. When the attribute is one the scan routes on (Wajong applicants go to a labour expert, not to
+    # the VW scan), one group is what the routing must achieve, and that is a fact the audit can check:
+    # no scored case belongs to the routed group.
     attributes = tuple(a for a in spec.fairness.groups if test[a].nunique() >= 2)
     routing_columns = {c.name for c in register.routing_columns(spec.id)}
+    single = [a for a in spec.fairness.groups if a not in attributes]
+    window = routing.routed[table.time].between(test[table.time].min(), test[table.time].max())
+    routed_away = {
+        a: (
+            f"every one of the {len(test)} scored cases has {a} = {test[a].astype(str).iloc[0]}; "
+            f"{int(window.sum())} cases of the same months were routed away from the scan "
+            f"({routing.reason})"
+        )
+        for a in single
+        if a in routing_columns and len(test) and a in routing.routed.columns
+    }
     not_comparable = {
-        a: f"one group only among scored cases ({test[a].astype(str).iloc[0]})"
-        + (f"; {routing.reason}" if a in routing_columns else "")
-        for a in spec.fairness.groups
-        if a not in attributes
+        a: f"one group only among scored cases ({test[a].astype(str).iloc[0] if len(test) else 'none'})"
+        for a in single
+        if a not in routed_away
     }
     return HeldOut(
         scored=test,
@@ -132,6 +145,7 @@ def held_out_cases(
         label=label,
         attributes=attributes,
         not_comparable=not_comparable,
+        routed_away=routed_away,
         references={a: str(register[a].audit_reference) for a in attributes if register[a].audit_reference},
         intersections=tuple(
             tuple(pair) for pair in spec.fairness.intersections if set(pair) <= set(attributes)

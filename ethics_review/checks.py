@@ -3,12 +3,14 @@
 The families, in the order audit.json lists their checks:
 
 1. **comparability** (:func:`comparability_checks`): an audit attribute with one group among the scored
-   cases cannot be compared; that is reported as insufficient evidence, never silently dropped;
+   cases cannot be compared; that is reported as insufficient evidence, never silently dropped, unless the
+   scan routes the other groups away (Wajong for VW), where one group is what the routing must achieve;
 2. **Lock 1, the register** (:func:`register_lock`): does the model take any column whose register role is
    ``audit_only`` or ``forbidden``?
 3. **group metrics** (:func:`group_metric_checks`, Fairlearn): per audit attribute and intersection, on three
    scopes: selection rates over every scored case (no labels needed), all metrics on the labelled test
-   cases (biased by selection: reported, not gating), all metrics on the random control sample;
+   cases (biased by selection: reported, not gating), all metrics on the random control sample (its
+   selection rates reported, not gating: every scored case gives the same rate with far more evidence);
 4. **Lock 2, proxies** (:func:`proxy_checks`): does any input, or the set of inputs together, stand in for a
    gating attribute such as nationality?
 5. **counterfactual** (:func:`counterfactual_checks`): do signals move when only a proxy column changes?
@@ -24,6 +26,7 @@ it across audits of the same scan (an obligation refers to a check by it): ``<sc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +46,8 @@ from riskscan.errors import ForbiddenColumn
 #: Share of signals that may change when one proxy column is neutralised before the test fails.
 COUNTERFACTUAL_FLAG_TOLERANCE = 0.01
 VERDICTS: tuple[Judgement, ...] = ("pass", "fail", "insufficient_evidence")
+#: Why the control sample's selection rates are shown but do not gate (see group_metric_checks).
+CONTROL_SELECTION_RATE_REPORTED = "the same selection rate gates on every scored case"
 
 
 @dataclass(frozen=True)
@@ -91,15 +96,30 @@ def overall_verdict(summary: dict[str, int]) -> Judgement:
 
 
 def comparability_checks(cases: HeldOut) -> list[AuditCheck]:
+    """An attribute with one group among the scored cases: undecidable, unless the scan routes that attribute's
+    other groups away, where one group is exactly what must be true (and is checked: a routed case that was
+    scored anyway would give the attribute two groups and a comparison of its own)."""
     return [
-        AuditCheck(
-            f"comparability:{attribute}",
-            f"groups of '{attribute}' compared",
-            "all scored cases",
-            "insufficient_evidence",
-            f"not comparable: {reason}",
-        )
-        for attribute, reason in cases.not_comparable.items()
+        *(
+            AuditCheck(
+                f"comparability:{attribute}",
+                f"groups of '{attribute}' compared",
+                "all scored cases",
+                "insufficient_evidence",
+                f"not comparable: {reason}",
+            )
+            for attribute, reason in cases.not_comparable.items()
+        ),
+        *(
+            AuditCheck(
+                f"comparability:{attribute}",
+                f"groups of '{attribute}': the routed group is never scored",
+                "all scored cases",
+                "pass",
+                f"routed away, not compared: {reason}",
+            )
+            for attribute, reason in cases.routed_away.items()
+        ),
     ]
 
 
@@ -193,8 +213,15 @@ def group_metric_checks(cases: HeldOut, policy: Policy) -> GroupMetrics:
             policy,
             gating=False,
         ),
+        # A selection rate needs no label, so the population scope above measures it on every scored person;
+        # on the control sample it is the same rate estimated from a small random subset of them. Gating on
+        # both would ask one question twice, the second time with a fraction of the evidence: the control
+        # sample gates the rates only it can measure, those that need an investigation's outcome.
         *_fairness_checks(
-            _Scope("control", "random control sample", len(control_people), window), control, policy
+            _Scope("control", "random control sample", len(control_people), window),
+            control,
+            policy,
+            reported_only={"selection_rate": CONTROL_SELECTION_RATE_REPORTED},
         ),
     ]
     return GroupMetrics(population, labelled, control, len(scored), tuple(checks))
@@ -218,8 +245,16 @@ class _Scope:
 
 
 def _fairness_checks(
-    scope: _Scope, audit: FairnessAudit, policy: Policy, *, gating: bool = True
+    scope: _Scope,
+    audit: FairnessAudit,
+    policy: Policy,
+    *,
+    gating: bool = True,
+    reported_only: Mapping[str, str] | None = None,
 ) -> list[AuditCheck]:
+    """The scope's ratio checks; those of a metric in ``reported_only`` (metric -> why) are shown with
+    their verdict and the reason, and do not gate."""
+    reported_only = reported_only or {}
     checks = []
     for c in audit.checks:
         power = None
@@ -239,8 +274,10 @@ def _fairness_checks(
                 f"{c.metric} ratio, {c.attribute} = {c.group}",
                 scope.name,
                 c.verdict,
-                c.sentence_en,
-                gating,
+                f"{c.sentence_en} (reported, not gating: {reported_only[c.metric]})"
+                if c.metric in reported_only
+                else c.sentence_en,
+                gating and c.metric not in reported_only,
                 power,
             )
         )

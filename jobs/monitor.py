@@ -258,12 +258,16 @@ def _committee_conditions(
         return [], [*findings, Finding(COMMITTEE, "committee obligations", f"v{version} has no audit.json")]
     # Every case the champion scored: it could only serve after this approval, so all are evidence for it.
     logged = logged_cases(store, spec.id, end=end)
-    live = logged[(logged["model_version"] == version) & logged["control"] & logged["outcome_recorded"]]
+    scored = logged[logged["model_version"] == version].assign(flagged=obligations.flagged)
     table = register.tables[spec.table]
     source = read_source(data_dir, spec.table).frame[[table.key, "persoon_id", *spec.fairness.groups]]
-    joined = live.merge(source, left_on="case_id", right_on=table.key, how="inner")
-    control = one_row_per_person(joined, seed=0) if len(joined) else joined
-    results = obligations.follow_up(governance, decision.id, audit, control, spec, register, end.date())
+    joined = scored.merge(source, left_on="case_id", right_on=table.key, how="inner")
+    control = joined[joined["control"] & joined["outcome_recorded"]]
+    live = obligations.LiveCases(
+        scored=one_row_per_person(joined, seed=0) if len(joined) else joined,
+        control=one_row_per_person(control, seed=0) if len(control) else control,
+    )
+    results = obligations.follow_up(governance, decision.id, audit, live, spec, register, end.date())
     findings += [
         Finding(COMMITTEE, f"obligation: {r.obligation.check}", f"{r.state}: {r.detail}")
         for r in results

@@ -1,17 +1,23 @@
 """Following up the committee's monitoring obligations on the live random control sample.
 
 An ``approve-with-conditions`` decision names one obligation per audit check that had insufficient
-evidence (:mod:`models.governance`). ``riskscan monitor`` re-computes each obliged group-ratio check on the
-champion's **random control cases with a recorded outcome** (every case the champion scored: it could
-serve only after the approval), one row per person, and records what it found (``obligation_reviews``):
+evidence (:mod:`models.governance`). ``riskscan monitor`` re-computes each obliged group-ratio check on what
+the champion has scored since (every case it scored: it could serve only after the approval), one row per
+person, and records what it found (``obligation_reviews``). A check of the random control sample (an error
+rate) is re-computed on the **control cases with a recorded outcome**; a selection-rate check of all scored
+cases on **every scored case**, which needs no outcome. A check of an intersection (``nationaliteit ×
+geslacht = turks_marokkaans × vrouw``) is re-computed on the combined groups, against the combined reference
+groups, as the audit does. The rate is always of the model's own flag (score at or above the version's
+threshold), as in the audit: the log's ``signal`` is true for every control case (drawn, so selected), and a
+rate of it among control cases would be 1 in every group.
 
 * ``pass``: the ratio's interval lies inside the spec's ratio band;
 * ``fail``: the interval lies entirely outside it (committee review, exit status 4);
 * ``open``: still undecided, before the obligation's due date;
 * ``overdue``: still undecided after the due date (committee review, exit status 4);
-* ``not_followed``: the check is not a group ratio on the control sample (a proxy or comparability check),
-  so it cannot be re-computed from live outcomes; the committee re-audits it by hand, and past its due
-  date it is ``overdue`` like any other.
+* ``not_followed``: the check is not a group ratio (a proxy or comparability check), so it cannot be
+  re-computed from live cases; the committee re-audits it by hand, and past its due date it is ``overdue``
+  like any other.
 
 **Intervals valid under repeated looks: a confidence sequence.** Monitoring runs every month and looks
 at the accumulating evidence each time; a fixed-sample 95% interval looked at twelve times would declare
@@ -56,6 +62,10 @@ from models.specs import ScanSpec
 #: cases, the size the audit's obligations ask for.
 RHO: Final = 25.0
 CONTROL_SCOPE: Final = "random control sample"
+#: The audit's scope of selection rates over every scored case (ethics_review.checks.group_metric_checks).
+POPULATION_SCOPE: Final = "all scored cases (selection rate)"
+#: How the audit names an intersection of attributes and its groups (ethics_review.fairness).
+INTERSECTION: Final = " × "
 #: Which control cases each metric's rate is taken over: all, those without a violation, those with one.
 _CONDITION: Final[dict[str, bool | None]] = {
     "selection_rate": None,
@@ -118,10 +128,39 @@ def _state(interval: tuple[float, float], band: tuple[float, float], overdue: bo
     return "overdue" if overdue else "open"
 
 
+def flagged(logged: pd.DataFrame) -> np.ndarray:
+    """The model's own flag of each logged case: its score at or above the version's threshold.
+
+    Not the log's ``signal``, which is also true for every random control case (it was drawn, so it was
+    selected): the audit's rates are of the model's flag, and so are the follow-up's.
+    """
+    return (logged["score"].to_numpy(dtype=float) >= logged["threshold"].to_numpy(dtype=float)).astype(bool)
+
+
+def group_values(cases: pd.DataFrame, attribute: str) -> pd.Series | None:
+    """Each case's group of ``attribute`` as text; an intersection's parts joined as the audit joins them.
+    None when the cases lack a column the attribute needs."""
+    parts = attribute.split(INTERSECTION)
+    if not all(part in cases.columns for part in parts):
+        return None
+    values = cases[parts[0]].astype(str)
+    for part in parts[1:]:
+        values = values + INTERSECTION + cases[part].astype(str)
+    return values
+
+
+def _reference(attribute: str, register: FeatureRegister) -> str | None:
+    """The register's reference group of an attribute; of an intersection, its parts' joined."""
+    references = [
+        register[part].audit_reference if part in register else None for part in attribute.split(INTERSECTION)
+    ]
+    return None if not all(references) else INTERSECTION.join(str(r) for r in references)
+
+
 def _follow(
     obligation: ObligationRecord,
     check: Mapping[str, Any] | None,
-    control: pd.DataFrame,
+    live: LiveCases,
     spec: ScanSpec,
     register: FeatureRegister,
     as_of: date,
@@ -129,50 +168,60 @@ def _follow(
     overdue = as_of > obligation.due
     match = _RATIO_NAME.fullmatch(str(check["name"])) if check else None
     attribute = match["attribute"].strip() if match else ""
-    if (
-        check is None
-        or match is None
-        or check["scope"] != CONTROL_SCOPE
-        or match["metric"] not in _CONDITION
-        or attribute not in control.columns
-        or not register[attribute].audit_reference
-    ):
-        detail = "niet automatisch te volgen op live uitkomsten; de commissie her-audit deze toets zelf"
+    scope = check["scope"] if check else None
+    if scope == CONTROL_SCOPE and match and match["metric"] in _CONDITION:
+        condition = _CONDITION[match["metric"]]
+        rows = live.control if condition is None else live.control[live.control["violation"] == condition]
+        kind = "controlegevallen"
+    elif scope == POPULATION_SCOPE and match and match["metric"] == "selection_rate":
+        rows, kind = live.scored, "gescoorde personen"
+    else:
+        rows, kind = None, ""
+    values = group_values(rows, attribute) if rows is not None else None
+    reference = _reference(attribute, register) if match else None
+    if match is None or rows is None or values is None or reference is None:
+        detail = "niet automatisch te volgen op live gevallen; de commissie her-audit deze toets zelf"
         return FollowUp(obligation, "overdue" if overdue else "not_followed", 0, None, detail)
-    condition = _CONDITION[match["metric"]]
-    rows = control if condition is None else control[control["violation"] == condition]
-    values = rows[attribute].astype(str)
-    reference = str(register[attribute].audit_reference)
-    group = rows.loc[values == match["group"], "signal"].to_numpy(dtype=int)
-    ref = rows.loc[values == reference, "signal"].to_numpy(dtype=int)
+    flags = rows["flagged"].to_numpy(dtype=int)
+    group = flags[(values == match["group"]).to_numpy()]
+    ref = flags[(values == reference).to_numpy()]
     alpha = 1 - spec.fairness.ci_level
     interval = ratio_interval(group, ref, alpha)
     state = _state(interval, spec.fairness.ratio_band, overdue)
     high = "∞" if math.isinf(interval[1]) else f"{interval[1]:.2f}"
     detail = (
         f"{match['metric']} {attribute} = {match['group']} t.o.v. {reference}: ratio tussen {interval[0]:.2f} en "
-        f"{high} ({spec.fairness.ci_level:.0%} betrouwbaarheidsreeks, {len(group)} + {len(ref)} controlegevallen; "
+        f"{high} ({spec.fairness.ci_level:.0%} betrouwbaarheidsreeks, {len(group)} + {len(ref)} {kind}; "
         f"band {spec.fairness.ratio_band[0]}-{spec.fairness.ratio_band[1]})"
     )
     finite = None if math.isinf(interval[1]) else interval
     return FollowUp(obligation, state, len(group) + len(ref), finite, detail)
 
 
+@dataclass(frozen=True)
+class LiveCases:
+    """What the champion scored since its approval, one row per person, each with its groups and ``flagged``
+    (:func:`flagged`): ``scored``, every scored person; ``control``, the random control cases with a recorded
+    outcome, with ``violation``."""
+
+    scored: pd.DataFrame
+    control: pd.DataFrame
+
+
 def follow_up(
     governance: GovernanceStore,
     decision_id: int,
     audit: Mapping[str, Any],
-    control: pd.DataFrame,
+    live: LiveCases,
     spec: ScanSpec,
     register: FeatureRegister,
     as_of: date,
 ) -> list[FollowUp]:
-    """Re-compute every obligation of a decision on ``control`` (live control cases with an outcome, one row
-    per person, with ``signal``, ``violation`` and the group columns) and record each result."""
+    """Re-compute every obligation of a decision on the ``live`` cases and record each result."""
     checks = {check_id(c): c for c in audit["checks"]}
     results = []
     for obligation in governance.obligations(decision_id):
-        result = _follow(obligation, checks.get(obligation.check), control, spec, register, as_of)
+        result = _follow(obligation, checks.get(obligation.check), live, spec, register, as_of)
         governance.record_obligation_review(
             obligation_id=obligation.id,
             state=result.state,

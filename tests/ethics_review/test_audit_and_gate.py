@@ -74,6 +74,31 @@ def test_the_audit_pools_validation_and_test_months_and_counts_each_person_once(
     assert audit["data"]["control_cases"] > 0
 
 
+def test_each_question_gates_once_on_its_best_evidence(world: World) -> None:
+    """Selection rates gate on every scored case; on the control sample they are shown, not gating."""
+    checks = world.clean.audit["checks"]
+    control_rates = [c for c in checks if c["id"].startswith("control:selection_rate:")]
+    assert control_rates and not any(c["gating"] for c in control_rates)
+    assert all("reported, not gating" in c["detail"] for c in control_rates)
+    population_rates = [c for c in checks if c["id"].startswith("population:selection_rate:")]
+    assert population_rates and all(c["gating"] for c in population_rates)
+    assert {c["id"].split(":", 2)[2] for c in control_rates} <= {
+        c["id"].split(":", 2)[2] for c in population_rates
+    }
+    error_rates = [c for c in checks if c["id"].startswith("control:false_positive_rate:")]
+    assert error_rates and all(c["gating"] for c in error_rates)
+
+
+def test_a_group_the_scan_routes_away_is_checked_as_never_scored(world: World) -> None:
+    """Wajong applicants go to a labour expert, not to the VW scan: one group among the scored cases is what
+    the routing must achieve, so the audit checks it (and does not call it undecided)."""
+    (wajong,) = [c for c in world.clean.audit["checks"] if c["id"] == "comparability:wajong"]
+    assert (wajong["verdict"], wajong["gating"]) == ("pass", True)
+    assert "routed away" in wajong["detail"] and "wajong = False" in wajong["detail"]
+    routed = int(wajong["detail"].split(" cases of the same months were routed away")[0].rsplit(" ", 1)[1])
+    assert routed > 0, wajong["detail"]
+
+
 def test_every_undecided_ratio_check_says_what_would_decide_it(world: World) -> None:
     checks = world.clean.audit["checks"]
     undecided = [c for c in checks if c["verdict"] == "insufficient_evidence" and c["id"].count(":") == 2]

@@ -103,6 +103,8 @@ def test_monitor_detects_the_drift_and_reports_process_health(loop: Loop, tmp_pa
     followed = report["obligations"]
     assert followed and {o["state"] for o in followed} <= {"pass", "fail", "open", "overdue", "not_followed"}
     assert max(o["cases"] for o in followed) > 0, "the live control cases were used"
+    # Every group ratio is re-computed, intersections and population selection rates included.
+    assert all(o["state"] != "not_followed" for o in followed if " ratio, " in o["check"]), followed
     # 20% never assessed breaks the spec's maximum of 10%: the committee must look, which outranks retraining.
     assert report["status"] == "committee review required" and code == 4
     assert (tmp_path / "m" / "monitor.html").read_text(encoding="utf-8").count("data:image/png") >= 3

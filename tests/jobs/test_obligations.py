@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from features.register import default_register
-from jobs.obligations import confidence_sequence, follow_up, ratio_interval
+from jobs.obligations import LiveCases, confidence_sequence, flagged, follow_up, ratio_interval
 from models.governance import GovernanceStore, Obligation
 from models.specs import load_spec
 from tests.models.test_governance import decide, member
@@ -20,11 +20,18 @@ from tests.models.test_governance import decide, member
 ID_FPR = "random control sample: false_positive_rate ratio, nationaliteit = turks"
 ID_SEL = "random control sample: selection_rate ratio, geslacht = vrouw"
 ID_PROXY = "model inputs: no proxy for nationaliteit"
+ID_CROSS = "random control sample: false_positive_rate ratio, nationaliteit × geslacht = turks × man"
+ID_POPULATION = "all scored cases (selection rate): selection_rate ratio, nationaliteit = turks"
 AUDIT: dict[str, Any] = {
     "checks": [
         {"scope": "random control sample", "name": "false_positive_rate ratio, nationaliteit = turks"},
         {"scope": "random control sample", "name": "selection_rate ratio, geslacht = vrouw"},
         {"scope": "model inputs", "name": "no proxy for nationaliteit"},
+        {
+            "scope": "random control sample",
+            "name": "false_positive_rate ratio, nationaliteit × geslacht = turks × man",
+        },
+        {"scope": "all scored cases (selection rate)", "name": "selection_rate ratio, nationaliteit = turks"},
     ]
 }
 
@@ -66,9 +73,16 @@ def control_cases(n: int, turks_fpr: float, seed: int = 1) -> pd.DataFrame:
             "nationaliteit": nationality,
             "geslacht": "man",
             "violation": False,
-            "signal": rng.random(n) < rate,
+            "flagged": rng.random(n) < rate,
         }
     )
+
+
+def live(n: int, turks_fpr: float) -> LiveCases:
+    """The control cases above, and every scored person: the control cases and as many again, flagged at
+    the same rates (the population's selection rate then follows the control sample's)."""
+    control = control_cases(n, turks_fpr)
+    return LiveCases(scored=pd.concat([control, control_cases(n, turks_fpr, seed=2)]), control=control)
 
 
 @pytest.mark.parametrize(
@@ -94,12 +108,14 @@ def test_each_obligation_is_followed_up_and_recorded(
                 Obligation(ID_FPR, "Her-audit FPR turks", 800, due),
                 Obligation(ID_SEL, "Her-audit selectie vrouw", None, due),
                 Obligation(ID_PROXY, "Her-audit proxy", None, due),
+                Obligation(ID_CROSS, "Her-audit FPR turks × man", 800, due),
+                Obligation(ID_POPULATION, "Her-audit selectie turks", None, due),
             ],
             valid_until=date(2026, 12, 1),
         )
         as_of = due + timedelta(days=days_past_due)
         results = follow_up(
-            store, decision.id, AUDIT, control_cases(n, turks_fpr), load_spec("vw"), default_register(), as_of
+            store, decision.id, AUDIT, live(n, turks_fpr), load_spec("vw"), default_register(), as_of
         )
         by_check = {r.obligation.check: r for r in results}
         assert by_check[ID_FPR].state == state
@@ -107,5 +123,24 @@ def test_each_obligation_is_followed_up_and_recorded(
         # No woman among the cases: nothing to compare, so undecided, whatever the other check found.
         assert by_check[ID_SEL].state == ("overdue" if days_past_due > 0 else "open")
         assert by_check[ID_PROXY].state == ("overdue" if days_past_due > 0 else "not_followed")
+        # Every case is a man: the intersection is the nationality's, against nederlands × man.
+        assert (by_check[ID_CROSS].state, by_check[ID_CROSS].cases) == (state, n)
+        assert "t.o.v. nederlands × man" in by_check[ID_CROSS].detail
+        # The selection rate of every scored person (twice the control cases here), no outcome needed.
+        assert (by_check[ID_POPULATION].state, by_check[ID_POPULATION].cases) == (state, 2 * n)
         reviews = store.latest_reviews(decision.id)
         assert sorted(r.state for r in reviews.values()) == sorted(r.state for r in results)
+
+
+def test_the_rates_are_of_the_models_flag_not_of_the_logs_signal() -> None:
+    """A drawn control case is logged with ``signal`` true (it was selected); whether the model flagged it
+    is its score against the threshold. A rate of ``signal`` among control cases would be 1 in every group."""
+    logged = pd.DataFrame(
+        {
+            "score": [0.9, 0.1, 0.5, 0.49],
+            "threshold": [0.5, 0.5, 0.5, 0.5],
+            "signal": [True, True, True, False],
+            "control": [True, True, False, False],
+        }
+    )
+    assert flagged(logged).tolist() == [True, False, True, False]
