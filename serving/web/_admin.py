@@ -17,6 +17,7 @@ from models import gate, registry
 from models.specs import scan_ids
 from riskscan.errors import GateRefusal, InvalidInput
 from serving.runtime import check_scan
+from serving.signing import acting_as
 from serving.tokens import TokenRecord
 from serving.web._render import page
 from serving.web._session import SignedIn, check_csrf, csrf_token, session_user
@@ -27,10 +28,6 @@ router = APIRouter()
 Admin = Annotated[TokenRecord, Depends(SignedIn("promote"))]
 #: How many affected cases the withdrawal page lists; the count and the full list (/cases) are complete.
 SHOWN_CASES = 200
-
-
-def _identity(user: TokenRecord) -> str:
-    return f"{user.name} (token {user.id})"
 
 
 def _version_rows(runtime: Runtime, scan: str) -> list[dict[str, Any]]:
@@ -89,7 +86,7 @@ def promote(
     user = session_user(request, auth, "promote")
     check_scan(scan)
     try:
-        gate.promote(runtime.governance, scan=scan, version=version, promoted_by=_identity(user))
+        gate.promote(runtime.governance, scan=scan, version=version, promoted_by=acting_as(user))
     except GateRefusal as refusal:  # every reason, for people, and nothing changed
         refused = {"scan": scan, "version": version, "reasons": refusal.unmet}
         return _admin_page(request, runtime, user, refused=refused, status=409)
@@ -111,7 +108,7 @@ def withdraw(
     check_scan(scan)
     if not reason.strip():
         raise InvalidInput("reason is required: say why the scan is withdrawn", field="reason")
-    record = gate.withdraw(runtime.governance, scan=scan, reason=reason, withdrawn_by=_identity(user))
+    record = gate.withdraw(runtime.governance, scan=scan, reason=reason, withdrawn_by=acting_as(user))
     runtime.refresh_if_changed()
     # The cases selected for investigation (a signal or the control sample): the ones to re-examine.
     affected = (
