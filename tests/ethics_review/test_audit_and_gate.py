@@ -4,6 +4,7 @@ promotion without approval, with a stale audit hash, and after a failed audit.""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -55,7 +56,14 @@ def test_audit_outputs_are_logged_and_hashed(world: World) -> None:
         groups = audit["fairness"][scope]["attributes"]["nationaliteit"]["groups"]
         assert "nederlands" in groups
     card = world.clean.local_paths["model_card.md"].read_text()
-    assert "Model card" in card and "random control sample" in card
+    # The committee reads the card in Dutch, in the report's verdict words and decimal commas.
+    verdict = {"pass": "voldoet", "fail": "voldoet niet", "insufficient_evidence": "onvoldoende bewijs"}
+    assert card.startswith(f"# Modelkaart: riskscan-vw versie {world.clean.version}")
+    assert f"Oordeel: **{verdict[world.clean.verdict]}**" in card
+    assert "onvoldoende bewijs)." in card and "aselecte controlesteekproef" in card
+    assert re.search(r"\| ROC-AUC \| 0,\d{3} \| 0,\d{3} \|", card), "decimal commas"
+    assert re.search(r"\| lift ten opzichte van aselecte selectie \| — \| \d+,\d{2} \(95%-BI ", card)
+    assert "Model card" not in card and "Overall verdict" not in card and "insufficient evidence" not in card
     entry = json.loads(world.clean.local_paths["algoritmeregister.json"].read_text())
     AlgorithmIn.model_validate(entry)  # the intake API's body, publication standard 1.0
     assert (entry["status"], entry["publication_category"]) == ("In ontwikkeling", "Hoog-risico AI-systeem")
