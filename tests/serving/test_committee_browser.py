@@ -66,10 +66,14 @@ def test_two_members_sign_an_admin_promotes_and_the_version_serves(
     with chromium_page(width=1400, height=1100) as page:
         log_in(page, server, server.home.tokens["committee"], form_page)
         assert "onvoldoende bewijs" in page.inner_text("#audit-summary")
+        # The README's picture is the page as a member opens it: its top, the summary first (filling the
+        # form scrolls the page to its middle, which is what the picture showed before).
+        page.evaluate("window.scrollTo(0, 0)")
+        assert page.evaluate("window.scrollY") == 0
+        page.screenshot(path=str(shot), full_page=False)
         fill_checklist(page)
         page.fill("#rationale", "Voorwaardelijk goedgekeurd: de onbesliste toetsen worden gevolgd.")
         page.check("#decision-goedkeuren-onder-voorwaarden")
-        page.screenshot(path=str(shot), full_page=False)
         # Plain approval on undecided checks: refused, the form comes back as sent, nothing recorded.
         page.check("#decision-goedkeuren")
         page.click("#submit-decision")
