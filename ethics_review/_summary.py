@@ -96,8 +96,8 @@ def _lift_rows(audit: dict[str, Any]) -> list[dict[str, str]]:
         return [
             {
                 "family": f["family"] + (" (deze versie)" if this else ""),
-                "lift": _estimate(f["lift"], as_percent=False),
-                "precision": _estimate(f["precision_at_op"], as_percent=True),
+                "lift": estimate_nl(f["lift"], as_percent=False),
+                "precision": estimate_nl(f["precision_at_op"], as_percent=True),
             }
             for f, this in rows
         ]
@@ -105,14 +105,15 @@ def _lift_rows(audit: dict[str, Any]) -> list[dict[str, str]]:
     return [
         {
             "family": f"{audit['model_family']} (deze versie)",
-            "lift": _estimate(control["lift"], as_percent=False),
-            "precision": _estimate(control["precision_at_op"], as_percent=True),
+            "lift": estimate_nl(control["lift"], as_percent=False),
+            "precision": estimate_nl(control["precision_at_op"], as_percent=True),
         }
     ]
 
 
-def _estimate(value: dict[str, Any], *, as_percent: bool) -> str:
-    """``2,31 (95%-BI 1,90-2,75)`` or ``—``."""
+def estimate_nl(value: dict[str, Any], *, as_percent: bool) -> str:
+    """An estimate with its interval as the committee reads it (the report and the model card):
+    ``2,31 (95%-BI 1,90-2,75)`` or ``—``."""
     estimate = value.get("estimate")
     low: Any = value.get("low")
     high: Any = value.get("high")

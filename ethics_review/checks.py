@@ -158,14 +158,17 @@ class GroupMetrics:
         }
 
     def sentences(self) -> dict[str, list[str]]:
-        """The flagged checks' sentences of every scope, each prefixed with its scope."""
+        """The flagged checks' sentences of every scope, each prefixed with its scope in the same language."""
         scopes = (
-            ("all scored cases", self.population),
-            ("labelled test cases, not gating", self.labelled),
-            ("random control sample", self.control),
+            ({"en": "all scored cases", "nl": "alle gescoorde zaken"}, self.population),
+            (
+                {"en": "labelled test cases, not gating", "nl": "onderzochte testzaken, niet poortbepalend"},
+                self.labelled,
+            ),
+            ({"en": "random control sample", "nl": "aselecte controlesteekproef"}, self.control),
         )
         return {
-            lang: [f"[{scope}] {text}" for scope, audit in scopes for text in audit.sentences[lang]]
+            lang: [f"[{scope[lang]}] {text}" for scope, audit in scopes for text in audit.sentences[lang]]
             for lang in ("nl", "en")
         }
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ethics_review import algoritmeregister, plots
-from ethics_review._summary import decided_rows, summary_view, undecided_rows
+from ethics_review._summary import VERDICTS_NL, decided_rows, estimate_nl, summary_view, undecided_rows
 from ethics_review.fairness import METRICS
 from features.register import FeatureRegister, default_register
 from models.specs import ScanSpec
@@ -40,13 +40,28 @@ def render_html(view: dict[str, Any]) -> str:
     return _environment().get_template("report.html.j2").render(a=view)
 
 
+#: The register's proxy risks in the model card's words.
+PROXY_RISKS_NL = {"none": "geen", "low": "laag", "medium": "middel", "high": "hoog"}
+
+
 def render_model_card(audit: dict[str, Any], spec: ScanSpec, register: FeatureRegister | None = None) -> str:
+    """The model card, in Dutch: the committee reads it beside the report, in the report's verdict words
+    and number format."""
     register = register or default_register()
     inputs = [register[name] for name in audit["inputs"]]
     return (
         _environment()
         .get_template("model_card.md.j2")
-        .render(a=audit, spec=spec, inputs=inputs, fmt=fmt.number, ci=fmt.interval)
+        .render(
+            a=audit,
+            spec=spec,
+            inputs=inputs,
+            oordeel=VERDICTS_NL,
+            proxy_risks=PROXY_RISKS_NL,
+            getal=lambda value, digits=3: fmt.number(value, digits, lang="nl"),
+            procent=lambda value, digits=1: fmt.percent(value, digits, lang="nl"),
+            schatting=estimate_nl,
+        )
     )
 
 

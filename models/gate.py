@@ -2,7 +2,8 @@
 
 No model reaches staff without the committee's approval of that exact version *and* that exact audit.
 ``promote`` sets the ``champion`` alias only if all of these hold, and otherwise names every unmet one
-(:func:`check_promotion` returns them as a list of independent reasons, so other rules can add theirs):
+(:func:`check_promotion` returns them as a list of independent reasons, so other rules can add theirs;
+each is typed, :mod:`models.gate_reasons`, so the pages can word it in Dutch):
 
 * the version has an audit on record, and the report still hashes to the recorded ``audit_sha256``;
 * that latest audit has no failed gating check;
@@ -37,6 +38,7 @@ from typing import Any
 from mlflow.entities.model_registry import ModelVersion
 
 from models import registry
+from models.gate_reasons import GateReason, short, unmet
 from models.governance import (
     MAX_VALID_MONTHS,
     DecisionRecord,
@@ -55,7 +57,7 @@ from models.governance import (
     undecided_checks,
 )
 from models.specs import load_spec
-from riskscan.errors import Forbidden, GateRefusal, InvalidInput
+from riskscan.errors import Forbidden, GateRefusal, InvalidInput, Reason
 
 SIGNING_ROLE = "committee"
 #: Signatures a decision needs before it takes effect: the member who records it and a second one.
@@ -81,11 +83,16 @@ class GateCheck:
     version: str
     audit_sha256: str | None
     decision: DecisionRecord | None
-    unmet: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+
+    @property
+    def unmet(self) -> list[str]:
+        """The reasons in English, as the API and the command line give them."""
+        return [reason.text for reason in self.reasons]
 
     @property
     def allowed(self) -> bool:
-        return not self.unmet
+        return not self.reasons
 
 
 def today_utc() -> date:
@@ -110,92 +117,108 @@ def latest_audit(scan: str, version: str) -> tuple[str | None, dict[str, Any] | 
     return recorded, audit, actual
 
 
-def _audit_reasons(scan: str, version: str, unmet: list[str]) -> tuple[str | None, dict[str, Any] | None]:
+def _audit_reasons(
+    scan: str, version: str, reasons: list[Reason]
+) -> tuple[str | None, dict[str, Any] | None]:
     recorded, audit, actual = latest_audit(scan, version)
     if not recorded:
-        unmet.append(
-            f"version {version} has no audit on record (run 'riskscan audit --scan {scan} --version {version}')"
-        )
+        reasons.append(unmet(GateReason.NO_AUDIT, scan=scan, version=version))
         return None, None
     if actual != recorded:
-        unmet.append(
-            f"the stored audit report of version {version} does not match its recorded hash {recorded[:12]}"
-        )
+        reasons.append(unmet(GateReason.AUDIT_HASH_MISMATCH, version=version, audit=short(recorded)))
     if audit is None:
-        unmet.append(
-            f"the audit of version {version} ({recorded[:12]}) has no audit.json to read its checks from"
-        )
-    failed = failed_checks(audit) if audit else []
+        reasons.append(unmet(GateReason.NO_AUDIT_DOCUMENT, version=version, audit=short(recorded)))
+    failed = [check_id(c) for c in failed_checks(audit)] if audit else []
     if failed:
-        names = "; ".join(check_id(c) for c in failed)
-        unmet.append(
-            f"the latest audit of version {version} ({recorded[:12]}) has {len(failed)} failed check(s): {names}"
+        reasons.append(
+            unmet(
+                GateReason.FAILED_CHECKS,
+                version=version,
+                audit=short(recorded),
+                count=len(failed),
+                checks=failed,
+            )
         )
     return recorded, audit
 
 
-def _obligation_reasons(decision: DecisionRecord, audit: Mapping[str, Any], obliged: set[str]) -> list[str]:
+def _obligation_reasons(
+    decision: DecisionRecord, audit: Mapping[str, Any], obliged: set[str]
+) -> list[Reason]:
     """Insufficient evidence is not a pass: every undecided gating check needs an obligation."""
     undecided = [check_id(c) for c in undecided_checks(audit)]
     if not undecided:
         return []
     if decision.decision != "approve-with-conditions":
         return [
-            f"the audit has {len(undecided)} gating check(s) with insufficient evidence, and decision "
-            f"{decision.id} is a plain '{decision.decision}': only 'approve-with-conditions' with a monitoring "
-            f"obligation per undecided check can promote ({'; '.join(undecided)})"
+            unmet(
+                GateReason.PLAIN_APPROVAL_ON_UNDECIDED,
+                decision_id=decision.id,
+                decision=decision.decision,
+                count=len(undecided),
+                checks=undecided,
+            )
         ]
     missing = [c for c in undecided if c not in obliged]
     if missing:
-        return [f"decision {decision.id} names no monitoring obligation for: {'; '.join(missing)}"]
+        return [unmet(GateReason.MISSING_OBLIGATIONS, decision_id=decision.id, checks=missing)]
     return []
 
 
 def _decision_reasons(
     state: DecisionState, audit_sha: str | None, audit: Mapping[str, Any] | None, today: date
-) -> list[str]:
+) -> list[Reason]:
     decision = state.decision
     if not decision.approves:
-        return [f"the committee rejected version {decision.version} (decision {decision.id})"]
-    unmet: list[str] = []
+        return [unmet(GateReason.REJECTED, version=decision.version, decision_id=decision.id)]
+    reasons: list[Reason] = []
     if not state.cosigned:
-        signers = ", ".join(s.signer_name for s in state.signatures) or "nobody"
-        unmet.append(
-            f"decision {decision.id} is signed by {signers} only: it takes effect when a second, different "
-            "committee member co-signs it"
-        )
+        signers = [s.signer_name for s in state.signatures]
+        reasons.append(unmet(GateReason.NOT_COSIGNED, decision_id=decision.id, signers=signers))
     if audit_sha and decision.audit_sha256 != audit_sha:
-        unmet.append(
-            f"the committee's decision {decision.id} approved audit {decision.audit_sha256[:12]}, but the latest "
-            f"audit is {audit_sha[:12]}: the committee must review the current audit"
+        reasons.append(
+            unmet(
+                GateReason.STALE_AUDIT,
+                decision_id=decision.id,
+                decided_audit=short(decision.audit_sha256),
+                audit=short(audit_sha),
+            )
         )
     if decision.valid_until is None:
-        unmet.append(f"decision {decision.id} names no valid_until date; every approval must")
+        reasons.append(unmet(GateReason.NO_VALID_UNTIL, decision_id=decision.id))
     elif decision.valid_until < today:
-        unmet.append(f"the approval (decision {decision.id}) expired on {decision.valid_until.isoformat()}")
+        reasons.append(
+            unmet(GateReason.EXPIRED, decision_id=decision.id, valid_until=decision.valid_until.isoformat())
+        )
     if audit is not None and decision.audit_sha256 == audit_sha:
-        unmet += _obligation_reasons(decision, audit, {o.check for o in state.obligations})
-    return unmet
+        reasons += _obligation_reasons(decision, audit, {o.check for o in state.obligations})
+    return reasons
 
 
 def check_promotion(scan: str, version: str, store: GovernanceStore, today: date | None = None) -> GateCheck:
     """Every reason the version may not be promoted now (none: it may)."""
     today = today or today_utc()
-    unmet: list[str] = []
-    audit_sha, audit = _audit_reasons(scan, version, unmet)
+    reasons: list[Reason] = []
+    audit_sha, audit = _audit_reasons(scan, version, reasons)
     decision = store.current_decision(scan, version)
     if decision is None:
-        unmet.append(f"no committee decision is recorded for version {version}")
+        reasons.append(unmet(GateReason.NO_DECISION, version=version))
     else:
-        unmet += _decision_reasons(decision_state(store, decision), audit_sha, audit, today)
+        reasons += _decision_reasons(decision_state(store, decision), audit_sha, audit, today)
     if store.is_version_withdrawn(scan, version):
-        unmet.append(f"version {version} was withdrawn and cannot be promoted again")
-    unmet += [
-        f"version {version} was trained on column '{ruling.column_name}', which {ruling.sentence} found "
-        f"unlawful: {ruling.reason}"
+        reasons.append(unmet(GateReason.WITHDRAWN, version=version))
+    reasons += [
+        unmet(
+            GateReason.BLOCKED_BY_RULING,
+            version=version,
+            column=ruling.column_name,
+            ruling_id=ruling.id,
+            ruled_on=f"{ruling.created_at:%Y-%m-%d}",
+            ruling_reason=ruling.reason,
+        )
         for ruling in blocking_rulings(scan, version, store.rulings())
     ]
-    return GateCheck(scan, version, audit_sha, decision, unmet)
+    return GateCheck(scan, version, audit_sha, decision, reasons)
 
 
 # -------------------------------------------------------------------------------------------- signing
@@ -236,23 +259,20 @@ def _check_against_audit(decision: str, audit: Mapping[str, Any], obligations: S
         return
     failed = [check_id(c) for c in failed_checks(audit)]
     if failed:
-        raise GateRefusal(f"decision {decision!r}", [f"the audit failed check(s) {'; '.join(failed)}"])
+        raise GateRefusal(
+            f"decision {decision!r}", [unmet(GateReason.APPROVAL_ON_FAILED_AUDIT, checks=failed)]
+        )
     undecided = [check_id(c) for c in undecided_checks(audit)]
     if decision == "approve" and undecided:
         raise GateRefusal(
             "decision 'approve'",
-            [
-                f"{len(undecided)} gating check(s) have insufficient evidence, which is not a pass: decide "
-                f"'approve-with-conditions' with a monitoring obligation for each of {'; '.join(undecided)}"
-            ],
+            [unmet(GateReason.APPROVE_ON_UNDECIDED, count=len(undecided), checks=undecided)],
         )
     obliged = {o.check for o in obligations}
     missing = [c for c in undecided if c not in obliged]
     unknown = sorted(obliged - set(undecided))
-    reasons = [f"no obligation names the undecided check {c!r}" for c in missing]
-    reasons += [
-        f"obligation for {c!r}, which is not an undecided gating check of this audit" for c in unknown
-    ]
+    reasons = [unmet(GateReason.NO_OBLIGATION_FOR_CHECK, check=c) for c in missing]
+    reasons += [unmet(GateReason.OBLIGATION_NOT_UNDECIDED, check=c) for c in unknown]
     if reasons:
         raise GateRefusal(f"decision {decision!r}", reasons)
 
@@ -299,9 +319,7 @@ def decide(
     _check_signer(signer, mv)
     audit_sha, audit, _actual = latest_audit(scan, version)
     if not audit_sha or audit is None:
-        raise GateRefusal(
-            "decision", [f"version {version} has no audit; the committee decides on an audit report"]
-        )
+        raise GateRefusal("decision", [unmet(GateReason.DECISION_WITHOUT_AUDIT, version=version)])
     _valid_until(decision, valid_until, today)
     _check_against_audit(decision, audit, obligations)
     all_conditions = [*conditions, *(o.text_nl for o in obligations)]
@@ -334,8 +352,12 @@ def cosign(store: GovernanceStore, *, decision_id: int, signer: Signatory) -> Si
         raise GateRefusal(
             f"co-signing decision {decision_id}",
             [
-                f"it was given on audit {decision.audit_sha256[:12]}, but the audit was re-run since "
-                f"({(latest or 'none')[:12]}): the committee decides again on the current audit"
+                unmet(
+                    GateReason.COSIGN_ON_STALE_AUDIT,
+                    decision_id=decision_id,
+                    decided_audit=short(decision.audit_sha256),
+                    audit=short(latest),
+                )
             ],
         )
     signature = store.record_signature(decision_id, signer)
@@ -397,7 +419,7 @@ def _tag_decision(record: DecisionRecord, *, signed_by: list[str]) -> None:
 def promote(store: GovernanceStore, *, scan: str, version: str, promoted_by: str) -> PromotionRecord:
     check = check_promotion(scan, version, store)
     if not check.allowed:
-        raise GateRefusal(f"promotion of {registry.model_name(scan)} version {version}", check.unmet)
+        raise GateRefusal(f"promotion of {registry.model_name(scan)} version {version}", check.reasons)
     assert check.decision is not None and check.audit_sha256 is not None
     current = registry.version_by_alias(scan, registry.CHAMPION)
     previous = str(current.version) if current is not None else None
@@ -427,7 +449,7 @@ def withdraw(store: GovernanceStore, *, scan: str, reason: str, withdrawn_by: st
     running the withdrawal again (or :func:`retire_champion`) removes the alias.
     """
     if not reason.strip():
-        raise GateRefusal("withdrawal", ["a reason is required"])
+        raise GateRefusal("withdrawal", [unmet(GateReason.WITHDRAWAL_WITHOUT_REASON, scan=scan)])
     current = registry.version_by_alias(scan, registry.CHAMPION)
     version = str(current.version) if current is not None else None
     record = store.record_withdrawal(scan=scan, version=version, reason=reason, withdrawn_by=withdrawn_by)

@@ -9,7 +9,7 @@ The tree::
         │       └── TooLarge      the request carries more than one request may (cases per call)
         ├── NotFound              what was asked for does not exist (a case, a version, a file)
         ├── Conflict              the request contradicts what is on record (already withdrawn, stale hash)
-        │   └── GateRefusal       promotion refused; ``unmet`` lists every condition that does not hold
+        │   └── GateRefusal       promotion refused; ``reasons`` types every condition that does not hold
         ├── MethodNotAllowed      the path exists, but not for this HTTP method; ``allowed`` names them
         ├── UnsupportedMediaType  the body is not of the media type the endpoint reads (JSON)
         ├── Unavailable           something needed is not there now (the log database, a champion)
@@ -27,13 +27,14 @@ through one table each (``serving/http_errors.py``, ``riskscan/cli/exit_codes.py
 
 A refusal may carry ``details``: named facts beside the sentence (the field and the value refused, since
 when a scan is unavailable) that a program can read without parsing the message; the HTTP front-ends add
-them to the JSON body.
+them to the JSON body. A gate refusal types each of its reasons (:class:`Reason`: a code and the facts it
+names, beside the English sentence), so a page can word it for people in Dutch without parsing English.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 #: How many problems a message (and an HTTP error body) lists; the count says how many there were.
@@ -126,12 +127,28 @@ class Conflict(Refusal):
     """The request contradicts what is on record: a scan already withdrawn, an audit hash that is stale."""
 
 
-class GateRefusal(Conflict):
-    """The promotion gate refuses; ``unmet`` lists every condition that does not hold."""
+@dataclass(frozen=True)
+class Reason:
+    """One condition a refusal names, typed: a ``code`` a program (or a page in another language) can
+    switch on, the ``facts`` it names (plain values: text, numbers, lists of text), and the English
+    ``text`` the API and the command line show."""
 
-    def __init__(self, action: str, unmet: list[str]) -> None:
-        self.unmet = unmet
-        super().__init__(f"{action} refused: " + "; ".join(unmet))
+    code: str
+    text: str
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class GateRefusal(Conflict):
+    """The promotion gate refuses; ``reasons`` types every condition that does not hold (their codes are
+    :class:`models.gate_reasons.GateReason`), ``unmet`` is their English sentences."""
+
+    def __init__(self, action: str, reasons: Sequence[Reason]) -> None:
+        self.reasons = list(reasons)
+        self.unmet = [reason.text for reason in self.reasons]
+        super().__init__(f"{action} refused: " + "; ".join(self.unmet))
 
 
 class MethodNotAllowed(Refusal):

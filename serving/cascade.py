@@ -34,6 +34,7 @@ from models.specs import scan_ids
 from riskscan.db import text_field
 from riskscan.errors import Conflict, InvalidInput
 from serving.rulings import HALTED, TASK, BlockedVersion
+from serving.signing import acting_as
 from serving.store import ServingStore
 from serving.tokens import TokenRecord
 
@@ -136,7 +137,7 @@ def rule_unlawful(
     blocked = _blocked_versions(store, ruling, scans if scans is not None else scan_ids())
     step("blocked")
     withdrawn = tuple(
-        f"{b.scan} {b.version}" for b in blocked if _withdraw(governance, ruling, b, token.name)
+        f"{b.scan} {b.version}" for b in blocked if _withdraw(governance, ruling, b, acting_as(token))
     )
     step("withdrawn")
     added = store.open_reexaminations(ruling.id)

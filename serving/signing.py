@@ -1,8 +1,9 @@
-"""Committee tokens as signing identities: the bridge from ``serving``'s tokens to ``models``' gate.
+"""Tokens as signing identities: the bridge from ``serving``'s tokens to ``models``' gate.
 
 The gate (:mod:`models.gate`) records a committee decision under a :class:`~models.governance.Signatory`,
-never a typed name; ``models`` may not import ``serving``, so the pages and the command line resolve a
-token here and hand the identity down. A token is never echoed back in a refusal: an unknown token is
+and a promotion or withdrawal under the admin token's identity (:func:`acting_as`), never a typed name;
+``models`` may not import ``serving``, so the pages and the command line resolve a token here and hand
+the identity down. A token is never echoed back in a refusal: an unknown token is
 named by its position only.
 """
 
@@ -19,6 +20,13 @@ from serving.tokens import TokenRecord
 def signatory(record: TokenRecord) -> Signatory:
     """The identity of an authenticated token."""
     return Signatory(record.id, record.name, record.role)
+
+
+def acting_as(record: TokenRecord) -> str:
+    """How a promotion or a withdrawal names who did it (``promoted_by``, ``withdrawn_by``): the token's
+    name and id, exactly as a signature names its signer, whether it came from the pages or the command
+    line."""
+    return str(signatory(record))
 
 
 def committee_signatories(store: ServingStore, tokens: Sequence[str]) -> list[Signatory]:

@@ -37,12 +37,17 @@ DEMO_APPROVAL = (
 )
 
 
+def _shown(step: Sequence[str]) -> str:
+    """A step as printed: a ``--token`` value as a placeholder, since the tokens are shown once, at the end."""
+    return " ".join("<token>" if i > 0 and step[i - 1] == "--token" else part for i, part in enumerate(step))
+
+
 def _run_steps(run: Run, steps: list[list[str]]) -> None:
     for step in steps:
-        print(f"\n$ riskscan {' '.join(step)}", flush=True)
+        print(f"\n$ riskscan {_shown(step)}", flush=True)
         code = run(step)
         if code != ExitCode.SUCCESS:
-            raise Refusal(f"demo stopped: 'riskscan {' '.join(step)}' exited with {code}")
+            raise Refusal(f"demo stopped: 'riskscan {_shown(step)}' exited with {code}")
 
 
 #: The demo's audit year (the validation and test months of its six years) holds every national VW
@@ -71,12 +76,10 @@ def _configure_demo(parser: argparse.ArgumentParser) -> None:
 
 def _expect_refusal(run: Run, step: list[str]) -> None:
     """Run a step that must be refused (exit 2); anything else stops the demo."""
-    print(f"\n$ riskscan {' '.join(step)}", flush=True)
+    print(f"\n$ riskscan {_shown(step)}", flush=True)
     code = run(step)
     if code != ExitCode.REFUSED:
-        raise Refusal(
-            f"demo stopped: 'riskscan {' '.join(step)}' should have been refused, but exited {code}"
-        )
+        raise Refusal(f"demo stopped: 'riskscan {_shown(step)}' should have been refused, but exited {code}")
     print("(refused, as it must be)", flush=True)
 
 
@@ -89,8 +92,9 @@ def _trained(run: Run, scan: str, name: str, extra: list[str]) -> str:
     return version
 
 
-def _committee_story(run: Run, members: tuple[Member, Member], checklist: Path) -> None:
-    """The refusal path, then the happy path, each decided by two DEMO members through the pages."""
+def _committee_story(run: Run, members: tuple[Member, Member], admin: str, checklist: Path) -> None:
+    """The refusal path, then the happy path, each decided by two DEMO members through the pages and
+    promoted (or refused) under the DEMO admin's token."""
     first, second = members
     proxied = _trained(run, "vw", "vw-proxy-experiment", ["--spec", str(EXPERIMENT_SPEC)])
     print(
@@ -99,7 +103,7 @@ def _committee_story(run: Run, members: tuple[Member, Member], checklist: Path) 
     rejection = first.decide("vw", proxied, "afwijzen", DEMO_REJECTION, checklist)
     second.cosign("vw", proxied, rejection)
     print(f"[committee] decision {rejection} (afwijzen) co-signed by DEMO member B")
-    _expect_refusal(run, ["promote", "--scan", "vw", "--version", proxied, "--by", "DEMO admin (make demo)"])
+    _expect_refusal(run, ["promote", "--scan", "vw", "--version", proxied, "--token", admin])
     for scan in scan_ids():
         version = _trained(run, scan, scan, [])
         print(
@@ -108,7 +112,7 @@ def _committee_story(run: Run, members: tuple[Member, Member], checklist: Path) 
         decision = first.decide(scan, version, "goedkeuren-onder-voorwaarden", DEMO_APPROVAL, checklist)
         second.cosign(scan, version, decision)
         print(f"[committee] decision {decision} (goedkeuren onder voorwaarden) co-signed by DEMO member B")
-        _run_steps(run, [["promote", "--scan", scan, "--version", version, "--by", "DEMO admin (make demo)"]])
+        _run_steps(run, [["promote", "--scan", scan, "--version", version, "--token", admin]])
 
 
 def demo(args: argparse.Namespace, run: Run) -> Outcome:
@@ -142,7 +146,8 @@ def demo(args: argparse.Namespace, run: Run) -> Outcome:
     }
     service = start_service(args.port, home.home() / "demo" / "service.log")
     try:
-        _committee_story(run, (Member(service, tokens["A"]), Member(service, tokens["B"])), checklist)
+        members = (Member(service, tokens["A"]), Member(service, tokens["B"]))
+        _committee_story(run, members, tokens["admin"], checklist)
         _after_promotion(run)
     except BaseException:
         service.stop()

@@ -5,6 +5,10 @@ under the identity of a committee *token* (``--token``, or ``RISKSCAN_COMMITTEE_
 never under a typed name; with a second token the second member co-signs it at once, otherwise it waits
 for ``riskscan cosign`` or the co-sign page. An ``approve-with-conditions`` takes the audit's proposed
 obligations unless ``--obligations FILE`` gives them (a JSON list in ``audit.json``'s shape).
+
+``promote`` and ``withdraw`` are the admin's, as on the pages (``/ui/admin``): they take one admin token
+(``--token``, or ``RISKSCAN_TOKEN``) and record its identity as ``promoted_by`` / ``withdrawn_by``, in the
+same words the pages record. Another role's token is refused naming the role, a missing one asks for it.
 """
 
 from __future__ import annotations
@@ -16,15 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from models.specs import scan_ids
+from riskscan.cli._caller import TOKEN_VARIABLE, caller
 from riskscan.cli._verb import Outcome, Verb, day
 from riskscan.errors import InvalidInput, NotFound
-
-
-def _whoami() -> str:
-    import getpass
-
-    return getpass.getuser()
-
 
 # -- decide and cosign ------------------------------------------------------------------------------------
 
@@ -195,24 +193,35 @@ def cosign(args: argparse.Namespace) -> Outcome:
 # -- promote and withdraw ---------------------------------------------------------------------------------
 
 
+def _admin_token(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--token",
+        help=f"an admin token; the {what} is recorded under its identity (default: ${TOKEN_VARIABLE})",
+    )
+
+
 def _configure_promote(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--version", required=True)
-    parser.add_argument("--by", default=_whoami(), help="who promotes (default: the current user)")
+    _admin_token(parser, "promotion")
 
 
 def promote(args: argparse.Namespace) -> Outcome:
     from models.gate import promote as gate_promote
     from models.governance import GovernanceStore
+    from serving.signing import acting_as
 
-    record = gate_promote(GovernanceStore(), scan=args.scan, version=args.version, promoted_by=args.by)
+    admin = caller(args.token, "promote")
+    record = gate_promote(
+        GovernanceStore(), scan=args.scan, version=args.version, promoted_by=acting_as(admin)
+    )
     previous = (
         f"; previous champion {record.previous_version} is now 'previous'" if record.previous_version else ""
     )
     return Outcome(
         [
             f"riskscan-{args.scan} version {args.version} is champion (decision {record.decision_id}, "
-            f"audit {record.audit_sha256[:12]}){previous}"
+            f"audit {record.audit_sha256[:12]}, promoted by {record.promoted_by}){previous}"
         ],
         {"promotion": record.as_dict()},
     )
@@ -221,19 +230,24 @@ def promote(args: argparse.Namespace) -> Outcome:
 def _configure_withdraw(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scan", choices=scan_ids(), required=True)
     parser.add_argument("--reason", required=True)
-    parser.add_argument("--by", default=_whoami())
+    _admin_token(parser, "withdrawal")
 
 
 def withdraw(args: argparse.Namespace) -> Outcome:
     from models.gate import withdraw as gate_withdraw
     from models.governance import GovernanceStore
+    from serving.signing import acting_as
 
-    record = gate_withdraw(GovernanceStore(), scan=args.scan, reason=args.reason, withdrawn_by=args.by)
+    admin = caller(args.token, "promote")  # withdrawing is the admin's, as promoting is (serving.auth)
+    record = gate_withdraw(
+        GovernanceStore(), scan=args.scan, reason=args.reason, withdrawn_by=acting_as(admin)
+    )
     which = f"version {record.version}" if record.version else "no champion was set"
     return Outcome(
         [
             f"withdrew riskscan-{args.scan} ({which}): scoring of '{args.scan}' is blocked until a new promotion",
             f"  reason: {args.reason}",
+            f"  withdrawn by {record.withdrawn_by}",
         ],
         {"withdrawal": record.as_dict()},
     )
@@ -249,9 +263,14 @@ VERBS = (
     Verb("cosign", "co-sign a committee decision as a second, different member", _configure_cosign, cosign),
     Verb(
         "promote",
-        "make an approved, audited version the champion (the promotion gate)",
+        "make an approved, audited version the champion (the promotion gate), with an admin token",
         _configure_promote,
         promote,
     ),
-    Verb("withdraw", "withdraw a scan's champion and block its scoring", _configure_withdraw, withdraw),
+    Verb(
+        "withdraw",
+        "withdraw a scan's champion and block its scoring, with an admin token",
+        _configure_withdraw,
+        withdraw,
+    ),
 )

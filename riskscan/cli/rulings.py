@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
+from riskscan.cli._caller import TOKEN_VARIABLE, caller
 from riskscan.cli._verb import Outcome, Verb
-from riskscan.errors import Unauthenticated
-
-TOKEN_VARIABLE = "RISKSCAN_TOKEN"
 
 
 def _configure_rule(parser: argparse.ArgumentParser) -> None:
@@ -19,17 +16,6 @@ def _configure_rule(parser: argparse.ArgumentParser) -> None:
         "--token",
         help=f"a committee or admin token; the ruling is recorded under its identity (default: ${TOKEN_VARIABLE})",
     )
-
-
-def caller(token: str | None, action: str) -> Any:
-    """The token's record if its role may do ``action``; the identity of the caller, never a typed name."""
-    from serving.auth import Authenticator
-    from serving.store import ServingStore
-
-    given = token or os.environ.get(TOKEN_VARIABLE)
-    if not given:
-        raise Unauthenticated(f"a token is required: pass --token or set {TOKEN_VARIABLE}")
-    return Authenticator(ServingStore()).require(given, action)
 
 
 def rule_unlawful(args: argparse.Namespace) -> Outcome:

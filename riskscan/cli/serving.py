@@ -11,6 +11,7 @@ from pathlib import Path
 
 from models.specs import load_spec, scan_ids
 from riskscan import home, timerange
+from riskscan.cli._caller import TOKEN_VARIABLE
 from riskscan.cli._verb import PERIOD_FLAGS, Outcome, Verb, add_dask_scheduler, add_period
 from riskscan.cli.evidence import anchor_after
 from riskscan.errors import InvalidInput, NotFound, Unauthenticated, Unavailable
@@ -149,9 +150,6 @@ def _configure_outcome(parser: argparse.ArgumentParser) -> None:
         help="the name shown with the outcome (default: the name of the token in RISKSCAN_TOKEN)",
     )
     parser.add_argument("--notes", default="")
-
-
-TOKEN_VARIABLE = "RISKSCAN_TOKEN"
 
 
 def outcome(args: argparse.Namespace) -> Outcome:

@@ -1,7 +1,8 @@
 """Promotion and withdrawal from the pages (``/ui/admin``, admin role), through the same gate as the
 command line.
 
-A refused promotion lists every reason the gate gives, under a Dutch heading, and changes nothing. A
+A refused promotion lists every reason the gate gives, worded for people in Dutch (the gate's typed
+reasons, :mod:`serving.web._refusals`; the API and the command line keep the English), and changes nothing. A
 withdrawal needs a reason, and then shows the cases the withdrawn version scored (the list ``GET /cases``
 gives, for re-examination), so nobody has to go looking for who was affected.
 """
@@ -17,7 +18,9 @@ from models import gate, registry
 from models.specs import scan_ids
 from riskscan.errors import GateRefusal, InvalidInput
 from serving.runtime import check_scan
+from serving.signing import acting_as
 from serving.tokens import TokenRecord
+from serving.web._refusals import all_in_dutch
 from serving.web._render import page
 from serving.web._session import SignedIn, check_csrf, csrf_token, session_user
 from serving.web._state import Auth, Runtime
@@ -27,10 +30,6 @@ router = APIRouter()
 Admin = Annotated[TokenRecord, Depends(SignedIn("promote"))]
 #: How many affected cases the withdrawal page lists; the count and the full list (/cases) are complete.
 SHOWN_CASES = 200
-
-
-def _identity(user: TokenRecord) -> str:
-    return f"{user.name} (token {user.id})"
 
 
 def _version_rows(runtime: Runtime, scan: str) -> list[dict[str, Any]]:
@@ -48,7 +47,7 @@ def _version_rows(runtime: Runtime, scan: str) -> list[dict[str, Any]]:
                 "champion": champion is not None and str(champion.version) == version,
                 "verdict": mv.tags.get("audit_verdict", ""),
                 "decision": check.decision,
-                "unmet": check.unmet,
+                "unmet": all_in_dutch(check.reasons),
             }
         )
     return rows
@@ -89,9 +88,9 @@ def promote(
     user = session_user(request, auth, "promote")
     check_scan(scan)
     try:
-        gate.promote(runtime.governance, scan=scan, version=version, promoted_by=_identity(user))
+        gate.promote(runtime.governance, scan=scan, version=version, promoted_by=acting_as(user))
     except GateRefusal as refusal:  # every reason, for people, and nothing changed
-        refused = {"scan": scan, "version": version, "reasons": refusal.unmet}
+        refused = {"scan": scan, "version": version, "reasons": all_in_dutch(refusal.reasons)}
         return _admin_page(request, runtime, user, refused=refused, status=409)
     runtime.refresh_if_changed()
     return RedirectResponse(f"/ui/admin?promoted={scan}:{version}", status_code=303)
@@ -109,9 +108,12 @@ def withdraw(
     check_csrf(request, csrf)
     user = session_user(request, auth, "promote")
     check_scan(scan)
-    if not reason.strip():
-        raise InvalidInput("reason is required: say why the scan is withdrawn", field="reason")
-    record = gate.withdraw(runtime.governance, scan=scan, reason=reason, withdrawn_by=_identity(user))
+    if not reason.strip():  # the gate refuses it too; the page says so in the admin's words
+        raise InvalidInput(
+            "Een reden van intrekking is verplicht (veld 'reason'): zeg waarom de scan wordt ingetrokken.",
+            field="reason",
+        )
+    record = gate.withdraw(runtime.governance, scan=scan, reason=reason, withdrawn_by=acting_as(user))
     runtime.refresh_if_changed()
     # The cases selected for investigation (a signal or the control sample): the ones to re-examine.
     affected = (

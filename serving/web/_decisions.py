@@ -33,6 +33,7 @@ from serving.runtime import check_scan
 from serving.signing import signatory
 from serving.tokens import TokenRecord
 from serving.web._decision_form import LABELS_NL, QUESTIONS_NL, read_decision_form
+from serving.web._refusals import for_people
 from serving.web._render import page
 from serving.web._session import SignedIn, check_csrf, csrf_token, session_user
 from serving.web._state import Auth, Runtime
@@ -175,7 +176,7 @@ async def record_decision(
             version,
             user,
             form=form,
-            error=str(error),
+            error=for_people(error),
             status=status_for(error),
         )
     return RedirectResponse(f"/ui/audits/{scan}/{version}?recorded={decision_id}", status_code=303)

@@ -1,9 +1,10 @@
 """How the web app answers an exception: through the one table in :mod:`serving.http_errors`.
 
 ``GET /cases`` answers JSON, like the BentoML API. A page (``/ui/...``) answers a refusal with the error
-page at the table's status, except :class:`~riskscan.errors.Unauthenticated`, which sends the browser to
-the login page and back. Anything that is not a refusal is a bug: logged with its traceback, answered
-with the plain 500 JSON body, on pages too.
+page at the table's status (a gate refusal worded in Dutch, :mod:`serving.web._refusals`), except
+:class:`~riskscan.errors.Unauthenticated`, which sends the browser to the login page and back. Anything
+that is not a refusal is a bug: logged with its traceback, answered with the plain 500 JSON body, on
+pages too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from riskscan.errors import Refusal, Unauthenticated
 from serving.http_errors import answer, headers_for, status_for
 from serving.web._headers import add_security_headers
+from serving.web._refusals import for_people
 from serving.web._render import login_redirect, page
 
 PAGES = "/ui/"
@@ -23,7 +25,7 @@ def answer_error(request: Request, error: Exception) -> Response:
     if isinstance(error, Refusal) and request.url.path.startswith(PAGES):
         if isinstance(error, Unauthenticated):
             return login_redirect(request)
-        shown = page("error.html", status=status_for(error), message=str(error))
+        shown = page("error.html", status=status_for(error), message=for_people(error))
         shown.headers.update(headers_for(error))
         return shown
     status, body, headers = answer(error, f"{request.method} {request.url.path}")

@@ -4,15 +4,18 @@ promotion without approval, with a stale audit hash, and after a failed audit.""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from ethics_review.algoritmeregister import AlgorithmIn
 from ethics_review.audit import AuditResult, audit_version
 from models import registry
-from models.gate import check_promotion, decide, promote, today_utc, withdraw
+from models.gate import check_promotion, decide, promote, today_utc
 from models.governance import CHECKLIST_KEYS
+from riskscan.cli import main
 from riskscan.errors import GateRefusal
+from serving.store import ServingStore
 from tests.ethics_review.conftest import World
 from tests.lifecycle import committee_approval, committee_members
 
@@ -53,7 +56,14 @@ def test_audit_outputs_are_logged_and_hashed(world: World) -> None:
         groups = audit["fairness"][scope]["attributes"]["nationaliteit"]["groups"]
         assert "nederlands" in groups
     card = world.clean.local_paths["model_card.md"].read_text()
-    assert "Model card" in card and "random control sample" in card
+    # The committee reads the card in Dutch, in the report's verdict words and decimal commas.
+    verdict = {"pass": "voldoet", "fail": "voldoet niet", "insufficient_evidence": "onvoldoende bewijs"}
+    assert card.startswith(f"# Modelkaart: riskscan-vw versie {world.clean.version}")
+    assert f"Oordeel: **{verdict[world.clean.verdict]}**" in card
+    assert "onvoldoende bewijs)." in card and "aselecte controlesteekproef" in card
+    assert re.search(r"\| ROC-AUC \| 0,\d{3} \| 0,\d{3} \|", card), "decimal commas"
+    assert re.search(r"\| lift ten opzichte van aselecte selectie \| — \| \d+,\d{2} \(95%-BI ", card)
+    assert "Model card" not in card and "Overall verdict" not in card and "insufficient evidence" not in card
     entry = json.loads(world.clean.local_paths["algoritmeregister.json"].read_text())
     AlgorithmIn.model_validate(entry)  # the intake API's body, publication standard 1.0
     assert (entry["status"], entry["publication_category"]) == ("In ontwikkeling", "Hoog-risico AI-systeem")
@@ -163,26 +173,66 @@ def test_promotion_after_a_failed_audit_is_refused(world: World) -> None:
         promote(world.store, scan="vw", version=world.proxied.version, promoted_by="test")
 
 
-def test_stale_audit_hash_is_refused_then_fresh_approval_promotes(world: World) -> None:
+def _admin_and_member() -> tuple[tuple[str, str], str]:
+    """A fresh admin token (with the identity it records) and a committee token, for the command line."""
+    store = ServingStore()
+    admin, record = store.create_token(name="cli beheerder", role="admin")
+    member, _ = store.create_token(name="cli commissielid", role="committee")
+    return (admin, f"cli beheerder (token {record.id})"), member
+
+
+def test_stale_audit_hash_is_refused_then_fresh_approval_promotes_with_an_admin_token(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     committee_approval(world.store, "vw", world.clean.version)
     re_audit = audit_version("vw", world.clean.version, data_dir=world.data, progress=lambda _: None)
     assert re_audit.report_sha256 != world.clean.report_sha256  # the audit time is in the report
     with pytest.raises(GateRefusal, match="must review the current audit"):
         promote(world.store, scan="vw", version=world.clean.version, promoted_by="test")
     committee_approval(world.store, "vw", world.clean.version)
-    record = promote(world.store, scan="vw", version=world.clean.version, promoted_by="test")
+
+    (admin, identity), member = _admin_and_member()
+    argv = ["promote", "--scan", "vw", "--version", world.clean.version]
+    monkeypatch.delenv("RISKSCAN_TOKEN", raising=False)
+    assert main(argv) == 2
+    assert "a token is required: pass --token or set RISKSCAN_TOKEN" in capsys.readouterr().err
+    assert main([*argv, "--token", member]) == 2
+    assert "role 'committee' may not promote; allowed roles: admin" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):  # a typed name is no identity: --by is gone
+        main([*argv, "--by", "typed name", "--token", admin])
+    assert "unrecognized arguments: --by typed name" in capsys.readouterr().err
+    assert world.store.promotions("vw") == [] and registry.version_by_alias("vw", registry.CHAMPION) is None
+
+    monkeypatch.setenv("RISKSCAN_TOKEN", admin)
+    assert main(argv) == 0
+    assert f"promoted by {identity}" in capsys.readouterr().out
+    [record] = world.store.promotions("vw")
+    assert record.promoted_by == identity, "the admin token's identity, in the words the admin page uses"
     champion = registry.version_by_alias("vw", registry.CHAMPION)
     assert champion is not None
     assert str(champion.version) == world.clean.version
     assert record.audit_sha256 == re_audit.report_sha256
 
 
-def test_withdrawal_removes_champion_and_blocks_repromotion(world: World) -> None:
+def test_withdrawal_with_an_admin_token_removes_champion_and_blocks_repromotion(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Runs after the promotion above (pytest keeps file order); the module shares one registry.
     assert registry.version_by_alias("vw", registry.CHAMPION) is not None
-    record = withdraw(world.store, scan="vw", reason="test withdrawal", withdrawn_by="test")
+    (admin, identity), member = _admin_and_member()
+    argv = ["withdraw", "--scan", "vw", "--reason", "test withdrawal"]
+    monkeypatch.delenv("RISKSCAN_TOKEN", raising=False)
+    assert main(argv) == 2
+    assert "a token is required" in capsys.readouterr().err
+    assert main([*argv, "--token", member]) == 2
+    assert "role 'committee' may not promote" in capsys.readouterr().err
+    assert world.store.active_withdrawal("vw") is None, "a refused withdrawal records nothing"
+
+    assert main([*argv, "--token", admin]) == 0
     assert registry.version_by_alias("vw", registry.CHAMPION) is None
-    assert world.store.active_withdrawal("vw") is not None
+    record = world.store.active_withdrawal("vw")
+    assert record is not None
+    assert record.withdrawn_by == identity
     assert record.version == world.clean.version
     check = check_promotion("vw", world.clean.version, world.store)
     assert any("withdrawn" in reason for reason in check.unmet)

@@ -8,7 +8,7 @@ promotions and the withdrawal of ``test_audit_and_gate.py`` that share the sessi
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +25,8 @@ from models.governance import (
 from riskscan.errors import Conflict, Forbidden, GateRefusal, InvalidInput
 from serving.signing import signatory
 from serving.store import ServingStore
+from serving.subject import dutch_date
+from serving.web._refusals import all_in_dutch
 from tests.ethics_review.conftest import World
 from tests.lifecycle import CHECKLIST, committee_members
 
@@ -62,6 +64,9 @@ def test_plain_approve_on_undecided_checks_is_refused_naming_them(world: World) 
     with pytest.raises(GateRefusal, match="insufficient evidence, which is not a pass") as refused:
         _decide(world, decision="approve", obligations=[])
     assert all(check in str(refused.value) for check in undecided)
+    [dutch] = all_in_dutch(refused.value.reasons)  # the decision form's wording of the same refusal
+    assert dutch.startswith(f"{len(undecided)} poorttoets(en) hebben onvoldoende bewijs")
+    assert all(check in dutch for check in undecided)
     assert world.store.decisions("vw", world.clean.version) == before, "nothing was recorded"
 
 
@@ -120,8 +125,11 @@ def test_an_approval_needs_a_valid_until_at_most_twelve_months_ahead(
 def test_a_decision_takes_effect_only_when_a_different_member_cosigns(world: World) -> None:
     first, second = committee_members()
     decision = _decide(world, signer=first)
-    unmet = " ".join(check_promotion("vw", world.clean.version, world.store).unmet)
-    assert f"decision {decision.id} is signed by test committee A only" in unmet
+    check = check_promotion("vw", world.clean.version, world.store)
+    assert f"decision {decision.id} is signed by test committee A only" in " ".join(check.unmet)
+    assert (
+        f"Besluit {decision.id} is alleen ondertekend door test committee A" in all_in_dutch(check.reasons)[0]
+    )
 
     with pytest.raises(Conflict, match=f"signed decision {decision.id} already"):
         cosign(world.store, decision_id=decision.id, signer=first)
@@ -153,8 +161,12 @@ def test_an_expired_approval_no_longer_promotes(world: World) -> None:
     decision = _decide(world, signer=first)
     cosign(world.store, decision_id=decision.id, signer=second)
     later = decision.valid_until + timedelta(days=1)
-    unmet = check_promotion("vw", world.clean.version, world.store, today=later).unmet
-    assert f"the approval (decision {decision.id}) expired on {decision.valid_until.isoformat()}" in unmet
+    check = check_promotion("vw", world.clean.version, world.store, today=later)
+    assert (
+        f"the approval (decision {decision.id}) expired on {decision.valid_until.isoformat()}" in check.unmet
+    )
+    day = dutch_date(datetime.combine(decision.valid_until, datetime.min.time()))  # "2 december 2027"
+    assert f"De goedkeuring (besluit {decision.id}) is verlopen op {day}." in all_in_dutch(check.reasons)
 
 
 def test_cosigning_on_a_stale_audit_is_refused(world: World) -> None:
@@ -162,9 +174,11 @@ def test_cosigning_on_a_stale_audit_is_refused(world: World) -> None:
     first, second = committee_members()
     decision = _decide(world, signer=first)
     audit_version("vw", world.clean.version, data_dir=world.data, progress=lambda _: None)
-    with pytest.raises(GateRefusal, match="the audit was re-run since"):
+    with pytest.raises(GateRefusal, match="the audit was re-run since") as refused:
         cosign(world.store, decision_id=decision.id, signer=second)
     assert len(world.store.signatures(decision.id)) == 1
+    [dutch] = all_in_dutch(refused.value.reasons)
+    assert dutch.startswith(f"Het besluit is genomen op audit {decision.audit_sha256[:12]}, maar de audit is")
 
 
 def test_decide_on_the_command_line_signs_with_committee_tokens(

@@ -86,9 +86,9 @@ def test_the_audit_documents_a_readable_model(glass_box: GlassBox) -> None:
     labels = {row["label"] for row in audit["coefficients"]["rows"]}
     assert "Reden einde dienstverband" in labels
     card = glass_box.audit.local_paths["model_card.md"].read_text(encoding="utf-8")
-    assert "Logistic regression" in card and "## Gewichten (logistische regressie)" in card
+    assert "Logistische regressie (scikit-learn)" in card and "## Gewichten (logistische regressie)" in card
     assert "| Reden einde dienstverband | ontslag op staande voet (t.o.v. " in card
-    assert "| logistic (this version) |" in card and "| lightgbm |" in card
+    assert "| logistic (deze versie) |" in card and "| lightgbm |" in card
     entry = _entry(glass_box.audit.local_paths["algoritmeregister.json"])
     assert entry["status"] == "In ontwikkeling" and "begin_date" not in entry
     assert "logistische regressie" in str(entry["methods_and_models"])

@@ -167,7 +167,10 @@ def cascade_story(home: ServedHome, status_of: StatusOf) -> float:
             after_step=die_after("withdrawn"),
         )
     assert registry.version_by_alias(SCAN, registry.CHAMPION) is None
-    assert [w.version for w in governance.withdrawals(SCAN)] == [version]
+    # Withdrawn under the ruling token's identity, in the words an admin's withdrawal is recorded in.
+    assert [(w.version, w.withdrawn_by) for w in governance.withdrawals(SCAN)] == [
+        (version, f"{committee.name} (token {committee.id})")
+    ]
     assert count(store, "SELECT count(*) FROM reexaminations") == 0
 
     report = rule_unlawful(

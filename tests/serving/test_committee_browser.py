@@ -19,9 +19,12 @@ import pytest
 
 from ethics_review.audit import audit_version
 from features.sources import read_source
+from models import gate
+from models.gate_reasons import ENGLISH, GateReason, unmet
 from models.governance import GovernanceStore
 from models.specs import load_spec
 from serving.store import ServingStore
+from serving.web._refusals import DUTCH, in_dutch
 from tests.browser import chromium_page
 from tests.lifecycle import home_environment
 from tests.serving.conftest import LANDING, Server, caseload, form_csrf
@@ -63,14 +66,20 @@ def test_two_members_sign_an_admin_promotes_and_the_version_serves(
     with chromium_page(width=1400, height=1100) as page:
         log_in(page, server, server.home.tokens["committee"], form_page)
         assert "onvoldoende bewijs" in page.inner_text("#audit-summary")
+        # The README's picture is the page as a member opens it: its top, the summary first (filling the
+        # form scrolls the page to its middle, which is what the picture showed before).
+        page.evaluate("window.scrollTo(0, 0)")
+        assert page.evaluate("window.scrollY") == 0
+        page.screenshot(path=str(shot), full_page=False)
         fill_checklist(page)
         page.fill("#rationale", "Voorwaardelijk goedgekeurd: de onbesliste toetsen worden gevolgd.")
         page.check("#decision-goedkeuren-onder-voorwaarden")
-        page.screenshot(path=str(shot), full_page=False)
         # Plain approval on undecided checks: refused, the form comes back as sent, nothing recorded.
         page.check("#decision-goedkeuren")
         page.click("#submit-decision")
-        assert "insufficient evidence, which is not a pass" in page.inner_text("#error")
+        assert "onvoldoende bewijs is geen 'voldoet'" in page.inner_text("#error"), (
+            "the gate's refusal in Dutch"
+        )
         assert page.input_value("#rationale").startswith("Voorwaardelijk goedgekeurd")
         # A missing checklist answer is refused naming the field.
         page.fill("#answer-rereview_date", "")
@@ -176,7 +185,7 @@ def test_a_withdrawal_needs_a_reason_and_then_lists_the_affected_cases(server: S
     with chromium_page(width=1400, height=1000) as page:
         log_in(page, server, server.home.tokens["admin"], "/ui/admin")
         page.click("#withdraw-sollicitatie")
-        assert "reason is required" in page.inner_text("#error")
+        assert "Een reden van intrekking is verplicht" in page.inner_text("#error")
         page.go_back()
         page.fill("#reason-sollicitatie", "test: onrechtmatige gegevensbron")
         page.click("#withdraw-sollicitatie")
@@ -184,3 +193,59 @@ def test_a_withdrawal_needs_a_reason_and_then_lists_the_affected_cases(server: S
         count = page.inner_text("#affected-count")
         assert "gevallen zijn door deze versie geselecteerd" in count
         assert page.locator("#affected tr").count() >= 2, "the selected cases are listed"
+
+
+#: Facts for every gate reason, named as the gate names them (models/gate.py).
+FACTS = {
+    "scan": "vw",
+    "version": "7",
+    "decision_id": 12,
+    "decision": "approve",
+    "audit": "3173bb899687",
+    "decided_audit": "38c1e6fb7dfb",
+    "count": 2,
+    "checks": ["selection rate: leeftijd 15-26", "error rate: nationaliteit"],
+    "check": "error rate: nationaliteit",
+    "signers": ["Commissielid A (token 1)"],
+    "valid_until": "2026-03-02",
+    "column": "werkmap_logins",
+    "ruling_id": 1,
+    "ruled_on": "2026-12-02",
+    "ruling_reason": "via cookies verzameld",
+}
+
+
+def test_every_gate_reason_has_a_dutch_wording_for_the_pages() -> None:
+    assert set(DUTCH) == set(GateReason) == set(ENGLISH), "a new reason must not reach a page unworded"
+    for code in GateReason:
+        reason = unmet(code, **FACTS)
+        dutch = in_dutch(reason)
+        assert dutch and dutch != reason.text, code
+    expired = in_dutch(unmet(GateReason.EXPIRED, **FACTS))
+    assert expired == "De goedkeuring (besluit 12) is verlopen op 2 maart 2026."
+    assert in_dutch(unmet(GateReason.NOT_COSIGNED, **{**FACTS, "signers": []})).startswith(
+        "Besluit 12 is nog door niemand ondertekend"
+    )
+
+
+@pytest.mark.browser
+def test_a_refused_promotion_on_the_admin_page_names_the_gate_s_reasons_in_dutch(
+    server: Server, candidate: tuple[str, str]
+) -> None:
+    """Before the committee decided (the destructive test below decides later): the gate refuses."""
+    version, _second = candidate
+    with home_environment(server.home.path):
+        english = gate.check_promotion("vw", version, GovernanceStore()).unmet
+    assert f"no committee decision is recorded for version {version}" in english, "the API and CLI's words"
+    with chromium_page(width=1400, height=1000) as page:
+        log_in(page, server, server.home.tokens["admin"], "/ui/admin")
+        row = page.inner_text(f"#version-vw-{version}")
+        assert f"Er is geen besluit van de commissie vastgelegd voor versie {version}." in row
+        page.click(f"#promote-vw-{version}")
+        page.wait_for_selector("#refused")
+        refused = page.inner_text("#refused")
+        assert f"Promotie van vw versie {version} geweigerd" in refused
+        assert f"Er is geen besluit van de commissie vastgelegd voor versie {version}." in refused
+        assert "no committee decision" not in refused and "no committee decision" not in page.inner_text(
+            "main"
+        )

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
+from models.gate_reasons import GateReason, unmet
 from riskscan.errors import (
     OUTAGE_RETRY_SECONDS,
     ConfigError,
@@ -45,7 +46,10 @@ ERRORS: list[tuple[Exception, int]] = [
     (NotFound("riskscan-vw has no version 99"), 404),
     (MethodNotAllowed("PUT", "/score", ("POST",)), 405),
     (Conflict("scan 'vw' is already withdrawn"), 409),
-    (GateRefusal("promotion of riskscan-vw version 2", ["no approving decision"]), 409),
+    (
+        GateRefusal("promotion of riskscan-vw version 2", [unmet(GateReason.NO_DECISION, version="2")]),
+        409,
+    ),
     (TooLarge("at most 1000 cases per request (got 1001)", field="cases", value=1001), 413),
     (UnsupportedMediaType("the body must be sent as application/json"), 415),
     (InvalidInput("1 invalid value(s)", [Problem("dagloon", "veel", "a number in [0, 300]", 0, "A1")]), 422),
@@ -150,7 +154,9 @@ def test_a_page_shows_a_refusal_at_its_status(
     page = client.get("/ui/worklist", params={"scan": "vw"})
     assert page.status_code == status
     shown = re.search(r'<div class="error" id="error">(.*?)</div>', page.text, re.S)
-    assert shown and html.unescape(shown[1]) == str(error)
+    # A page words a gate refusal for people, in Dutch; the JSON body keeps the English sentence.
+    expected = "Er is geen besluit van de commissie vastgelegd voor versie 2."
+    assert shown and html.unescape(shown[1]) == (expected if isinstance(error, GateRefusal) else str(error))
 
 
 def test_an_unauthenticated_page_goes_to_the_login_page_and_back(
