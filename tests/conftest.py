@@ -22,6 +22,7 @@ def unit_of_work(nodeid: str) -> str:
     return next((folder for folder in SHARED_HOMES if path.startswith(folder)), path)
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: ``-p no:xdist`` must still collect
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``make test`` runs two workers (pytest-xdist), which take whole units of work (:func:`unit_of_work`).
 

@@ -1,23 +1,26 @@
 """The cascade of a ruling on a real champion: killed half-way, run again, finished; the running service
-answers 503 for the scan within seconds, without a reload.
+answers 503 for the scan within seconds, without a reload, naming the ruling.
 
 One sollicitatie champion is trained on small generated data in a home of this module's own (a ruling
 blocks for good, so it cannot share the session's served home).
 
-The same story runs on PostgreSQL (a second home, its governance database on the machine's real server),
-through the in-process :class:`ScanRuntime` that the service drives, instead of HTTP: a second BentoML
-start takes 30 s on a quiet two-core machine and minutes under load, while what answers 503 is the
-runtime's state either way (``ScanRuntime.state`` raises :class:`Unavailable`, which the service maps to
-503). The HTTP 503 from a running service is proven once, on SQLite.
+The same story runs on PostgreSQL: a second home, its governance database on the machine's real server,
+and a second ``riskscan serve`` on it, so the 503 comes over HTTP from a running service on both backends.
+A BentoML start takes 30 s on a quiet two-core machine and minutes under load, so that service is started
+in a thread as soon as the home's databases exist and comes up while the champion is trained; it notices
+the promotion the way it notices the ruling (``REFRESH_SECONDS``), with no reload.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import httpx
@@ -36,7 +39,7 @@ from serving.runtime import REFRESH_SECONDS, ScanRuntime
 from serving.store import ServingStore
 from tests.browser import chromium_page
 from tests.lifecycle import home_environment, promote_new_champion
-from tests.serving.conftest import ServedHome, caseload, serving
+from tests.serving.conftest import ServedHome, caseload, launch, serving, stop
 
 SCAN = "sollicitatie"
 COLUMN = "werkmap_logins"
@@ -83,27 +86,39 @@ def server(home: ServedHome, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield url
 
 
-def score_status(url: str, token: str, cases: list[dict[str, object]]) -> int:
-    response = httpx.post(
-        f"{url}/score",
-        json={"scan": SCAN, "cases": cases},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-    return response.status_code
+@dataclass(frozen=True)
+class Service:
+    """A running ``riskscan serve`` and the token the cases are scored with."""
+
+    url: str
+    token: str
+
+    def score(self, cases: list[dict[str, object]]) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}/score",
+            json={"scan": SCAN, "cases": cases},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+        )
 
 
-StatusOf = Callable[[list[dict[str, object]]], int]
-
-
-def wait_for_status(status_of: StatusOf, cases: list[dict[str, object]], status: int) -> float:
-    """Seconds until the service answers ``status``; fails after three refresh periods and a margin."""
+def wait_for_status(service: Service, cases: list[dict[str, object]], status: int) -> tuple[float, str]:
+    """Seconds until the service answers ``status``, and the error it gave; fails after three refresh
+    periods and a margin."""
     start = time.monotonic()
     while time.monotonic() - start < 3 * REFRESH_SECONDS + 5:
-        if status_of(cases) == status:
-            return time.monotonic() - start
+        response = service.score(cases)
+        if response.status_code == status:
+            return time.monotonic() - start, str(response.json().get("error", ""))
         time.sleep(0.2)
     pytest.fail(f"the service did not answer {status} within {3 * REFRESH_SECONDS + 5:.0f} s")
+
+
+def names_the_ruling(refusal: str) -> bool:
+    """Whether a 503's error names the ruling and its column: a champion trained on the column is
+    stopped, and once withdrawn the withdrawal cites the ruling (within ``REFRESH_SECONDS`` of the
+    withdrawal the service may still give the first reason)."""
+    return f"column '{COLUMN}'" in refusal and "ruling 1 of" in refusal
 
 
 def count(store: ServingStore, sql: str) -> int:
@@ -111,12 +126,16 @@ def count(store: ServingStore, sql: str) -> int:
         return int(connection.execute(text(sql)).scalar_one())
 
 
-def cascade_story(home: ServedHome, status_of: StatusOf) -> float:
-    """Score, close half the selected cases, rule, kill the cascade twice, finish it; check every step.
-    Runs in the home's environment (the caller's); returns the seconds from ruling to the first 503."""
-    governance, store = GovernanceStore(), ServingStore()
+def cascade_story(
+    home: ServedHome, service: Service, governance: GovernanceStore, store: ServingStore
+) -> float:
+    """Score, close half the selected cases, rule, kill the cascade twice, finish it; check every step,
+    and that ``service`` (running on the home) answers 503 for the scan, naming the ruling, without a
+    reload. Runs in the home's environment, on its stores (the caller's); returns the seconds from the
+    ruling to the first 503."""
     cases = caseload(home, SCAN, 400)
-    assert status_of(cases[:300]) == 200
+    scored = service.score(cases[:300])
+    assert scored.status_code == 200, scored.text
     logged = store.cases(scan=SCAN)
     selected = [row for row in logged if row.signal or row.control]
     assert len(selected) >= 4, "the test needs selected cases to halt and to close"
@@ -146,7 +165,8 @@ def cascade_story(home: ServedHome, status_of: StatusOf) -> float:
             after_step=die_after("ruling"),
         )
     assert registry.version_by_alias(SCAN, registry.CHAMPION) is not None
-    seconds = wait_for_status(status_of, cases[300:310], 503)
+    seconds, refusal = wait_for_status(service, cases[300:310], 503)
+    assert names_the_ruling(refusal), refusal
     with pytest.raises(Unavailable, match=f"column '{COLUMN}'"):
         ScanRuntime(store, governance).state(SCAN)
     with pytest.raises(Refusal, match=f"trained on column '{COLUMN}'.*nothing was scored"):
@@ -196,15 +216,17 @@ def cascade_story(home: ServedHome, status_of: StatusOf) -> float:
 
     with pytest.raises(Conflict, match=f"column '{COLUMN}' is already forbidden: ruling 1 of"):
         rule_unlawful(governance, store, column=COLUMN, reason="nog eens", token=committee)
-    assert status_of(cases[310:320]) == 503
+    after = service.score(cases[310:320])
+    assert after.status_code == 503, after.text
+    assert names_the_ruling(after.json()["error"]), after.text
     return seconds
 
 
 def test_a_ruling_killed_half_way_leaves_no_champion_serving_and_a_second_run_completes_it(
     home: ServedHome, server: str
 ) -> None:
-    with home_environment(home.path):
-        seconds = cascade_story(home, lambda cases: score_status(server, home.tokens["systeem"], cases))
+    with home_environment(home.path), GovernanceStore() as governance, ServingStore() as store:
+        seconds = cascade_story(home, Service(server, home.tokens["systeem"]), governance, store)
     print(f"the service answered 503 {seconds:.1f} s after the ruling")
 
 
@@ -215,44 +237,62 @@ def postgres_environment(path: Path, url: str) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def launched_meanwhile(env: dict[str, str], log: Path) -> Iterator[Future[tuple[Popen[bytes], str]]]:
+    """``riskscan serve`` started in a thread (:func:`launch`), so the set-up in the block runs while BentoML
+    comes up; the service is stopped afterwards, also when the block failed."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        starting = pool.submit(launch, env, log)
+        try:
+            yield starting
+        finally:
+            if starting.exception() is None:  # waits for the start to end either way
+                stop(starting.result()[0])
+
+
 @pytest.fixture(scope="module")
-def postgres_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServedHome, str]]:
-    """A home of its own whose governance database (decision log, rulings, re-examinations) is on PostgreSQL;
-    MLflow stays in the home's SQLite file."""
+def postgres_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServedHome, str, str]]:
+    """A home of its own whose governance database (decision log, rulings, re-examinations) is on PostgreSQL,
+    MLflow staying in the home's SQLite file, and ``riskscan serve`` running on it; yields the home, the
+    database URL and the service's URL.
+
+    Both databases are created before the service starts, so it never migrates one while this process does;
+    it then starts with no champion and comes up while the champion is trained."""
     from tests.postgres import temporary_database
 
     path = tmp_path_factory.mktemp("ruled-postgres")
     data = path / "data"
     with temporary_database() as url, postgres_environment(path, url):
-        config = generator.GeneratorConfig(n_applications=2_000, n_periods=40_000, seed=11)
-        generator.write_tables(generator.generate(config), data, config)
-        version = promote_new_champion(SCAN, data)
-        store = ServingStore()
-        tokens = {
-            role: store.create_token(name=f"test {role}", role=role)[0]
-            for role in ("handhaving", "committee", "systeem")
-        }
-        store.close()
-        yield ServedHome(path, data, {SCAN: version}, tokens), url
+        with ServingStore() as store:
+            tokens = {
+                role: store.create_token(name=f"test {role}", role=role)[0]
+                for role in ("handhaving", "committee", "systeem")
+            }
+        assert registry.version_by_alias(SCAN, registry.CHAMPION) is None  # creates the MLflow database
+        service_env = {"RISKSCAN_HOME": str(path), "RISKSCAN_DATABASE_URL": url}
+        with launched_meanwhile(service_env, path / "server.log") as starting:
+            began = time.monotonic()
+            config = generator.GeneratorConfig(n_applications=2_000, n_periods=40_000, seed=11)
+            generator.write_tables(generator.generate(config), data, config)
+            version = promote_new_champion(SCAN, data)
+            trained = time.monotonic()
+            _process, server = starting.result()
+            # How much of the service's start the set-up hid, and what is left to wait for (pytest -rP).
+            print(
+                f"champion promoted {trained - began:.1f} s after the service was launched; "
+                f"the service was ready {time.monotonic() - trained:.1f} s later"
+            )
+            yield ServedHome(path, data, {SCAN: version}, tokens), url, server
 
 
 @pytest.mark.postgres
 def test_the_cascade_is_atomic_and_counts_agree_with_the_log_on_postgresql(
-    postgres_home: tuple[ServedHome, str],
+    postgres_home: tuple[ServedHome, str, str],
 ) -> None:
-    home, url = postgres_home
-    with postgres_environment(home.path, url), ServingStore() as store, GovernanceStore() as governance:
-        runtime = ScanRuntime(store, governance)
-
-        def status_of(cases: list[dict[str, object]]) -> int:
-            try:
-                runtime.score(SCAN, cases)
-            except Unavailable:
-                return 503  # what the service answers for it (serving/http_errors.py)
-            return 200
-
-        seconds = cascade_story(home, status_of)
-    print(f"the runtime refused the scan {seconds:.1f} s after the ruling")
+    home, url, server = postgres_home
+    with postgres_environment(home.path, url), GovernanceStore() as governance, ServingStore() as store:
+        seconds = cascade_story(home, Service(server, home.tokens["systeem"]), governance, store)
+    print(f"the service on PostgreSQL answered 503 {seconds:.1f} s after the ruling")
 
 
 def log_in(page: Any, server: str, token: str, target: str) -> None:
