@@ -50,7 +50,9 @@ MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
 
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
 _SQLITE_BEGIN: Final = "riskscan_sqlite_begin"  # execution option read by the "begin" hook in make_engine
-WRITE_OPTIONS: Final = {_SQLITE_BEGIN: "BEGIN IMMEDIATE"}
+#: How a write transaction begins on SQLite: with the write lock, so read-check-insert sequences serialise.
+SQLITE_WRITE_BEGIN: Final = "BEGIN IMMEDIATE"
+WRITE_OPTIONS: Final = {_SQLITE_BEGIN: SQLITE_WRITE_BEGIN}
 
 #: Lengths shared by every table: names of people, models and cases; short keys such as scan ids.
 NAME_LENGTH: Final = 200

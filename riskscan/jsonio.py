@@ -18,10 +18,18 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+#: Leaves that are JSON as they are (exact types: a subclass such as a numpy scalar takes the long way).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
 
 def json_safe(value: Any) -> Any:
     """A JSON-safe copy: NaN and infinities become None, numpy scalars and arrays become Python values,
     dates and times become ISO 8601 text, tuples become lists, mapping keys become text."""
+    kind = type(value)
+    if kind in _PLAIN:  # most leaves: answered before the attribute look-up below, which failing costs more
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

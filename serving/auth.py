@@ -42,12 +42,19 @@ class Authenticator:
         self._cache: dict[str, tuple[float, TokenRecord | None]] = {}
         self._lock = threading.Lock()
 
-    def _lookup(self, token: str) -> TokenRecord | None:
-        now = time.monotonic()
+    def _cached(self, token: str) -> tuple[bool, TokenRecord | None]:
+        """Whether ``token`` was looked up less than ``CACHE_SECONDS`` ago, and what that look-up found."""
         with self._lock:
             hit = self._cache.get(token)
-        if hit is not None and now - hit[0] < CACHE_SECONDS:
-            return hit[1]
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return True, hit[1]
+        return False, None
+
+    def _lookup(self, token: str) -> TokenRecord | None:
+        fresh, record = self._cached(token)
+        if fresh:
+            return record
+        now = time.monotonic()
         record = self.store.authenticate(token)
         with self._lock:
             if len(self._cache) > 10_000:
@@ -67,6 +74,22 @@ class Authenticator:
         if not token:
             raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
         record = self._lookup(token)
+        if record is None:
+            raise Unauthenticated("unknown or revoked token")
+        return check_role(record, action)
+
+    def require_cached(self, token: str | None, action: str) -> TokenRecord | None:
+        """:meth:`require` when it needs no database, so that the event loop may call it: the token's
+        record, or 401/403 as :meth:`require` would answer, when the token was looked up less than
+        ``CACHE_SECONDS`` ago; None when it must be looked up (call :meth:`require`, off the event loop).
+
+        The service's gate calls this first: handing a cached check to a worker thread cost more CPU than
+        the check (benchmarks/bench_online_cpu.py)."""
+        if not token:
+            raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
+        fresh, record = self._cached(token)
+        if not fresh:
+            return None
         if record is None:
             raise Unauthenticated("unknown or revoked token")
         return check_role(record, action)

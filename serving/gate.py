@@ -263,8 +263,10 @@ class Gate:
             raise MethodNotAllowed(method, path, allowed)
 
     async def _authenticate(self, scope: Scope, path: str) -> None:
-        """The bearer token's role may use ``path`` (a database look-up, so off the event loop)."""
+        """The bearer token's role may use ``path``: from the authenticator's bounded cache when it holds
+        the token, else by a database look-up, off the event loop."""
         auth = self.authenticator()
         header = dict(scope["headers"]).get(b"authorization")
         token = auth.token_from_header(header.decode("latin-1") if header is not None else None)
-        await anyio.to_thread.run_sync(auth.require, token, ACTIONS[path])
+        if auth.require_cached(token, ACTIONS[path]) is None:
+            await anyio.to_thread.run_sync(auth.require, token, ACTIONS[path])

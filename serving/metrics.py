@@ -61,6 +61,9 @@ class Metrics:
     def __init__(self) -> None:
         self._made: tuple[Any, Any] | None = None
         self._registry: Any = None
+        # Each label combination's counter and histogram child, looked up once: prometheus_client's
+        # ``labels()`` takes a lock and checks the names on every call. Bounded like the series themselves.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def _metrics(self) -> tuple[Any, Any]:
         if self._made is None:
@@ -85,10 +88,18 @@ class Metrics:
 
     def observe(self, route: str, method: str, status: int, started: float) -> None:
         """Count one answered request that arrived at ``started`` (``time.perf_counter``)."""
-        requests, duration = self._metrics()
         method = method if method in METHODS else "OTHER"
-        requests.labels(route=route, method=method, status=str(status)).inc()
-        duration.labels(route=route, method=method).observe(time.perf_counter() - started)
+        children = self._children.get((route, method, status))
+        if children is None:
+            requests, duration = self._metrics()
+            children = (
+                requests.labels(route=route, method=method, status=str(status)),
+                duration.labels(route=route, method=method),
+            )
+            self._children[route, method, status] = children
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(time.perf_counter() - started)
 
     @property
     def content_type(self) -> str:

@@ -6,6 +6,7 @@
 * ``load``: wrk (``cycle.lua``) as the load generator, and the figures of one run;
 * ``report``: the progress lines, the results table, the ratios and the goals;
 * ``breakdown``: where the time of one in-process ``ScanRuntime.score`` call goes;
+* ``asgi``: a BentoML service's ASGI app driven in this process (``bench_online_cpu.py``: CPU per request);
 * ``plain_model``, ``bare_service``, ``plain_pyfunc``: the anchors, the champion served without governance
   by BentoML and by MLflow (loaded by those servers from this folder, so they import no project package).
 

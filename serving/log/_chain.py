@@ -30,10 +30,10 @@ from typing import Any, Final
 import psycopg
 from sqlalchemy import Connection, Engine, column, literal, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from riskscan.chain import GENESIS_HASH, Chain, ChainReport
-from riskscan.db import WRITE_OPTIONS
+from riskscan.db import SQLITE_WRITE_BEGIN, WRITE_OPTIONS
 from riskscan.errors import Conflict, InvalidInput, NotFound
 from serving.log import _encode
 from serving.log._batch import BatchColumns, CheckedBatch
@@ -75,6 +75,8 @@ LOG_CHAIN: Final = Chain(
 
 _LAST_LINK = select(LOG.c.id, LOG.c.row_hash).order_by(LOG.c.id.desc()).limit(1)
 _LOCK_APPENDS = text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
+#: The same, as the driver takes them (the service's path, :meth:`DecisionLog._chain_on_driver`).
+_LAST_LINK_SQL: Final = "SELECT id, row_hash FROM decision_log ORDER BY id DESC LIMIT 1"
 _DECISIONS = table("committee_decisions", column("id"))
 _JSON_COLUMNS: Final = frozenset(_encode.JSON_FIELDS)
 _SQLITE: Final = sqlite.dialect()
@@ -135,12 +137,11 @@ def _sqlite_bulk_insert(shared: tuple[tuple[str, Any], ...]) -> tuple[str, tuple
     return sql, bound
 
 
-def _copy_rows(connection: Connection, params: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL's bulk path: COPY, inside the caller's transaction (about 3x executemany's rate), in
-    binary, which costs this process a quarter of the CPU of text (bench: 1.5-1.8 against 5.7-6.0 us a
-    row): numbers, flags and the moment are sent as they are instead of formatted as text."""
-    driver = connection.connection.driver_connection
-    assert driver is not None
+def _copy_rows(driver: Any, params: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL's bulk path: COPY on the driver's connection, inside the caller's transaction (about 3x
+    executemany's rate), in binary, which costs this process a quarter of the CPU of text (bench: 1.5-1.8
+    against 5.7-6.0 us a row): numbers, flags and the moment are sent as they are instead of formatted as
+    text."""
     try:
         with driver.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
             copy.set_types(_COPY_TYPES)
@@ -182,6 +183,9 @@ class DecisionLog:
         dialect = engine.dialect
         self._postgres = dialect.name == "postgresql"
         self._insert_sql = _insert_sql(dialect.name)
+        # What opens an append's transaction on the driver's connection, with the write lock: SQLite's
+        # connections are in autocommit mode (riskscan.db.make_engine), so the transaction is begun here.
+        self._begin_sql = str(_LOCK_APPENDS) if self._postgres else SQLITE_WRITE_BEGIN
         self._created_at_bind = LOG.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
 
     def append(self, entries: Sequence[LogEntry]) -> list[LoggedScore]:
@@ -262,58 +266,116 @@ class DecisionLog:
         Returns the first new id, the ``created_at`` of all rows, the ``prev_hash`` of the first row and
         the ``row_hash`` of every row. ``bulk`` (a batch job) gives the SQLite connection a larger page cache.
         """
+        if not bulk:
+            return self._chain_on_driver(rows)
         with self._engine.connect() as connection:
-            if bulk and not self._postgres:
+            if not self._postgres:
                 with _no_autocheckpoint(connection):
-                    return self._chain_on(connection, rows, bulk=bulk)
-            return self._chain_on(connection, rows, bulk=bulk)
+                    return self._chain_on(connection, rows)
+            return self._chain_on(connection, rows)
 
-    def _chain_on(
-        self, connection: Connection, rows: Encoded, *, bulk: bool
-    ) -> tuple[int, datetime, str, list[str]]:
-        """:meth:`_chain` on a connection: its own transaction, which takes the write lock up front."""
+    def _chain_on_driver(self, rows: Encoded) -> tuple[int, datetime, str, list[str]]:
+        """:meth:`_chain` for an append that is not a batch (the service: one row a request), on the pool's
+        driver connection without SQLAlchemy's ``Connection``: the same statements in the same transaction
+        (take the write lock, read the last link, insert, commit), for 0.15 ms of CPU less a request
+        (benchmarks/bench_online_cpu.py). A driver error is raised as SQLAlchemy's wrapper of it, as the
+        ``Connection`` would raise it, so a refusal is explained the same way; a connection the error shows
+        to be lost is invalidated, so the pool does not hand it out again."""
+        raw = self._engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            cursor = raw.cursor()
+            statement = self._begin_sql
+            try:
+                # SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory lock, in the driver's own transaction.
+                cursor.execute(self._begin_sql)
+                statement = _LAST_LINK_SQL
+                cursor.execute(_LAST_LINK_SQL)
+                written, sql, params = self._linked(rows, cursor.fetchone())
+                statement = sql
+                if len(params) == 1:
+                    cursor.execute(sql, params[0])
+                elif self._postgres:
+                    _copy_rows(driver, params)
+                else:
+                    for start in range(0, len(params), INSERT_CHUNK):
+                        cursor.executemany(sql, params[start : start + INSERT_CHUNK])
+                statement = "COMMIT"
+                raw.commit()  # sqlite3 commits the transaction BEGIN IMMEDIATE opened, as PostgreSQL's
+            except self._engine.dialect.loaded_dbapi.Error as exc:
+                with contextlib.suppress(Exception):
+                    raw.rollback()
+                lost = self._engine.dialect.is_disconnect(exc, driver, cursor)
+                if lost:
+                    raw.invalidate(exc)
+                raise DBAPIError.instance(
+                    statement, None, exc, self._engine.dialect.loaded_dbapi.Error, connection_invalidated=lost
+                ) from exc
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    raw.rollback()
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    cursor.close()
+        finally:
+            raw.close()  # back to the pool
+        return written
+
+    def _chain_on(self, connection: Connection, rows: Encoded) -> tuple[int, datetime, str, list[str]]:
+        """:meth:`_chain` for a batch's chunk on a connection: its own transaction, which takes the write lock
+        up front; on SQLite with a larger page cache."""
         with connection.execution_options(**WRITE_OPTIONS).begin():
             if self._postgres:
                 connection.execute(_LOCK_APPENDS)
-            elif bulk:
-                connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
-            last = connection.execute(_LAST_LINK).first()
-            last_id, prev = (0, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
-            first_id, first_prev = last_id + 1, prev
-            created_at = self._now()
-            stamp = json_text(created_at.isoformat())
-            sha256 = hashlib.sha256
-            digests = []
-            for row_id, head, middle, tail in zip(
-                range(first_id, first_id + len(rows.heads)), rows.heads, rows.middles, rows.tails, strict=True
-            ):
-                prev = sha256(f"{prev}{head}{stamp}{middle}{row_id}{tail}".encode()).hexdigest()
-                digests.append(prev)
-            count = len(digests)
-            stored_at = created_at if self._created_at_bind is None else self._created_at_bind(created_at)
-            columns = [
-                range(first_id, first_id + count),
-                repeat(stored_at, count),
-                [first_prev, *digests[:-1]],
-                digests,
-                *rows.values,
-            ]
-            if count > 1 and not self._postgres:
-                shared = {"created_at": stored_at, **rows.shared}
-                sql, bound = _sqlite_bulk_insert(tuple(sorted(shared.items())))
-                columns = [columns[index] for index in bound]
             else:
-                sql = self._insert_sql
-            # strict=False: some columns are an endless repeat of a shared value
-            params = list(zip(*columns, strict=False))
-            if count == 1:
+                connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
+            written, sql, params = self._linked(rows, connection.execute(_LAST_LINK).first())
+            if len(params) == 1:
                 connection.exec_driver_sql(sql, params[0])
             elif self._postgres:
-                _copy_rows(connection, params)
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                _copy_rows(driver, params)
             else:
-                for start in range(0, count, INSERT_CHUNK):
+                for start in range(0, len(params), INSERT_CHUNK):
                     connection.exec_driver_sql(sql, params[start : start + INSERT_CHUNK])
-        return first_id, created_at, first_prev, digests
+        return written
+
+    def _linked(
+        self, rows: Encoded, last: Any
+    ) -> tuple[tuple[int, datetime, str, list[str]], str, list[tuple[Any, ...]]]:
+        """Under the append lock, after reading ``last`` (the last row's id and hash, or None): the rows
+        hashed in order onto it. Returns what :meth:`_chain` returns, the INSERT and its parameters."""
+        last_id, prev = (0, GENESIS_HASH) if last is None else (int(last[0]), str(last[1]))
+        first_id, first_prev = last_id + 1, prev
+        created_at = self._now()
+        stamp = json_text(created_at.isoformat())
+        sha256 = hashlib.sha256
+        digests = []
+        for row_id, head, middle, tail in zip(
+            range(first_id, first_id + len(rows.heads)), rows.heads, rows.middles, rows.tails, strict=True
+        ):
+            prev = sha256(f"{prev}{head}{stamp}{middle}{row_id}{tail}".encode()).hexdigest()
+            digests.append(prev)
+        count = len(digests)
+        stored_at = created_at if self._created_at_bind is None else self._created_at_bind(created_at)
+        columns = [
+            range(first_id, first_id + count),
+            repeat(stored_at, count),
+            [first_prev, *digests[:-1]],
+            digests,
+            *rows.values,
+        ]
+        if count > 1 and not self._postgres:
+            shared = {"created_at": stored_at, **rows.shared}
+            sql, bound = _sqlite_bulk_insert(tuple(sorted(shared.items())))
+            columns = [columns[index] for index in bound]
+        else:
+            sql = self._insert_sql
+        # strict=False: some columns are an endless repeat of a shared value
+        params = list(zip(*columns, strict=False))
+        return (first_id, created_at, first_prev, digests), sql, params
 
     def _explain_refusal(self, exc: IntegrityError, request_ids: Sequence[str], columns: Columns) -> None:
         """Turn the likely integrity errors into a sentence; anything else is re-raised as it was."""

@@ -33,7 +33,9 @@ from riskscan.db import (
     upgrade,
     write_transaction,
 )
-from riskscan.errors import Conflict, InvalidInput, NotFound
+from riskscan.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from serving import auth as auth_module
+from serving.auth import Authenticator
 from serving.log import (
     LoggedScore,
     row_hash,
@@ -367,6 +369,34 @@ def test_tokens(store: ServingStore) -> None:
 
 
 # ----------------------------------------------------------------------------------------- concurrency
+
+
+def test_a_revoked_token_stops_working_within_the_cache_bound(
+    store: ServingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate checks a token from the authenticator's cache without the database; a revocation must
+    still stop it within ``CACHE_SECONDS``, on the cached path and on the database path alike."""
+    now = [1000.0]
+    monkeypatch.setattr(auth_module.time, "monotonic", lambda: now[0])
+    auth = Authenticator(store)
+    token, record = store.create_token(name="koppeling", role="systeem")
+    assert auth.require_cached(token, "score") is None  # not looked up yet: the gate asks the database
+    assert auth.require(token, "score") == record
+    assert auth.require_cached(token, "score") == record  # now cached
+    with pytest.raises(Forbidden, match="role 'systeem' may not reload"):
+        auth.require_cached(token, "reload")
+
+    store.revoke_token(record.id, "gelekt")
+    now[0] += auth_module.CACHE_SECONDS - 0.01  # still within the bound: the stale answer is allowed
+    assert auth.require_cached(token, "score") == record
+    now[0] += 0.01  # the bound has passed: no cached answer, and the database says revoked
+    assert auth.require_cached(token, "score") is None
+    with pytest.raises(Unauthenticated, match="unknown or revoked token"):
+        auth.require(token, "score")
+    with pytest.raises(Unauthenticated, match="unknown or revoked token"):  # the refusal is cached too
+        auth.require_cached(token, "score")
+    with pytest.raises(Unauthenticated, match="authentication required"):
+        auth.require_cached("", "score")
 
 
 def test_concurrent_appends_keep_one_linear_chain(url: str) -> None:
