@@ -1,4 +1,4 @@
-"""The ``decision_log`` table as the ORM sees it (Alembic revisions 0002, 0003 and 0008), and the recipe
+"""The ``decision_log`` table as the ORM sees it (Alembic revisions 0002, 0003, 0008 and 0009), and the recipe
 checkpoints of revision 0008 (``decision_log_recipes``).
 
 The table belongs to the migrations; this class mirrors it for querying, and a test checks that its
@@ -80,11 +80,15 @@ class DecisionLogRow(Base):
         # row_hash is not unique by constraint since revision 0003: it hashes the id (the primary key).
         ForeignKeyConstraint(["decision_id"], ["committee_decisions.id"], name="decision_id"),
         Index("ix_decision_log_scan_created_at", "scan", "created_at"),
+        # Revision 0009: covering for the open worklist (id, created_at and request_id read from the index).
         Index(
             "ix_decision_log_selected",
             "scan",
             "control",
             "score",
+            "id",
+            "created_at",
+            "request_id",
             sqlite_where=text("signal OR control"),
             postgresql_where=text("signal OR control"),
         ),

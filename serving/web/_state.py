@@ -15,12 +15,14 @@ from serving.auth import Authenticator
 from serving.runtime import ScanRuntime
 
 
-def runtime(request: Request) -> ScanRuntime:
+# Both are ``async``: they only read app.state, and FastAPI runs a plain ``def`` dependency in a worker
+# thread, a hand-off to another thread and back on every request for nothing.
+async def runtime(request: Request) -> ScanRuntime:
     served: ScanRuntime = request.app.state.runtime
     return served
 
 
-def authenticator(request: Request) -> Authenticator:
+async def authenticator(request: Request) -> Authenticator:
     served: Authenticator = request.app.state.auth
     return served
 

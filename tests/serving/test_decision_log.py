@@ -476,6 +476,9 @@ def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
     assert [o.id for o in store.outcomes()] == [first.id, latest.id, first.id + 2]
     assert [o.id for o in store.outcomes("vw", latest_only=True)] == [latest.id, first.id + 2]
     assert store.outcomes("sollicitatie") == []
+    assert [o.id for o in store.outcomes("vw", last=2)] == [latest.id, first.id + 2]  # oldest first
+    assert [o.id for o in store.outcomes(latest_only=True, last=1)] == [first.id + 2]
+    assert store.outcomes("sollicitatie", last=5) == []
 
     assert [c.case_id for c in store.cases(scan="vw", model_version="4")] == ["v4"]
     assert [c.case_id for c in store.cases(scan="vw", signal_only=True)] == ["low", "high", "control", "v4"]

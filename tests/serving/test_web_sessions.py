@@ -15,7 +15,7 @@ from typing import Annotated
 
 import pytest
 from fastapi import Depends
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
@@ -23,7 +23,7 @@ from riskscan import db
 from riskscan.db import current_revision, head_revision, upgrade
 from riskscan.errors import ConfigError
 from serving.auth import Authenticator
-from serving.sessions import IDLE, LIFETIME
+from serving.sessions import IDLE, LIFETIME, SESSIONS, TOUCH_EVERY
 from serving.store import ServingStore, TokenRecord
 from serving.tokens import ROLES
 from serving.web import build_app
@@ -172,6 +172,33 @@ def test_sessions_expire_when_idle_and_after_their_lifetime(
         assert pages.get("/ui/probe").status_code == 200
     clock.now = started + LIFETIME
     assert pages.get("/ui/probe").status_code == 303, "however busy, a session ends after its lifetime"
+
+
+def test_a_page_view_moves_the_last_use_at_most_once_every_touch_interval(
+    pages: TestClient, store: ServingStore, clock: Clock
+) -> None:
+    token, _ = store.create_token(name="T. Tester", role="handhaving")
+    log_in(pages, token)
+    logged_in = clock.now
+
+    def last_used() -> datetime:
+        with store.engine.connect() as connection:
+            moment: datetime = connection.execute(select(SESSIONS.c.last_used_at)).scalar_one()
+        return moment
+
+    clock.now += TOUCH_EVERY - timedelta(seconds=1)
+    assert pages.get("/ui/probe").status_code == 200
+    assert last_used() == logged_in, "a view within TOUCH_EVERY of the last move writes nothing"
+    clock.now = logged_in + TOUCH_EVERY
+    assert pages.get("/ui/probe").status_code == 200
+    assert last_used() == clock.now
+    # Idle is counted from the last move: a session used just before a move was due ends at most
+    # TOUCH_EVERY early, never late.
+    moved = clock.now
+    clock.now += TOUCH_EVERY - timedelta(seconds=1)
+    assert pages.get("/ui/probe").status_code == 200
+    clock.now = moved + IDLE
+    assert pages.get("/ui/probe").status_code == 303 and store.session_count() == 0
 
 
 def test_every_answer_carries_the_security_headers_and_the_cookies_their_flags(
