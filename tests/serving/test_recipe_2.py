@@ -18,8 +18,7 @@ from riskscan.db import current_revision, make_engine, upgrade
 from serving.log import GENESIS_HASH, LogEntry
 from serving.store import ServingStore
 from tests.serving.recipe_1 import RECIPE_1_HEAD, write_recipe_1_rows
-
-HEAD = "0008_hash_recipe_v2"
+from tests.serving.store_helpers import HEAD
 
 
 class Clock:
