@@ -171,7 +171,8 @@ def test_the_mlflow_ui_shows_the_audit_artifacts_of_the_run(tracked: TrackedHome
         f"/artifacts/{audit_path}/report.html"
     )
     with chromium_page(width=1440, height=900) as page:
-        page.goto(page_url, wait_until="networkidle", timeout=120_000)
+        # Not "networkidle": the MLflow UI keeps requests going; the texts below are what must be there.
+        page.goto(page_url, wait_until="load", timeout=120_000)
         page.get_by_text("algoritmeregister.json").first.wait_for(timeout=60_000)
         page.get_by_text("model_card.md").first.wait_for(timeout=60_000)
         page.wait_for_timeout(2_000)  # the report's preview frame renders after the tree
