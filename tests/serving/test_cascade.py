@@ -8,16 +8,17 @@ The same story runs on PostgreSQL: a second home, its governance database on the
 and a second ``riskscan serve`` on it, so the 503 comes over HTTP from a running service on both backends.
 A BentoML start takes 30 s on a quiet two-core machine and minutes under load, so that service is started
 in a thread as soon as the home's databases exist and comes up while the champion is trained; it notices
-the promotion the way it notices the ruling (``REFRESH_SECONDS``), with no reload.
+the promotion the way it notices the ruling (``REFRESH_SECONDS``), with no reload. Staff then work each
+backend's re-examination list in headless Chromium through its running service.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -310,54 +311,82 @@ def submit_result(page: Any, task_id: int, result: str, note: str, *, heard: boo
     card.locator("button[type=submit]").click()
 
 
+@dataclass(frozen=True)
+class Ruled:
+    """A home whose cascade test has run, its running service, and the environment its stores open in."""
+
+    home: ServedHome
+    server: str
+    environment: Callable[[], AbstractContextManager[None]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ruled(request: pytest.FixtureRequest) -> Ruled:
+    """Each backend's home after its cascade test above (same module homes, so their tasks are open)."""
+    if request.param == "sqlite":
+        home: ServedHome = request.getfixturevalue("home")
+        return Ruled(home, request.getfixturevalue("server"), lambda: home_environment(home.path))
+    pg_home, url, server = request.getfixturevalue("postgres_home")
+    return Ruled(pg_home, server, lambda: postgres_environment(pg_home.path, url))
+
+
 @pytest.mark.browser
 def test_staff_work_the_reexamination_list_in_chromium_and_upholding_needs_hoor_en_wederhoor(
-    home: ServedHome, server: str
+    ruled: Ruled,
 ) -> None:
-    """Runs after the cascade test above (same module home): its ruling opened the tasks worked here."""
-    with home_environment(home.path):
-        governance, store = GovernanceStore(), ServingStore()
+    """Runs after the cascade tests above: their rulings opened the tasks worked here, on each backend."""
+    home, server = ruled.home, ruled.server
+    with ruled.environment(), GovernanceStore() as governance, ServingStore() as store:
         rulings = governance.rulings()
         tasks = store.reexamination_tasks(rulings)
         assert len(tasks) >= 2, "the cascade test above opens the tasks"
-    screenshot = Path(os.environ.get("RISKSCAN_REEXAMINATION_SCREENSHOT", home.path / "reexamination.png"))
-    with chromium_page(width=1400, height=1100) as page:
-        page.goto(f"{server}/ui/reexamination")
-        assert "/ui/login" in page.url, "the page needs a login"
-        log_in(page, server, home.tokens["committee"], "/ui/reexamination")
-        assert "may not reexamination" in page.inner_text("main"), "the committee role may not work tasks"
-        log_in(page, server, home.tokens["handhaving"], "/ui/reexamination")
-        page.wait_for_url("**/ui/reexamination")
-        cards = page.locator(".case")
-        assert cards.count() == len(tasks)
-        ids = [cards.nth(i).get_attribute("data-reexamination-id") for i in range(cards.count())]
-        assert ids == [str(t.id) for t in tasks], "oldest case first"
-        first = page.locator(f".case[data-reexamination-id='{tasks[0].id}']")
-        text = first.inner_text()
-        assert "verlaging" in text and f"({COLUMN})" in text and "bijdrage aan de score" in text
-        assert f"{tasks[0].case.score:.3f}" in text
-        page.screenshot(path=str(screenshot), full_page=False)
-        # Upholding without hoor en wederhoor is refused, with the reason shown, and nothing is recorded.
-        submit_result(page, tasks[0].id, "upheld", "grond zonder de kolom", heard=False)
-        assert "hoor_en_wederhoor is False with result 'upheld'" in page.inner_text("#error")
-        page.goto(f"{server}/ui/reexamination")
-        submit_result(
-            page, tasks[0].id, "upheld", "overtreding blijkt uit eigen verklaring, cliënt gehoord", heard=True
+        screenshot = Path(
+            os.environ.get("RISKSCAN_REEXAMINATION_SCREENSHOT", home.path / "reexamination.png")
         )
-        page.wait_for_selector("#saved")
-        assert page.locator(f".case[data-reexamination-id='{tasks[0].id}']").count() == 0, "done tasks leave"
-        submit_result(page, tasks[1].id, "withdrawn", "geen grond zonder de onrechtmatige kolom", heard=False)
-        page.wait_for_selector("#saved")
-        # The committee sees the progress.
-        log_in(page, server, home.tokens["committee"], "/ui/audits")
-        page.wait_for_url("**/ui/audits")
-        row = page.locator(f"#rulings tr[data-ruling='{rulings[0].id}']").inner_text()
-        assert COLUMN in row
-    with home_environment(home.path):
+        with chromium_page(width=1400, height=1100) as page:
+            page.goto(f"{server}/ui/reexamination")
+            assert "/ui/login" in page.url, "the page needs a login"
+            log_in(page, server, home.tokens["committee"], "/ui/reexamination")
+            assert "may not reexamination" in page.inner_text("main"), "the committee role may not work tasks"
+            log_in(page, server, home.tokens["handhaving"], "/ui/reexamination")
+            page.wait_for_url("**/ui/reexamination")
+            cards = page.locator(".case")
+            assert cards.count() == len(tasks)
+            ids = [cards.nth(i).get_attribute("data-reexamination-id") for i in range(cards.count())]
+            assert ids == [str(t.id) for t in tasks], "oldest case first"
+            first = page.locator(f".case[data-reexamination-id='{tasks[0].id}']")
+            text = first.inner_text()
+            assert "verlaging" in text and f"({COLUMN})" in text and "bijdrage aan de score" in text
+            assert f"{tasks[0].case.score:.3f}" in text
+            page.screenshot(path=str(screenshot), full_page=False)
+            # Upholding without hoor en wederhoor is refused, with the reason shown, and nothing is recorded.
+            submit_result(page, tasks[0].id, "upheld", "grond zonder de kolom", heard=False)
+            assert "hoor_en_wederhoor is False with result 'upheld'" in page.inner_text("#error")
+            page.goto(f"{server}/ui/reexamination")
+            submit_result(
+                page,
+                tasks[0].id,
+                "upheld",
+                "overtreding blijkt uit eigen verklaring, cliënt gehoord",
+                heard=True,
+            )
+            page.wait_for_selector("#saved")
+            assert page.locator(f".case[data-reexamination-id='{tasks[0].id}']").count() == 0, (
+                "done tasks leave"
+            )
+            submit_result(
+                page, tasks[1].id, "withdrawn", "geen grond zonder de onrechtmatige kolom", heard=False
+            )
+            page.wait_for_selector("#saved")
+            # The committee sees the progress.
+            log_in(page, server, home.tokens["committee"], "/ui/audits")
+            page.wait_for_url("**/ui/audits")
+            row = page.locator(f"#rulings tr[data-ruling='{rulings[0].id}']").inner_text()
+            assert COLUMN in row
         (progress,) = store.reexamination_progress(rulings)
         handhaving = store.authenticate(home.tokens["handhaving"])
-    assert (progress.done, progress.upheld, progress.withdrawn) == (2, 1, 1)
-    assert progress.open == len(tasks) - 2
-    results = [t.result for t in store.reexamination_tasks(rulings, open_only=False) if t.result]
-    assert handhaving is not None and {r.decided_by_token_id for r in results} == {handhaving.id}
+        assert (progress.done, progress.upheld, progress.withdrawn) == (2, 1, 1)
+        assert progress.open == len(tasks) - 2
+        results = [t.result for t in store.reexamination_tasks(rulings, open_only=False) if t.result]
+        assert handhaving is not None and {r.decided_by_token_id for r in results} == {handhaving.id}
     assert screenshot.stat().st_size > 20_000
