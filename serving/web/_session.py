@@ -31,7 +31,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskscan.errors import ConfigError, Forbidden, Refusal, Unauthenticated
-from serving.auth import Authenticator, check_role
+from serving.auth import PERMISSIONS, Authenticator
 from serving.http_errors import answer, status_for
 from serving.sessions import LIFETIME, WebSession, new_secret
 from serving.store import ServingStore
@@ -125,7 +125,29 @@ def session_user(request: Request, auth: Authenticator, action: str) -> TokenRec
     if record is None:  # revoked since login: the revocation deleted the row, unless it raced this request
         _end(request)
         raise Unauthenticated("the token of this session was revoked; log in with another token")
-    return check_role(record, action)
+    if record.role not in PERMISSIONS[action]:
+        allowed = ", ".join(sorted(PERMISSIONS[action]))
+        raise Forbidden(
+            f"uw rol '{record.role}' mag niet {ACTIONS_NL[action]}; dat mogen de rollen: {allowed}"
+        )
+    return record
+
+
+#: What each action lets a person do, in the pages' language (the API and CLI say it in English,
+#: serving.auth.check_role); a test keeps it complete.
+ACTIONS_NL: Final[dict[str, str]] = {
+    "score": "zaken laten scoren",
+    "outcome": "uitkomsten van onderzoeken vastleggen",
+    "cases": "de gescoorde zaken van een versie inzien",
+    "worklist": "de werklijst van handhaving inzien",
+    "audits": "de pagina's van de commissie inzien",
+    "reload": "de modellen herladen",
+    "metrics": "de metrieken inzien",
+    "rule": "een kolom onrechtmatig verklaren",
+    "reexamination": "herbeoordelingen uitvoeren",
+    "decide": "besluiten of medeondertekenen namens de commissie",
+    "promote": "versies in gebruik nemen of intrekken",
+}
 
 
 def _end(request: Request) -> None:

@@ -347,7 +347,9 @@ def test_staff_work_the_reexamination_list_in_chromium_and_upholding_needs_hoor_
             page.goto(f"{server}/ui/reexamination")
             assert "/ui/login" in page.url, "the page needs a login"
             log_in(page, server, home.tokens["committee"], "/ui/reexamination")
-            assert "may not reexamination" in page.inner_text("main"), "the committee role may not work tasks"
+            assert "mag niet herbeoordelingen uitvoeren" in page.inner_text("main"), (
+                "the committee may not work tasks"
+            )
             log_in(page, server, home.tokens["handhaving"], "/ui/reexamination")
             page.wait_for_url("**/ui/reexamination")
             cards = page.locator(".case")

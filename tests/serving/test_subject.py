@@ -281,7 +281,9 @@ def test_the_committee_opens_the_letter_in_the_browser_and_staff_may_not(
         page.fill("#token", handhaving)
         page.click("#login")
         page.wait_for_url("**/ui/privacy/inzage")
-        assert "may not audits" in page.inner_text("body")  # the role is checked
+        assert "mag niet de pagina's van de commissie inzien" in page.inner_text(
+            "body"
+        )  # the role is checked
         page.goto(f"{url}/ui/login?next=/ui/privacy/inzage")
         page.fill("#token", committee)
         page.click("#login")

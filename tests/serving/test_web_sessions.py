@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,13 +23,13 @@ from starlette.testclient import TestClient
 from riskscan import db
 from riskscan.db import current_revision, head_revision, upgrade
 from riskscan.errors import ConfigError
-from serving.auth import Authenticator
+from serving.auth import PERMISSIONS, Authenticator
 from serving.sessions import IDLE, LIFETIME, SESSIONS, TOUCH_EVERY
 from serving.store import ServingStore, TokenRecord
 from serving.tokens import ROLES
 from serving.web import build_app
 from serving.web._headers import CONTENT_SECURITY_POLICY
-from serving.web._session import COOKIE_SECURE_ENV, LOGIN_COOKIE, SESSION_COOKIE, SignedIn
+from serving.web._session import ACTIONS_NL, COOKIE_SECURE_ENV, LOGIN_COOKIE, SESSION_COOKIE, SignedIn
 from tests.serving.conftest import ServedHome, form_csrf, sign_in
 
 #: The revision 0005 follows.
@@ -220,6 +221,9 @@ def test_every_answer_carries_the_security_headers_and_the_cookies_their_flags(
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["referrer-policy"] == "no-referrer"
     assert answers[2].status_code == 403, "committee may not see the worklist"
+    assert "uw rol 'committee' mag niet de werklijst van handhaving inzien" in html.unescape(
+        answers[2].text
+    ), "said in Dutch"
     for cookie in (form.headers["set-cookie"], login.headers["set-cookie"]):
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
 
@@ -313,3 +317,7 @@ def test_token_create_offers_exactly_the_roles_the_store_accepts(riskscan_home: 
         assert [t.role for t in store.tokens()] == list(ROLES)
     with pytest.raises(SystemExit):  # argparse refuses a role it does not offer
         main(["token", "create", "--role", "root", "--name", "x"])
+
+
+def test_every_action_a_page_may_refuse_has_a_dutch_wording() -> None:
+    assert set(ACTIONS_NL) == set(PERMISSIONS)
