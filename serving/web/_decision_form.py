@@ -8,6 +8,7 @@ the field, and nothing is recorded (the gate records a decision in one transacti
 Field names: ``answer-<checklist key>``, ``decision`` (``goedkeuren``, ``goedkeuren-onder-voorwaarden``,
 ``afwijzen``), ``rationale``, ``conditions`` (one per line), ``valid_until`` (YYYY-MM-DD), ``demo``
 (``ja`` or absent), and per obligation ``obligation-<n>-check``, ``-text_nl``, ``-cases_needed``, ``-due``.
+The refusals are in Dutch, the committee's language, and name the field as the form calls it.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def _day(field: str, text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{field} must be a date as YYYY-MM-DD, got {text!r}", field=field) from None
+        raise InvalidInput(
+            f"{field} moet een datum zijn als JJJJ-MM-DD, gekregen {text!r}", field=field
+        ) from None
 
 
 def _obligation(index: str, fields: Mapping[str, str]) -> Obligation:
@@ -80,18 +83,20 @@ def _obligation(index: str, fields: Mapping[str, str]) -> Obligation:
         fields.get(f"{name}-{part}", "").strip() for part in ("check", "text_nl", "cases_needed", "due")
     )
     if not check:
-        raise InvalidInput(f"{name}-check must name an audit check, got {check!r}", field=f"{name}-check")
+        raise InvalidInput(
+            f"{name}-check moet een toets van de audit noemen, gekregen {check!r}", field=f"{name}-check"
+        )
     if not text:
         raise InvalidInput(
-            f"{name}-text_nl (the obligation for {check}) must not be empty", field=f"{name}-text_nl"
+            f"{name}-text_nl (de verplichting voor {check}) mag niet leeg zijn", field=f"{name}-text_nl"
         )
     if needed and not needed.isdigit():
         raise InvalidInput(
-            f"{name}-cases_needed must be a whole number or empty, got {needed!r}",
+            f"{name}-cases_needed moet een geheel getal zijn of leeg, gekregen {needed!r}",
             field=f"{name}-cases_needed",
         )
     if not due:
-        raise InvalidInput(f"{name}-due (the deadline for {check}) is required", field=f"{name}-due")
+        raise InvalidInput(f"{name}-due (de uiterste datum voor {check}) is verplicht", field=f"{name}-due")
     return Obligation(check, text, int(needed) if needed else None, _day(f"{name}-due", due))
 
 
@@ -101,7 +106,7 @@ def _answers(fields: Mapping[str, str]) -> dict[str, str]:
         answer = fields.get(f"answer-{key}", "").strip()
         if not answer:
             raise InvalidInput(
-                f"answer-{key} is required: every checklist question needs an answer ({QUESTIONS_NL[key]})",
+                f"answer-{key} is verplicht: elke vraag van de checklist vraagt een antwoord ({QUESTIONS_NL[key]})",
                 field=f"answer-{key}",
             )
         answers[key] = answer
@@ -117,7 +122,7 @@ def _refuse_unknown(fields: Mapping[str, str]) -> list[str]:
             if match.group(1) not in indexes:
                 indexes.append(match.group(1))
         elif name not in _FIXED and name.removeprefix("answer-") not in CHECKLIST_KEYS:
-            raise InvalidInput(f"unknown form field {name!r}", field=name)
+            raise InvalidInput(f"onbekend veld in het formulier: {name!r}", field=name)
     return indexes
 
 
@@ -127,21 +132,22 @@ def read_decision_form(fields: Mapping[str, str]) -> DecisionForm:
     word = fields.get("decision", "")
     if word not in DECISIONS_NL:
         raise InvalidInput(
-            f"decision must be one of {', '.join(DECISIONS_NL)}, got {word!r}", field="decision"
+            f"decision moet een van {', '.join(DECISIONS_NL)} zijn, gekregen {word!r}", field="decision"
         )
     decision = DECISIONS_NL[word]
     answers = _answers(fields)
     rationale = fields.get("rationale", "").strip()
     if not rationale:
-        raise InvalidInput("rationale is required: say why the committee decides this", field="rationale")
+        raise InvalidInput("rationale is verplicht: zeg waarom de commissie dit besluit", field="rationale")
     demo = fields.get("demo", "")
     if demo not in ("", "ja"):
-        raise InvalidInput(f"demo must be 'ja' or absent, got {demo!r}", field="demo")
+        raise InvalidInput(f"demo moet 'ja' zijn of ontbreken, gekregen {demo!r}", field="demo")
     valid_until = fields.get("valid_until", "").strip()
     conditions = [line.strip() for line in fields.get("conditions", "").splitlines() if line.strip()]
     if conditions and decision != "approve-with-conditions":
         raise InvalidInput(
-            f"conditions are recorded only with goedkeuren-onder-voorwaarden, got {conditions[0]!r} with {word}",
+            f"conditions worden alleen vastgelegd bij goedkeuren-onder-voorwaarden, gekregen {conditions[0]!r} "
+            f"bij {word}",
             field="conditions",
         )
     obligations = []

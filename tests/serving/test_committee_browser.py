@@ -86,7 +86,7 @@ def test_two_members_sign_an_admin_promotes_and_the_version_serves(
         page.check("#decision-goedkeuren-onder-voorwaarden")
         page.evaluate("document.getElementById('answer-rereview_date').removeAttribute('required')")
         page.click("#submit-decision")
-        assert "answer-rereview_date is required" in page.inner_text("#error")
+        assert "answer-rereview_date is verplicht" in page.inner_text("#error")
         page.fill("#answer-rereview_date", "Over zes maanden, of eerder bij drift.")
         page.click("#submit-decision")
         page.wait_for_selector("#recorded")
@@ -168,7 +168,10 @@ def test_handhaving_may_do_no_committee_action_and_the_committee_may_not_promote
         unknown = member.post(
             f"/ui/audits/vw/{version}/decide", data={"csrf": csrf, "decided_by": "A. de Vries"}
         )
-        assert unknown.status_code == 422 and "unknown form field &#39;decided_by&#39;" in unknown.text
+        assert (
+            unknown.status_code == 422
+            and "onbekend veld in het formulier: &#39;decided_by&#39;" in unknown.text
+        )
     with closing(session("admin")) as admin:
         assert admin.post("/ui/admin/withdraw", data={"scan": "vw", "reason": "x"}).status_code == 403
 

@@ -51,19 +51,22 @@ def test_a_complete_form_is_read_as_typed_values() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"answer-rereview_date": "  "}, "answer-rereview_date is required"),
+        ({"answer-rereview_date": "  "}, "answer-rereview_date is verplicht"),
         (
             {"decision": "approve"},
-            "decision must be one of goedkeuren, goedkeuren-onder-voorwaarden, afwijzen",
+            "decision moet een van goedkeuren, goedkeuren-onder-voorwaarden, afwijzen zijn",
         ),
-        ({"rationale": ""}, "rationale is required"),
-        ({"valid_until": "1-6-2027"}, "valid_until must be a date as YYYY-MM-DD, got '1-6-2027'"),
-        ({"demo": "yes"}, "demo must be 'ja' or absent, got 'yes'"),
-        ({"decided_by": "A. de Vries"}, "unknown form field 'decided_by'"),
-        ({"obligation-0-cases_needed": "veel"}, "obligation-0-cases_needed must be a whole number or empty"),
-        ({"obligation-0-due": ""}, "obligation-0-due .* is required"),
-        ({"obligation-0-text_nl": ""}, "obligation-0-text_nl .* must not be empty"),
-        ({"decision": "afwijzen"}, "conditions are recorded only with goedkeuren-onder-voorwaarden"),
+        ({"rationale": ""}, "rationale is verplicht"),
+        ({"valid_until": "1-6-2027"}, "valid_until moet een datum zijn als JJJJ-MM-DD, gekregen '1-6-2027'"),
+        ({"demo": "yes"}, "demo moet 'ja' zijn of ontbreken, gekregen 'yes'"),
+        ({"decided_by": "A. de Vries"}, "onbekend veld in het formulier: 'decided_by'"),
+        (
+            {"obligation-0-cases_needed": "veel"},
+            "obligation-0-cases_needed moet een geheel getal zijn of leeg",
+        ),
+        ({"obligation-0-due": ""}, "obligation-0-due .* is verplicht"),
+        ({"obligation-0-text_nl": ""}, "obligation-0-text_nl .* mag niet leeg zijn"),
+        ({"decision": "afwijzen"}, "conditions worden alleen vastgelegd bij goedkeuren-onder-voorwaarden"),
     ],
 )
 def test_a_bad_field_is_refused_by_name(change: dict[str, str], message: str) -> None:
