@@ -223,14 +223,6 @@ def cascade_story(
     return seconds
 
 
-def test_a_ruling_killed_half_way_leaves_no_champion_serving_and_a_second_run_completes_it(
-    home: ServedHome, server: str
-) -> None:
-    with home_environment(home.path), GovernanceStore() as governance, ServingStore() as store:
-        seconds = cascade_story(home, Service(server, home.tokens["systeem"]), governance, store)
-    print(f"the service answered 503 {seconds:.1f} s after the ruling")
-
-
 @contextmanager
 def postgres_environment(path: Path, url: str) -> Iterator[None]:
     with home_environment(path), pytest.MonkeyPatch.context() as mp:
@@ -286,14 +278,32 @@ def postgres_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
             yield ServedHome(path, data, {SCAN: version}, tokens), url, server
 
 
-@pytest.mark.postgres
-def test_the_cascade_is_atomic_and_counts_agree_with_the_log_on_postgresql(
-    postgres_home: tuple[ServedHome, str, str],
+@dataclass(frozen=True)
+class Ruled:
+    """A backend's home of this module, its running service, and the environment its stores open in."""
+
+    home: ServedHome
+    server: str
+    environment: Callable[[], AbstractContextManager[None]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ruled(request: pytest.FixtureRequest) -> Ruled:
+    """Each backend's module home (the cascade test rules on it, the re-examination test works its tasks)."""
+    if request.param == "sqlite":
+        home: ServedHome = request.getfixturevalue("home")
+        return Ruled(home, request.getfixturevalue("server"), lambda: home_environment(home.path))
+    pg_home, url, server = request.getfixturevalue("postgres_home")
+    return Ruled(pg_home, server, lambda: postgres_environment(pg_home.path, url))
+
+
+def test_a_ruling_killed_half_way_leaves_no_champion_serving_and_a_second_run_completes_it(
+    ruled: Ruled,
 ) -> None:
-    home, url, server = postgres_home
-    with postgres_environment(home.path, url), GovernanceStore() as governance, ServingStore() as store:
-        seconds = cascade_story(home, Service(server, home.tokens["systeem"]), governance, store)
-    print(f"the service on PostgreSQL answered 503 {seconds:.1f} s after the ruling")
+    home = ruled.home
+    with ruled.environment(), GovernanceStore() as governance, ServingStore() as store:
+        seconds = cascade_story(home, Service(ruled.server, home.tokens["systeem"]), governance, store)
+    print(f"the service answered 503 {seconds:.1f} s after the ruling")
 
 
 def log_in(page: Any, server: str, token: str, target: str) -> None:
@@ -309,25 +319,6 @@ def submit_result(page: Any, task_id: int, result: str, note: str, *, heard: boo
         card.locator("input[name=hoor_en_wederhoor]").check()
     card.locator("input[name=note]").fill(note)
     card.locator("button[type=submit]").click()
-
-
-@dataclass(frozen=True)
-class Ruled:
-    """A home whose cascade test has run, its running service, and the environment its stores open in."""
-
-    home: ServedHome
-    server: str
-    environment: Callable[[], AbstractContextManager[None]]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def ruled(request: pytest.FixtureRequest) -> Ruled:
-    """Each backend's home after its cascade test above (same module homes, so their tasks are open)."""
-    if request.param == "sqlite":
-        home: ServedHome = request.getfixturevalue("home")
-        return Ruled(home, request.getfixturevalue("server"), lambda: home_environment(home.path))
-    pg_home, url, server = request.getfixturevalue("postgres_home")
-    return Ruled(pg_home, server, lambda: postgres_environment(pg_home.path, url))
 
 
 @pytest.mark.browser
