@@ -51,7 +51,7 @@ from models.specs import ScanSpec, load_spec
 from riskscan import fmt, home
 from riskscan.errors import NotFound, Unavailable
 from riskscan.exit_codes import ExitCode
-from serving.history import logged_cases
+from serving.history import flagged, logged_cases
 from serving.store import ServingStore
 
 HEALTHY = "healthy"
@@ -258,7 +258,7 @@ def _committee_conditions(
         return [], [*findings, Finding(COMMITTEE, "committee obligations", f"v{version} has no audit.json")]
     # Every case the champion scored: it could only serve after this approval, so all are evidence for it.
     logged = logged_cases(store, spec.id, end=end)
-    scored = logged[logged["model_version"] == version].assign(flagged=obligations.flagged)
+    scored = logged[logged["model_version"] == version].assign(flagged=flagged)
     table = register.tables[spec.table]
     source = read_source(data_dir, spec.table).frame[[table.key, "persoon_id", *spec.fairness.groups]]
     joined = scored.merge(source, left_on="case_id", right_on=table.key, how="inner")
@@ -353,7 +353,7 @@ def _drift(spec: ScanSpec, logged: pd.DataFrame, profile: ReferenceProfile, vers
     score = None
     if len(served):
         score = drift(profile.score, served["score"])
-        flagged_share["recent"] = float((served["score"] >= served["threshold"]).mean())
+        flagged_share["recent"] = float(flagged(served).mean())
     else:
         notes.append(
             f"no case in the window was scored by the champion (v{version}): score drift not measured"

@@ -54,6 +54,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ethics_review.fairness import INTERSECTION_SEPARATOR, register_reference
 from features.register import FeatureRegister
 from models.governance import GovernanceStore, ObligationRecord, check_id
 from models.specs import ScanSpec
@@ -64,8 +65,6 @@ RHO: Final = 25.0
 CONTROL_SCOPE: Final = "random control sample"
 #: The audit's scope of selection rates over every scored case (ethics_review.checks.group_metric_checks).
 POPULATION_SCOPE: Final = "all scored cases (selection rate)"
-#: How the audit names an intersection of attributes and its groups (ethics_review.fairness).
-INTERSECTION: Final = " × "
 #: Which control cases each metric's rate is taken over: all, those without a violation, those with one.
 _CONDITION: Final[dict[str, bool | None]] = {
     "selection_rate": None,
@@ -128,33 +127,16 @@ def _state(interval: tuple[float, float], band: tuple[float, float], overdue: bo
     return "overdue" if overdue else "open"
 
 
-def flagged(logged: pd.DataFrame) -> np.ndarray:
-    """The model's own flag of each logged case: its score at or above the version's threshold.
-
-    Not the log's ``signal``, which is also true for every random control case (it was drawn, so it was
-    selected): the audit's rates are of the model's flag, and so are the follow-up's.
-    """
-    return (logged["score"].to_numpy(dtype=float) >= logged["threshold"].to_numpy(dtype=float)).astype(bool)
-
-
 def group_values(cases: pd.DataFrame, attribute: str) -> pd.Series | None:
     """Each case's group of ``attribute`` as text; an intersection's parts joined as the audit joins them.
     None when the cases lack a column the attribute needs."""
-    parts = attribute.split(INTERSECTION)
+    parts = attribute.split(INTERSECTION_SEPARATOR)
     if not all(part in cases.columns for part in parts):
         return None
     values = cases[parts[0]].astype(str)
     for part in parts[1:]:
-        values = values + INTERSECTION + cases[part].astype(str)
+        values = values + INTERSECTION_SEPARATOR + cases[part].astype(str)
     return values
-
-
-def _reference(attribute: str, register: FeatureRegister) -> str | None:
-    """The register's reference group of an attribute; of an intersection, its parts' joined."""
-    references = [
-        register[part].audit_reference if part in register else None for part in attribute.split(INTERSECTION)
-    ]
-    return None if not all(references) else INTERSECTION.join(str(r) for r in references)
 
 
 def _follow(
@@ -178,7 +160,7 @@ def _follow(
     else:
         rows, kind = None, ""
     values = group_values(rows, attribute) if rows is not None else None
-    reference = _reference(attribute, register) if match else None
+    reference = register_reference(attribute, register) if match else None
     if match is None or rows is None or values is None or reference is None:
         detail = "niet automatisch te volgen op live gevallen; de commissie her-audit deze toets zelf"
         return FollowUp(obligation, "overdue" if overdue else "not_followed", 0, None, detail)
@@ -201,8 +183,8 @@ def _follow(
 @dataclass(frozen=True)
 class LiveCases:
     """What the champion scored since its approval, one row per person, each with its groups and ``flagged``
-    (:func:`flagged`): ``scored``, every scored person; ``control``, the random control cases with a recorded
-    outcome, with ``violation``."""
+    (:func:`serving.history.flagged`): ``scored``, every scored person; ``control``, the random control cases
+    with a recorded outcome, with ``violation``."""
 
     scored: pd.DataFrame
     control: pd.DataFrame

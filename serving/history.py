@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from serving.cases import case_query, in_period
@@ -66,3 +67,13 @@ def logged_cases(
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     frame["outcome_created_at"] = pd.to_datetime(frame["outcome_created_at"], utc=True)
     return frame
+
+
+def flagged(logged: pd.DataFrame) -> np.ndarray:
+    """The model's own flag of each logged case: its score at or above the version's threshold.
+
+    Not the log's ``signal``, which is also true for every random control case (it was drawn, so it was
+    selected): the audit's rates are of the model's flag, and so are the monitor's (:mod:`jobs.obligations`,
+    :mod:`jobs.monitor`).
+    """
+    return (logged["score"].to_numpy(dtype=float) >= logged["threshold"].to_numpy(dtype=float)).astype(bool)

@@ -20,7 +20,7 @@ May import the platform (``riskscan.errors``, ``riskscan.stats``, ``riskscan.fmt
 (labels and reference groups) and, for types, ``models.specs``; no other stage.
 """
 
-from ethics_review.fairness._audit import audit_groups
+from ethics_review.fairness._audit import audit_groups, register_reference
 from ethics_review.fairness._cells import (
     CELLS,
     METRIC_CELLS,
@@ -63,4 +63,5 @@ __all__ = [
     "fairlearn_point_estimates",
     "numerator",
     "rates_from_cells",
+    "register_reference",
 ]

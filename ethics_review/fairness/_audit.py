@@ -128,6 +128,15 @@ def _group_values(series: pd.Series, name: str) -> pd.Series:
     return series.astype(str).reset_index(drop=True)
 
 
+def register_reference(name: str, register: FeatureRegister) -> str | None:
+    """The register's ``audit_reference`` of an attribute; of an intersection (``"nationaliteit × geslacht"``)
+    its parts' references joined (``"nederlands × man"``); None when a part has none."""
+    parts = name.split(INTERSECTION_SEPARATOR)
+    if not all(part in register and register[part].audit_reference is not None for part in parts):
+        return None
+    return INTERSECTION_SEPARATOR.join(str(register[part].audit_reference) for part in parts)
+
+
 def _reference(
     name: str, asked: str | None, labels: list[str], sizes: NDArray[np.int64], register: FeatureRegister
 ) -> str:
@@ -139,11 +148,9 @@ def _reference(
                 f"reference group '{asked}' does not occur in '{name}'; its groups are {shown}"
             )
         return asked
-    parts = name.split(INTERSECTION_SEPARATOR)
-    if all(part in register and register[part].audit_reference is not None for part in parts):
-        candidate = INTERSECTION_SEPARATOR.join(str(register[part].audit_reference) for part in parts)
-        if candidate in labels:
-            return candidate
+    candidate = register_reference(name, register)
+    if candidate is not None and candidate in labels:
+        return candidate
     order = sorted(range(len(labels)), key=lambda i: (-sizes[i], labels[i]))
     return labels[order[0]]
 

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from features.register import default_register
-from jobs.obligations import LiveCases, confidence_sequence, flagged, follow_up, ratio_interval
+from jobs.obligations import LiveCases, confidence_sequence, follow_up, ratio_interval
 from models.governance import GovernanceStore, Obligation
 from models.specs import load_spec
+from serving.history import flagged
 from tests.models.test_governance import decide, member
 
 ID_FPR = "random control sample: false_positive_rate ratio, nationaliteit = turks"
