@@ -31,7 +31,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskscan.errors import ConfigError, Forbidden, Refusal, Unauthenticated
-from serving.auth import PERMISSIONS, Authenticator
+from serving.auth import PERMISSIONS, Authenticator, check_role
 from serving.http_errors import answer, status_for
 from serving.sessions import LIFETIME, WebSession, new_secret
 from serving.store import ServingStore
@@ -125,12 +125,13 @@ def session_user(request: Request, auth: Authenticator, action: str) -> TokenRec
     if record is None:  # revoked since login: the revocation deleted the row, unless it raced this request
         _end(request)
         raise Unauthenticated("the token of this session was revoked; log in with another token")
-    if record.role not in PERMISSIONS[action]:
+    try:
+        return check_role(record, action)
+    except Forbidden:  # the same check, worded for the pages
         allowed = ", ".join(sorted(PERMISSIONS[action]))
         raise Forbidden(
             f"uw rol '{record.role}' mag niet {ACTIONS_NL[action]}; dat mogen de rollen: {allowed}"
-        )
-    return record
+        ) from None
 
 
 #: What each action lets a person do, in the pages' language (the API and CLI say it in English,
