@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,6 +36,7 @@ import bentoml
 from _profile import print_lines, stats_lines, table
 from _serving import SCAN
 from _serving.asgi import post_all, running
+from _serving.breakdown import StepTimer
 from _serving.cases import load_cases, riskscan_body
 from _serving.plain_model import export_plain
 from _setup import bench_home, bench_parser, machine_load
@@ -133,39 +132,6 @@ async def _check(statuses: list[int], path: str) -> None:
         raise SystemExit(f"{len(wrong)} requests to {path} were not answered 200 (first: {wrong[0]})")
 
 
-class CpuTimer:
-    """Wraps callables so the CPU of the calling thread during each call is added to a named part."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-        self._restore: list[Callable[[], None]] = []
-
-    def wrap(self, owner: Any, attribute: str, part: str) -> None:
-        original = getattr(owner, attribute)
-        had_own = attribute in getattr(owner, "__dict__", {})
-        seconds = self.seconds
-
-        def timed_call(*args: Any, **kwargs: Any) -> Any:
-            start = time.thread_time()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                seconds[part] += time.thread_time() - start
-
-        setattr(owner, attribute, timed_call)
-        self._restore.append(
-            (lambda: setattr(owner, attribute, original)) if had_own else (lambda: delattr(owner, attribute))
-        )
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        try:
-            yield
-        finally:
-            for undo in reversed(self._restore):
-                undo()
-
-
 #: (owner path, attribute, part); parts indented under a part are inside it (inclusive timers).
 RISKSCAN_PARTS = (
     ("serving.auth:Authenticator", "require", "token check (Authenticator.require, gate + handler)"),
@@ -199,17 +165,19 @@ async def parts(rs_app: Any, bare_app: Any, bodies: list[bytes], auth: Any, n: i
         ("riskscan", rs_app, "/score", auth, RISKSCAN_PARTS),
         ("bare", bare_app, "/score", (), BARE_PARTS),
     ):
-        timer = CpuTimer()
+        timer = StepTimer(clock=time.thread_time)  # the CPU of the thread that runs each part
         for owner, attribute, part in wanted:
             timer.wrap(_owner(owner), attribute, part)
-        with timer.installed():
+        try:
             cpu = time.process_time()
             await _check(await post_all(app, path, bodies, n, 1, headers), path)
             total = (time.process_time() - cpu) / n * 1000
+        finally:
+            timer.restore()
         print(f"\n{name}, concurrency 1, CPU timers on: {total:.3f} ms a request")
         top = 0.0
         for _, _, part in wanted:
-            ms = timer.seconds[part] / n * 1000
+            ms = sum(timer.seconds[part]) / n * 1000
             top += ms if not part.startswith(" ") else 0.0
             print(f"  {part:<55} {ms:>7.3f} ms")
         print(f"  {'rest: BentoML, Starlette, gate plumbing, thread hops':<55} {total - top:>7.3f} ms")
