@@ -1,5 +1,6 @@
-"""The decision log and the case lists on SQLite and on the machine's real PostgreSQL: appending single
-scores and batches (one field list, one encoder, the same hashes either way), and cases with their outcomes.
+"""The decision log on SQLite and on the machine's real PostgreSQL: appending single scores and batches (one
+field list, one encoder, the same hashes either way). The case lists and outcomes on it:
+test_cases_and_outcomes.py.
 """
 
 from __future__ import annotations
@@ -11,20 +12,18 @@ import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import inspect
-from sqlalchemy.exc import IntegrityError
 
 from riskscan.db import (
     make_engine,
 )
-from riskscan.errors import Conflict, InvalidInput, NotFound
-from serving.cases import STATUS_NO_SIGNAL, STATUS_OPEN
+from riskscan.errors import Conflict, InvalidInput
 from serving.log import (
     GENESIS_HASH,
     ROW_FIELDS,
@@ -36,13 +35,11 @@ from serving.log import (
     new_request_ids,
     row_hash,
 )
-from serving.outcomes import STATUS_NO_VIOLATION, STATUS_VIOLATION
 from serving.store import ServingStore
 from tests.postgres import temporary_database
 from tests.serving.store_helpers import (
     AUDIT,
     entry,
-    execute,
 )
 
 # ---------------------------------------------------------------------------------------- decision log
@@ -409,155 +406,6 @@ def test_the_bulk_path_refuses_what_a_log_entry_would(
         with pytest.raises(InvalidInput, match=message):
             store.append_batch(BatchColumns(**fields))
         assert store.verify_chain().rows_checked == 0
-
-
-# ------------------------------------------------------------------------------- cases and outcomes
-
-
-def test_cases_worklist_and_outcomes(store: ServingStore) -> None:
-    quiet, low, high, control, other_version, other_scan = store.append_scores(
-        [
-            entry(case_id="quiet", score=0.1),
-            entry(case_id="low", score=0.75, signal=True),
-            entry(case_id="high", score=0.95, signal=True),
-            entry(case_id="control", score=0.05, control=True, control_draw=0.01),
-            entry(case_id="v4", score=0.8, signal=True, model_version="4"),
-            entry(case_id="other", scan="sollicitatie", score=0.99, signal=True),
-        ]
-    )
-    statuses = {case.case_id: case.status for case in store.cases(scan="vw")}
-    assert statuses == {
-        "quiet": STATUS_NO_SIGNAL,
-        "low": STATUS_OPEN,
-        "high": STATUS_OPEN,
-        "control": STATUS_OPEN,  # the random control sample is investigated regardless of score
-        "v4": STATUS_OPEN,
-    }
-    # The control sample first (it is only unbiased if all of it is done), then signals by score.
-    assert [case.case_id for case in store.worklist("vw", 10)] == ["control", "high", "v4", "low"]
-    assert [case.case_id for case in store.worklist("vw", 2)] == ["control", "high"]
-
-    _, visser = store.create_token(name="E. Visser", role="handhaving")
-    first = store.record_outcome(
-        recorded_by=visser,
-        request_id=high.request_id,
-        violation=False,
-        sanction=None,
-        hoor_en_wederhoor=False,
-        investigator="E. Visser",
-    )
-    latest = store.record_outcome(
-        recorded_by=visser,
-        request_id=high.request_id,
-        violation=True,
-        sanction="  boete  ",
-        hoor_en_wederhoor=True,
-        investigator="E. Visser",
-        notes="Werkgever bevestigt werkzaamheden.",
-    )
-    store.record_outcome(
-        recorded_by=store.create_token(name="F. de Boer", role="handhaving")[1],
-        request_id=control.request_id,
-        violation=False,
-        sanction="",  # blank means none
-        hoor_en_wederhoor=True,
-        investigator="F. de Boer",
-    )
-    assert latest.sanction == "boete"
-    assert (latest.case_id, latest.scan, latest.status) == ("high", "vw", STATUS_VIOLATION)
-
-    cases = {case.case_id: case for case in store.cases(scan="vw")}
-    assert cases["high"].status == STATUS_VIOLATION  # the latest outcome counts
-    assert cases["high"].outcome == latest
-    assert cases["control"].status == STATUS_NO_VIOLATION
-    assert cases["low"].outcome is None
-    assert [case.case_id for case in store.worklist("vw", 10)] == ["v4", "low"]
-
-    assert [o.id for o in store.outcomes()] == [first.id, latest.id, first.id + 2]
-    assert [o.id for o in store.outcomes("vw", latest_only=True)] == [latest.id, first.id + 2]
-    assert store.outcomes("sollicitatie") == []
-    assert [o.id for o in store.outcomes("vw", last=2)] == [latest.id, first.id + 2]  # oldest first
-    assert [o.id for o in store.outcomes(latest_only=True, last=1)] == [first.id + 2]
-    assert store.outcomes("sollicitatie", last=5) == []
-
-    assert [c.case_id for c in store.cases(scan="vw", model_version="4")] == ["v4"]
-    assert [c.case_id for c in store.cases(scan="vw", signal_only=True)] == ["low", "high", "control", "v4"]
-    assert [c.case_id for c in store.cases(scan="vw", limit=2)] == ["quiet", "low"]
-    moment = quiet.created_at
-    assert [c.case_id for c in store.cases(scan="vw", end=moment)] == []
-    assert len(store.cases(scan="vw", start=moment, end=moment + timedelta(seconds=1))) == 5
-    assert [c.case_id for c in store.cases(scan="sollicitatie")] == ["other"]
-    assert other_version.model_version == "4"
-    assert other_scan.scan == "sollicitatie"
-    assert low.signal
-
-    as_json = json.loads(json.dumps(cases["high"].as_dict()))
-    assert as_json["outcome"]["sanction"] == "boete"
-    assert as_json["status"] == "afgehandeld: overtreding"
-    with pytest.raises(InvalidInput, match="start must be a datetime with a time zone"):
-        store.cases(scan="vw", start=datetime(2026, 3, 1))
-    with pytest.raises(InvalidInput, match="limit must be a positive integer, got 0"):
-        store.worklist("vw", 0)
-
-
-@pytest.mark.parametrize(
-    ("overrides", "error", "message"),
-    [
-        ({"request_id": "0" * 32}, NotFound, f"no scored case with request_id '{'0' * 32}'"),
-        ({"request_id": "onbekend"}, NotFound, "no scored case with request_id 'onbekend'"),
-        (
-            {"violation": True, "sanction": "boete", "hoor_en_wederhoor": False},
-            InvalidInput,
-            "hoor_en_wederhoor is False with violation True",
-        ),
-        (
-            {"violation": False, "sanction": "boete"},
-            InvalidInput,
-            "sanction 'boete' given with violation False",
-        ),
-        ({"investigator": " "}, InvalidInput, "investigator must be non-empty text, got ' '"),
-        ({"violation": "ja"}, InvalidInput, "violation must be True or False, got 'ja'"),
-    ],
-)
-def test_invalid_outcomes_are_refused(
-    riskscan_home: Path, overrides: dict[str, Any], error: type[Exception], message: str
-) -> None:
-    with ServingStore() as store:
-        logged = store.append_score(entry(signal=True))
-        fields: dict[str, Any] = {
-            "recorded_by": store.create_token(name="E. Visser", role="handhaving")[1],
-            "request_id": logged.request_id,
-            "violation": False,
-            "sanction": None,
-            "hoor_en_wederhoor": True,
-            "investigator": "E. Visser",
-        }
-        with pytest.raises(error, match=message):
-            store.record_outcome(**{**fields, **overrides})
-        assert store.outcomes() == []
-
-
-BYPASSING_OUTCOMES = [
-    ("true, NULL, false, 'E'", "violation_needs_hoor_en_wederhoor"),
-    ("false, 'boete', true, 'E'", "sanction_needs_violation"),
-    ("false, NULL, true, ' '", "ck_outcomes_investigator"),
-    ("false, NULL, true, 'E'", "FOREIGN KEY|fk_outcomes_request_id"),
-]
-
-
-def test_the_database_refuses_outcomes_that_bypass_the_store(store: ServingStore) -> None:
-    logged = store.append_score(entry())
-    sql = (
-        "INSERT INTO outcomes (request_id, violation, sanction, hoor_en_wederhoor, investigator, created_at, "
-        f"prev_hash, row_hash) VALUES (:request_id, {{values}}, :at, '{GENESIS_HASH}', '{GENESIS_HASH}')"
-    )
-    at = datetime(2026, 3, 1, tzinfo=UTC)
-    for values, constraint in BYPASSING_OUTCOMES:
-        request_id = uuid.uuid4().hex if "FOREIGN" in constraint else logged.request_id
-        with pytest.raises(IntegrityError, match=constraint):
-            execute(store, sql.format(values=values), request_id=request_id, at=at)
-    execute(store, sql.format(values="true, 'boete', true, 'E'"), request_id=logged.request_id, at=at)
-    assert [outcome.sanction for outcome in store.outcomes()] == ["boete"]
 
 
 def test_the_fast_paths_of_the_bulk_checks_give_what_the_field_checks_give() -> None:
