@@ -18,7 +18,7 @@ from serving.log._recipe import RECIPE_FIELDS
 from serving.store import ServingStore
 
 AUDIT = "ab" * 32
-HEAD = "0009_worklist_covering_index"
+HEAD = "0010_postgres_hex_checks"
 #: The columns of decision_log from revision 0002 up to the one before 0008.
 RECIPE_1_COLUMNS = (*RECIPE_FIELDS[1], "prev_hash", "row_hash")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from alembic.config import main as alembic_main
-from sqlalchemy import inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, inspect, select, text
+from sqlalchemy.exc import DataError, IntegrityError
 
 from models.governance import (
     CHECKLIST_KEYS,
@@ -37,6 +37,7 @@ from riskscan.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthe
 from serving import auth as auth_module
 from serving.auth import Authenticator
 from serving.log import (
+    LOG,
     LoggedScore,
     row_hash,
 )
@@ -171,6 +172,59 @@ def test_0003_drops_the_row_hash_constraint_and_keeps_every_row_trigger_and_inde
         for statement in ("UPDATE decision_log SET score = 0.5", "DELETE FROM decision_log"):
             with pytest.raises(IntegrityError, match="append-only"):
                 execute(store, statement)
+
+
+#: Texts every hex check must refuse, for a column of ``length`` characters: capitals, one short, one long,
+#: a character outside the class, a trailing newline (a regex ``$`` could let it through), and empty.
+def _not_hex(length: int) -> list[str]:
+    good = "ab" * (length // 2)
+    return [good.upper(), good[:-1], good + "a", good[:-1] + "g", good[:-1] + "\n", ""]
+
+
+_HEX_COLUMNS = {"request_id": 32, "audit_sha256": 64, "prev_hash": 64, "row_hash": 64}
+
+
+def _hex_refusals(store: ServingStore) -> list[str]:
+    """Insert row 1 again as row 2 (raw, past the store), once valid, then once per bad value of each hex
+    column; each attempt is rolled back. Returns the constraint names that refused, in order."""
+    with store.engine.connect() as connection:
+        first = dict(connection.execute(select(LOG).where(LOG.c.id == 1)).mappings().one())
+    valid = first | {"id": 2, "prev_hash": first["row_hash"], "request_id": "cd" * 16, "row_hash": "ef" * 32}
+    refused = []
+    for column, length in [(None, 0), *_HEX_COLUMNS.items()]:
+        for value in _not_hex(length) if column else [None]:
+            with store.engine.connect() as connection, connection.begin() as transaction:
+                try:
+                    connection.execute(insert(LOG).values(valid | ({column: value} if column else {})))
+                except (IntegrityError, DataError) as exc:  # DataError: PostgreSQL's VARCHAR(n), too long
+                    refused.append(str(exc.orig).split("\n")[0])
+                else:
+                    assert column is None, f"{column}={value!r} was accepted"
+                transaction.rollback()
+    return refused
+
+
+def test_the_hex_checks_refuse_the_same_texts_before_and_after_0010(url: str) -> None:
+    """0010 respells PostgreSQL's hex checks (a bounded regex repeat cost 7.5 µs a value); on both databases
+    and on both sides of it, every bad text is refused by its own column's check, and a good row is not."""
+    expected = [
+        f"ck_decision_log_{column}_hex" for column, length in _HEX_COLUMNS.items() for _ in _not_hex(length)
+    ]
+
+    def by_their_own_check(refused: list[str]) -> bool:
+        # PostgreSQL's VARCHAR(n) refuses a text one too long before any check sees it.
+        return len(refused) == len(expected) and all(
+            name in message or "value too long" in message
+            for name, message in zip(expected, refused, strict=True)
+        )
+
+    with ServingStore(url, clock=Clock()) as store:
+        store.append_score(entry(audit_sha256=AUDIT))
+        assert by_their_own_check(_hex_refusals(store)), _hex_refusals(store)
+        db.downgrade(url, "0009_worklist_covering_index")
+        assert by_their_own_check(_hex_refusals(store)), _hex_refusals(store)
+        upgrade(url)
+        assert current_revision(url) == HEAD
 
 
 def test_sqlite_store_uses_wal_and_lives_in_riskscan_home(riskscan_home: Path) -> None:
