@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ethics_review._algorithm_in import Status
+from ethics_review._summary import VERDICTS_NL
 from features.pipeline import ROUTING_DESTINATION
 from features.register import Column, FeatureRegister
 from models.governance import DecisionRecord
@@ -46,7 +47,6 @@ LAWS: tuple[tuple[str, str, str], ...] = (
         "https://eur-lex.europa.eu/eli/reg/2024/1689/oj",
     ),
 )
-_VERDICT_NL = {"pass": "geslaagd", "fail": "niet geslaagd", "insufficient_evidence": "onvoldoende bewijs"}
 _DECISION_NL = {
     "approve": "goedgekeurd",
     "approve-with-conditions": "goedgekeurd onder voorwaarden",
@@ -259,8 +259,8 @@ def _risks(f: _Facts) -> str:
                 "uitzondering van artikel 6, lid 3, niet.",
             ),
             _p(
-                f"Audit van deze versie ({str(f.audit['audited_at'])[:10]}): {_VERDICT_NL[f.audit['verdict']]}",
-                f"({summary['pass']} toetsen geslaagd, {summary['fail']} niet geslaagd,",
+                f"Audit van deze versie ({str(f.audit['audited_at'])[:10]}): {VERDICTS_NL[f.audit['verdict']]}",
+                f"({summary['pass']} toetsen voldoen, {summary['fail']} voldoen niet,",
                 f"{summary['insufficient_evidence']} met onvoldoende bewijs). Gemeten per {_e(_labels(groups))},",
                 f"met {fmt.percent(policy.ci_level, 0, lang='nl')}-intervallen en minimaal {policy.min_group_size}",
                 "personen per groep; een verhouding tot de referentiegroep buiten",

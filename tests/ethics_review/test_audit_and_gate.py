@@ -69,6 +69,8 @@ def test_audit_outputs_are_logged_and_hashed(world: World) -> None:
     assert (entry["status"], entry["publication_category"]) == ("In ontwikkeling", "Hoog-risico AI-systeem")
     assert "bijlage III, punt 5, onder a" in entry["risks"]
     assert world.clean.report_sha256[:12] in entry["impacttoetsen"]
+    # The register says the verdict in the report's words, not a second vocabulary.
+    assert f"): {verdict[world.clean.verdict]} (" in entry["risks"] and "geslaagd" not in json.dumps(entry)
 
 
 def test_the_audit_pools_validation_and_test_months_and_counts_each_person_once(world: World) -> None:
