@@ -58,7 +58,7 @@ from serving.reexamination import Progress, Task
 from serving.rulings import BlockedVersion, ResultRecord
 from serving.sessions import WebSession
 from serving.tokens import TokenRecord
-from serving.worklist_cache import OpenLists
+from serving.worklist_cache import LastOutcomes, OpenLists
 
 TABLES: Final = (
     "decision_log",
@@ -145,6 +145,7 @@ class ServingStore(Store):
         # A batch pays for checkpointing its own rows, not the next API request.
         self._log = DecisionLog(engine, self._now, after_bulk_write=self.checkpoint)
         self._open_lists = OpenLists(engine)
+        self._last_outcomes = LastOutcomes(engine)
 
     def close(self) -> None:
         self._stop.set()
@@ -275,6 +276,11 @@ class ServingStore(Store):
         """Outcomes in the order recorded; ``latest_only`` drops the superseded ones, ``last`` keeps the
         most recent ones (:func:`serving.outcomes.outcomes`)."""
         return _outcomes.outcomes(self._engine, scan, latest_only=latest_only, last=last)
+
+    def last_outcomes(self, scan: str, last: int) -> list[OutcomeRecord]:
+        """The ``last`` outcomes of ``scan``, oldest first, as :meth:`outcomes` gives them, from a copy kept
+        until another outcome is recorded (:class:`serving.worklist_cache.LastOutcomes`)."""
+        return self._last_outcomes.last(scan, last)
 
     # ------------------------------------------------------------------------------- re-examination
 

@@ -1,4 +1,5 @@
-"""The open worklist kept in memory between writes, so that a page of it does not rank the log each view.
+"""What the worklist page shows, kept in memory between writes: the open list, so that a page of it does
+not rank the log each view, and the last outcomes recorded.
 
 Which cases the open list holds (:func:`serving.cases.worklist_page`: the selected cases with no outcome
 and not halted by a ruling, ranked and cut at the scan's weekly capacity) depends on three tables only:
@@ -34,6 +35,9 @@ READ`` on PostgreSQL), so a copy is exactly the list at its version.
 
 The rows shown for a page are read once and kept with the copy while their case stays on the list: an open
 case has no outcome, and the columns shown never change.
+
+The last outcomes (:class:`LastOutcomes`) change only when an outcome is recorded, so the newest outcome's
+id is their version, read the same way on every view.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from sqlalchemy.types import NullType
 
 from serving.cases import CaseRow, WorklistPage, open_ranking, open_since, rows_by_id
 from serving.log import LOG, positive_int_field
-from serving.outcomes import OUTCOMES
+from serving.outcomes import OUTCOMES, OutcomeRecord, read_outcomes
 from serving.rulings import REEXAMINATIONS
 
 #: New log rows up to which a copy is brought up to date by merging them in; beyond, the list is ranked
@@ -102,17 +106,20 @@ class _Copy:
     rows: dict[int, CaseRow]
 
 
+def _snapshots(engine: Engine) -> Engine:
+    """``engine``, its connections reading one snapshot per transaction: PostgreSQL's default (READ
+    COMMITTED) gives each statement its own, and a version and what is read for it must see the same one.
+    SQLite's read transaction already does."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ")
+    return engine
+
+
 class OpenLists:
     """The open worklist of each scan and capacity, paged from a copy kept until one of its tables changes."""
 
     def __init__(self, engine: Engine) -> None:
-        # PostgreSQL's default (READ COMMITTED) gives each statement its own snapshot; the version and
-        # the update must see the same one. SQLite's read transaction already does.
-        self._engine = (
-            engine.execution_options(isolation_level="REPEATABLE READ")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
+        self._engine = _snapshots(engine)
         self._copies: dict[tuple[str, int], _Copy] = {}
 
     def page(self, scan: str, *, capacity: int, number: int, size: int) -> WorklistPage:
@@ -169,3 +176,25 @@ def _merged(connection: Connection, copy: _Copy, version: Version, scan: str, ca
             del received[bisect_left(received, (cut_created_at, cut_request_id, cut))]
             rows.pop(cut, None)
     return _Copy(version, ranked, received, rows)
+
+
+_NEWEST_OUTCOME: Final = select(func.coalesce(func.max(OUTCOMES.c.id), 0))
+
+
+class LastOutcomes:
+    """The last outcomes recorded for each scan, kept until another is recorded."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = _snapshots(engine)
+        self._kept: dict[tuple[str, int], tuple[int, list[OutcomeRecord]]] = {}
+
+    def last(self, scan: str, last: int) -> list[OutcomeRecord]:
+        """The ``last`` outcomes recorded for cases of ``scan``, oldest first
+        (:func:`serving.outcomes.outcomes` with ``last``)."""
+        with self._engine.connect() as connection:
+            newest = connection.execute(_NEWEST_OUTCOME).scalar_one()
+            kept = self._kept.get((scan, last))
+            if kept is None or kept[0] != newest:
+                kept = (newest, read_outcomes(connection, scan, last=last))
+                self._kept[(scan, last)] = kept
+        return list(kept[1])

@@ -172,7 +172,7 @@ def worklist(
         user=user,
         csrf=csrf_token(request),
         saved=saved,
-        recent=list(reversed(runtime.store.outcomes(scan, last=10))),
+        recent=list(reversed(runtime.store.last_outcomes(scan, 10))),
     )
 
 

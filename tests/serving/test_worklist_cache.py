@@ -187,3 +187,25 @@ def test_the_copy_follows_a_run_of_random_writes_exactly(
             logged += 1
         if rng.random() < 0.5 or step in (19, 20, 39, 40, 59):
             pages(reader, capacity=capacity, size=rng.choice([3, SIZE]))
+
+
+def test_the_last_outcomes_show_each_one_another_store_records(
+    stores: tuple[Clock, GovernanceStore, ServingStore, ServingStore],
+) -> None:
+    _, _, writer, reader = stores
+    rng = random.Random(3)
+    writer.append_scores([case(rng, i, scan=scan) for i in range(40) for scan in ("vw", "sollicitatie")])
+    staff = writer.create_token(name="onderzoeker", role="handhaving")[1]
+    assert reader.last_outcomes("vw", 3) == []
+    for scan in ("vw", "vw", "sollicitatie", "vw", "vw"):
+        chosen = rng.choice(writer.worklist(scan, CAPACITY)).request_id
+        decide(writer, staff, chosen)
+        shown = reader.last_outcomes("vw", 3)
+        assert shown == writer.outcomes("vw", last=3)  # the database's, uncached
+        assert (shown[-1].request_id == chosen) == (scan == "vw")
+
+    statements: list[str] = []
+    event.listen(reader.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    assert reader.last_outcomes("vw", 3) == shown
+    queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(queries) == 1 and "max(outcomes.id)" in queries[0], "only the newest outcome's id is read"
