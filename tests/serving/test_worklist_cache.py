@@ -25,11 +25,12 @@ from tests.serving.store_helpers import Clock, entry
 
 CAPACITY = 120
 SIZE = 50
+#: A clock, the governance store, a serving store that writes and another that reads.
+Stores = tuple[Clock, GovernanceStore, ServingStore, ServingStore]
 
 
 @pytest.fixture
-def stores(url: str) -> Iterator[tuple[Clock, GovernanceStore, ServingStore, ServingStore]]:
-    """A clock, the governance store, a serving store that writes and another that reads."""
+def stores(url: str) -> Iterator[Stores]:
     clock = Clock()
     with (
         GovernanceStore(url, clock=clock) as governance,
@@ -92,7 +93,7 @@ def decide(store: ServingStore, staff: TokenRecord, request_id: str) -> None:
 
 
 def test_each_kind_of_write_by_another_store_shows_on_the_next_page(
-    stores: tuple[Clock, GovernanceStore, ServingStore, ServingStore],
+    stores: Stores,
 ) -> None:
     clock, governance, writer, reader = stores
     rng = random.Random(14)
@@ -127,7 +128,7 @@ def test_each_kind_of_write_by_another_store_shows_on_the_next_page(
 
 
 def test_a_page_viewed_again_without_a_write_is_read_from_the_copy(
-    stores: tuple[Clock, GovernanceStore, ServingStore, ServingStore],
+    stores: Stores,
 ) -> None:
     _, _, writer, reader = stores
     rng = random.Random(5)
@@ -150,9 +151,7 @@ def test_a_page_viewed_again_without_a_write_is_read_from_the_copy(
 
 
 @pytest.mark.parametrize("capacity", [7, CAPACITY])
-def test_the_copy_follows_a_run_of_random_writes_exactly(
-    stores: tuple[Clock, GovernanceStore, ServingStore, ServingStore], capacity: int
-) -> None:
+def test_the_copy_follows_a_run_of_random_writes_exactly(stores: Stores, capacity: int) -> None:
     """Cases of both scans logged one by one and in batches (one larger than a merge takes), outcomes,
     corrected outcomes and halts, in a random order, the reader looking after about every other write;
     each time, every page it shows (from a copy that keeps the rows of the pages shown) is the database's."""
@@ -190,7 +189,7 @@ def test_the_copy_follows_a_run_of_random_writes_exactly(
 
 
 def test_the_last_outcomes_show_each_one_another_store_records(
-    stores: tuple[Clock, GovernanceStore, ServingStore, ServingStore],
+    stores: Stores,
 ) -> None:
     _, _, writer, reader = stores
     rng = random.Random(3)
