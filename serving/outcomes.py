@@ -28,6 +28,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ColumnElement,
+    Connection,
     Engine,
     ForeignKeyConstraint,
     FromClause,
@@ -237,10 +238,17 @@ def outcomes(
 ) -> list[OutcomeRecord]:
     """Outcomes in the order recorded; ``latest_only`` drops the superseded ones; ``last`` keeps only the
     most recent ones (limited in the query: a page showing the last few never reads them all)."""
+    with engine.connect() as connection:
+        return read_outcomes(connection, scan, latest_only=latest_only, last=last)
+
+
+def read_outcomes(
+    connection: Connection, scan: str | None = None, *, latest_only: bool = False, last: int | None = None
+) -> list[OutcomeRecord]:
+    """:func:`outcomes`, read on ``connection`` (in the caller's transaction)."""
     query, recent = _outcome_queries(scan is not None, latest_only, last is not None)
     bound: dict[str, Any] = {"scan": scan}
-    with engine.connect() as connection:
-        if recent is not None:
-            bound["last"] = positive_int_field("last", last)
-            bound["ids"] = connection.execute(recent, bound).scalars().all()
-        return [OutcomeRecord.from_row(row) for row in connection.execute(query, bound)]
+    if recent is not None:
+        bound["last"] = positive_int_field("last", last)
+        bound["ids"] = connection.execute(recent, bound).scalars().all()
+    return [OutcomeRecord.from_row(row) for row in connection.execute(query, bound)]

@@ -50,7 +50,7 @@ from serving import purge as _purge
 from serving import reexamination as _reexamination
 from serving import sessions as _sessions
 from serving import tokens as _tokens
-from serving.cases import CaseRow, WorklistPage
+from serving.cases import WORKLIST_OPEN, CaseRow, WorklistPage
 from serving.log import INSERT_CHUNK, BatchColumns, ChainReport, DecisionLog, LogEntry, LoggedScore
 from serving.outcomes import OutcomeRecord
 from serving.purge import PurgeReport
@@ -58,6 +58,7 @@ from serving.reexamination import Progress, Task
 from serving.rulings import BlockedVersion, ResultRecord
 from serving.sessions import WebSession
 from serving.tokens import TokenRecord
+from serving.worklist_cache import LastOutcomes, OpenLists
 
 TABLES: Final = (
     "decision_log",
@@ -143,6 +144,8 @@ class ServingStore(Store):
             self._checkpointer.start()
         # A batch pays for checkpointing its own rows, not the next API request.
         self._log = DecisionLog(engine, self._now, after_bulk_write=self.checkpoint)
+        self._open_lists = OpenLists(engine)
+        self._last_outcomes = LastOutcomes(engine)
 
     def close(self) -> None:
         self._stop.set()
@@ -236,7 +239,10 @@ class ServingStore(Store):
 
     def worklist_page(self, scan: str, status: str, *, capacity: int, number: int, size: int) -> WorklistPage:
         """One page of the worklist with ``status``, in received order, with its total
-        (:func:`serving.cases.worklist_page`)."""
+        (:func:`serving.cases.worklist_page`); the open list's from a copy kept between writes
+        (:mod:`serving.worklist_cache`), checked against the database on every call."""
+        if status == WORKLIST_OPEN:
+            return self._open_lists.page(scan, capacity=capacity, number=number, size=size)
         return _cases.worklist_page(self._engine, scan, status, capacity=capacity, number=number, size=size)
 
     def record_outcome(
@@ -270,6 +276,11 @@ class ServingStore(Store):
         """Outcomes in the order recorded; ``latest_only`` drops the superseded ones, ``last`` keeps the
         most recent ones (:func:`serving.outcomes.outcomes`)."""
         return _outcomes.outcomes(self._engine, scan, latest_only=latest_only, last=last)
+
+    def last_outcomes(self, scan: str, last: int) -> list[OutcomeRecord]:
+        """The ``last`` outcomes of ``scan``, oldest first, as :meth:`outcomes` gives them, from a copy kept
+        until another outcome is recorded (:class:`serving.worklist_cache.LastOutcomes`)."""
+        return self._last_outcomes.last(scan, last)
 
     # ------------------------------------------------------------------------------- re-examination
 

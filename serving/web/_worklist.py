@@ -36,11 +36,12 @@ included.
 
 Pages and the status filter
 ---------------------------
-The list is shown :data:`PAGE_SIZE` cases a page, paged in the database (:func:`serving.cases.worklist_page`:
-``LIMIT``/``OFFSET`` over the selection, in received order), so a page costs about the same at a hundred
-logged cases as at a hundred thousand. Paging changes only the display: which cases are selected stays as
-above, and since the received order says nothing of the draw, neither does a page number or a place on a
-page.
+The list is shown :data:`PAGE_SIZE` cases a page, in received order, so a page costs about the same at a
+hundred logged cases as at a hundred thousand: the open list is paged from a copy of its selection that the
+store keeps between writes and checks against the database on every view (:mod:`serving.worklist_cache`),
+the other two in the database (:func:`serving.cases.worklist_page`: ``LIMIT``/``OFFSET`` over the
+selection). Paging changes only the display: which cases are selected stays as above, and since the
+received order says nothing of the draw, neither does a page number or a place on a page.
 
 ``status`` picks the list staff need: ``open`` (the default: the cases to investigate, with the form to
 record the outcome), ``afgehandeld`` (cases with an outcome, to check one or correct it with a new outcome,
@@ -172,7 +173,7 @@ def worklist(
         user=user,
         csrf=csrf_token(request),
         saved=saved,
-        recent=list(reversed(runtime.store.outcomes(scan, last=10))),
+        recent=list(reversed(runtime.store.last_outcomes(scan, 10))),
     )
 
 

@@ -69,7 +69,7 @@ def all_pages(store: ServingStore, status: str) -> tuple[list[CaseRow], int]:
     return rows, first.total
 
 
-def test_pages_of_the_open_list_are_the_selection_in_received_order_limited_in_sql(
+def test_pages_of_the_open_list_are_the_selection_in_received_order_cut_at_the_capacity_in_sql(
     stores: tuple[GovernanceStore, ServingStore],
 ) -> None:
     _, store = stores
@@ -81,7 +81,9 @@ def test_pages_of_the_open_list_are_the_selection_in_received_order_limited_in_s
     event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     first = store.worklist_page("vw", WORKLIST_OPEN, capacity=CAPACITY, number=1, size=SIZE)
     assert (first.total, first.pages, len(first.rows)) == (CAPACITY, 3, SIZE)
-    assert any("LIMIT" in s and "OFFSET" in s for s in statements), "the page is cut in the database"
+    # The open list is paged from a copy of the selection (serving/worklist_cache.py), which the database
+    # cuts at the capacity: a page never reads more than that, however long the log.
+    assert any("LIMIT" in s for s in statements), "the selection is cut at the capacity in the database"
 
     rows, total = all_pages(store, WORKLIST_OPEN)
     assert total == CAPACITY and [len(rows[:50]), len(rows[50:100]), len(rows[100:])] == [50, 50, 20]
