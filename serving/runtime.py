@@ -247,21 +247,21 @@ class ScanRuntime:
         )
         entries = [self._log_entry(scan, case, model, ref) for case in scored]
         try:
-            logged = self.store.append_scores(entries)
+            request_ids = self.store.append_request_ids(entries)
         except Exception as exc:  # any failure to log means no score may leave the service
             raise Unavailable(
                 "the decision log could not be written; no score was released",
                 retry_after=OUTAGE_RETRY_SECONDS,
                 detail=type(exc).__name__,
             ) from exc
-        answers = iter(zip(scored, logged, strict=True))
+        answers = iter(zip(scored, request_ids, strict=True))
         results = []
         for record, is_routed in zip(records, routed, strict=True):
             if is_routed:
                 results.append(self._routed_result(scan, record["case_id"], ref))
             else:
-                case, row = next(answers)
-                results.append(result_json(case, row.request_id, ref, model.threshold))
+                case, request_id = next(answers)
+                results.append(result_json(case, request_id, ref, model.threshold))
         return {"scan": scan, "results": results}
 
     def _routed(self, scan: str, records: list[dict[str, Any]]) -> list[bool]:
