@@ -161,21 +161,22 @@ def explanation_entries(
     order = np.argsort(-np.abs(contributions), kind="stable")
     if top_n > 0:
         order = order[:top_n]
+    names = model.encoded_names
     entries = []
-    for index in order:
-        name = model.encoded_names[index]
+    for index, contribution in zip(order.tolist(), contributions[order].tolist(), strict=True):
+        name = names[index]
         column = register[name]
         value = record[name]
-        contribution = float(contributions[index])
+        shown = column.display_value(value)
         direction = "verhoogt" if contribution > 0 else ("verlaagt" if contribution < 0 else "verandert niet")
         entries.append(
             {
                 "feature": name,
                 "label": column.label,
                 "value": value,
-                "display_value": column.display_value(value),
+                "display_value": shown,
                 "contribution": contribution,
-                "sentence": f"{column.label}: {column.display_value(value)} {direction} de score",
+                "sentence": f"{column.label}: {shown} {direction} de score",
             }
         )
     return entries
@@ -203,6 +204,7 @@ def score_records(
     if wanted.any():
         contributions, base_values = model.explain(encoded[wanted], num_threads=threads)
     explained_row = np.cumsum(wanted) - 1
+    inputs = model.features.names
     results = []
     for row, record in enumerate(records):
         case_id = str(record["case_id"])
@@ -218,7 +220,7 @@ def score_records(
         results.append(
             ScoredCase(
                 case_id=case_id,
-                inputs={name: record[name] for name in model.features.names},
+                inputs={name: record[name] for name in inputs},
                 score=float(scores[row]),
                 signal=bool(scores[row] >= model.threshold or control),
                 control=control,
