@@ -27,11 +27,12 @@ answer.
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import bentoml
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from riskscan.jsonio import json_safe
 from serving.auth import Authenticator
@@ -61,18 +62,30 @@ def _workers() -> int:
     return positive_int_env(WORKERS_ENV, 1)
 
 
-def _json(body: dict[str, Any]) -> JSONResponse:
+#: What Starlette's ``JSONResponse`` writes (compact, UTF-8, no NaN), with the encoder built once.
+_ENCODE: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def _json(body: dict[str, Any]) -> Response:
     """An API answer as a finished response, which BentoML sends as it is (with the context's status).
 
     Returned as a dict, BentoML would validate it against the annotation, build that annotation's JSON
     schema again to pick a media type, and serialize it through pydantic: 0.22 ms of CPU for each ``/score``
     answer (measured in-process on the 2-core machine; this takes 0.01 ms). The annotations
     therefore say ``Any``; the documented answers are in serving/openapi.py, not derived from them.
+
+    The answer is built of plain Python values, so it is encoded as it is; only one that holds something
+    JSON cannot say (a NaN, a numpy value, a date) is made JSON-safe first (:func:`json_safe`), which
+    walks the whole answer: the same bytes either way, and the walk cost 0.01-0.02 ms a ``/score`` answer.
     """
-    return JSONResponse(json_safe(body))
+    try:
+        content = _ENCODE(body)
+    except (TypeError, ValueError):
+        content = _ENCODE(json_safe(body))
+    return Response(content.encode("utf-8"), media_type=JSONResponse.media_type)
 
 
-def _fail(ctx: bentoml.Context, error: Exception, route: str) -> JSONResponse:
+def _fail(ctx: bentoml.Context, error: Exception, route: str) -> Response:
     """The table's answer to ``error``: its status and headers on the response, its JSON body returned."""
     ctx.response.status_code, body, headers = answer(error, f"POST {route}")
     for name, value in headers.items():
