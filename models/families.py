@@ -114,6 +114,7 @@ class _SingleRow:
         self._booster = booster  # the configuration points into the booster: keep it alive as long
         self.columns = columns
         self.width = columns + 1 if predict_type == _PREDICT_CONTRIB else 1
+        self._out = ctypes.c_double * self.width
         handle = ctypes.c_void_p()
         _safe_call(
             _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
@@ -130,18 +131,15 @@ class _SingleRow:
         self._handle = handle
 
     def __call__(self, row: np.ndarray) -> np.ndarray:
-        """The prediction of one contiguous float64 row of ``columns`` values: ``width`` numbers."""
-        out = np.empty(self.width, dtype=np.float64)
+        """The prediction of one C-contiguous float64 row of ``columns`` values: ``width`` numbers."""
+        out = self._out()  # a ctypes array is passed as its pointer, without numpy's ctypes helpers
         length = ctypes.c_int64()
         _safe_call(
             _LIB.LGBM_BoosterPredictForMatSingleRowFast(
-                self._handle,
-                row.ctypes.data_as(ctypes.c_void_p),
-                ctypes.byref(length),
-                out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                self._handle, ctypes.c_void_p(row.ctypes.data), ctypes.byref(length), out
             )
         )
-        return out
+        return np.frombuffer(memoryview(out), dtype=np.float64)
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None):
@@ -175,7 +173,7 @@ class TreeMargin:
             self._single[key] = predictor
         if encoded.shape[1] != predictor.columns:
             return None  # Booster.predict says what is wrong
-        return predictor(np.ascontiguousarray(encoded[0]))
+        return predictor(np.ascontiguousarray(encoded))
 
     def margin(self, encoded: np.ndarray, *, num_threads: int | None = None) -> np.ndarray:
         single = self._single_row(encoded, _PREDICT_RAW_SCORE, num_threads)
