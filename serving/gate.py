@@ -43,12 +43,16 @@ from serving.auth import Authenticator
 from serving.http_errors import answer
 from serving.metrics import Metrics, route_label
 from serving.requests import API_ROUTES, validate_body
+from serving.tokens import TokenRecord
 
 #: Paths that answer whatever the load: liveness and readiness are what an orchestrator restarts on.
 HEALTH_PATHS: Final = frozenset({"/healthz", "/livez", "/readyz"})
 READ_ONLY: Final = ("GET", "HEAD")
 JSON: Final = "application/json"
 ACTIONS: Final = {"/score": "score", "/outcome": "outcome", "/reload": "reload", "/metrics": "metrics"}
+#: The key under which the gate leaves the caller's token record in the request's ``scope["state"]``, so
+#: that the handler records evidence under the token the gate checked without looking it up again.
+CALLER: Final = "riskscan.caller"
 
 
 def positive_int_env(name: str, default: int) -> int:
@@ -252,7 +256,7 @@ class Gate:
                 return
             if path in API_ROUTES:
                 self._allow(method, path, ("POST",))
-                await self._authenticate(headers, path)
+                scope.setdefault("state", {})[CALLER] = await self._authenticate(headers, path)
                 _require_json(headers)
             body = await read_body(headers, receive, self.limits.body_bytes)
             if path in API_ROUTES:
@@ -266,11 +270,13 @@ class Gate:
         if method not in allowed:
             raise MethodNotAllowed(method, path, allowed)
 
-    async def _authenticate(self, headers: dict[bytes, bytes], path: str) -> None:
-        """The bearer token's role may use ``path``: from the authenticator's bounded cache when it holds
-        the token, else by a database look-up, off the event loop."""
+    async def _authenticate(self, headers: dict[bytes, bytes], path: str) -> TokenRecord:
+        """The bearer token's record, if its role may use ``path``: from the authenticator's bounded cache
+        when it holds the token, else by a database look-up, off the event loop."""
         auth = self.authenticator()
         header = headers.get(b"authorization")
         token = auth.token_from_header(header.decode("latin-1") if header is not None else None)
-        if auth.require_cached(token, ACTIONS[path]) is None:
-            await anyio.to_thread.run_sync(auth.require, token, ACTIONS[path])
+        record = auth.require_cached(token, ACTIONS[path])
+        if record is None:
+            record = await anyio.to_thread.run_sync(auth.require, token, ACTIONS[path])
+        return record

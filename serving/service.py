@@ -35,9 +35,9 @@ import bentoml
 from starlette.responses import JSONResponse, Response
 
 from riskscan.jsonio import json_safe
-from serving.auth import Authenticator
+from serving.auth import Authenticator, check_role
 from serving.evidence import ServiceAnchors, anchor_interval
-from serving.gate import Gate, positive_int_env
+from serving.gate import CALLER, Gate, positive_int_env
 from serving.http_errors import answer
 from serving.runtime import ScanRuntime
 from serving.tokens import TokenRecord
@@ -118,7 +118,14 @@ class RiskScan:
         return self.runtime.store.reachable()
 
     def _guard(self, ctx: bentoml.Context, action: str) -> TokenRecord:
-        """The caller's token, if its role may do ``action``; the identity evidence is recorded under."""
+        """The caller's token, if its role may do ``action``; the identity evidence is recorded under.
+
+        The gate authenticated the request before its body was read and left the token's record in the
+        request's state (:data:`serving.gate.CALLER`): its role is checked again here, the token not
+        looked up again. Without it (the gate not in front) the token is authenticated here."""
+        caller = ctx.request.scope.get("state", {}).get(CALLER)
+        if isinstance(caller, TokenRecord):
+            return check_role(caller, action)
         token = self.auth.token_from_header(ctx.request.headers.get("authorization"))
         return self.auth.require(token, action)
 
