@@ -164,8 +164,10 @@ class ScanRuntime:
 
     def state(self, scan: str) -> ScanState:
         self.refresh_if_changed()
-        check_scan(scan)
-        state = self.states[scan]
+        state = self.states.get(scan)
+        if state is None:  # the states are the scans in force, as of the last reload
+            check_scan(scan)
+            state = self.states[scan]
         if state.model is None:
             raise Unavailable(
                 state.unavailable or f"scan '{scan}' is unavailable",
