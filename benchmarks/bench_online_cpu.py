@@ -141,7 +141,7 @@ RISKSCAN_PARTS = (
     ("serving.runtime", "score_records", "  score_records"),
     ("serving.scoring", "explanation_entries", "    explanation (Dutch labels)"),
     ("serving.runtime:ScanRuntime", "_log_entry", "  LogEntry build"),
-    ("serving.store:ServingStore", "append_scores", "  decision-log append"),
+    ("serving.store:ServingStore", "append_request_ids", "  decision-log append"),
     ("serving.log._encode", "entry_columns", "    check rows"),
     ("serving.log._encode", "encode", "    encode (canonical JSON)"),
     ("serving.log._chain:DecisionLog", "_chain", "    chain: lock, hash, INSERT, COMMIT"),

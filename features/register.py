@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,12 +130,19 @@ class Column(BaseModel):
             return self.category_range.expand()
         return {}
 
+    @cached_property
+    def category_labels(self) -> Mapping[str, str]:
+        """:attr:`allowed_categories`, made once per column (not to be changed; a plain dict, so a column
+        still pickles): :meth:`display_value` reads it for every explained value of every scored case, and
+        ``allowed_categories`` copies or expands a new dict on each call."""
+        return self.allowed_categories
+
     def display_value(self, value: Any) -> str:
         """A value as staff should read it, in Dutch."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "onbekend"
         if self.dtype == "category":
-            return self.allowed_categories.get(str(value), str(value))
+            return self.category_labels.get(str(value), str(value))
         if self.dtype == "bool":
             return "ja" if bool(value) else "nee"
         text = f"{float(value):.2f}".rstrip("0").rstrip(".") if self.dtype == "float" else str(value)

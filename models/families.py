@@ -34,6 +34,7 @@ types on load) for the scikit-learn pipeline, with the reference and the design'
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import lightgbm as lgb
 import numpy as np
 import skops.io as sio
+from lightgbm.basic import _LIB, _safe_call
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -95,6 +97,55 @@ def _threads(num_threads: int | None) -> dict[str, Any]:
     return {} if num_threads is None else {"num_threads": num_threads}
 
 
+#: LightGBM's C API codes (c_api.h): what to predict, and the element type of the rows.
+_PREDICT_RAW_SCORE, _PREDICT_CONTRIB, _FLOAT64 = 1, 3, 1
+
+
+class _SingleRow:
+    """LightGBM's prediction of one row through its fast single-row C API
+    (``LGBM_BoosterPredictForMatSingleRowFast``): the configuration is parsed once, here, instead of on
+    every call. ``Booster.predict`` builds a predictor, copies its parameters and converts the row on each
+    call, which cost 0.03 ms of CPU a request on top of the trees and TreeSHAP (benchmarks/bench_online_cpu.py).
+    The same C predictor computes the same numbers (tests/models/test_families.py checks them bit for bit).
+    LightGBM serialises the calls on the booster's own lock, so threads may share one.
+    """
+
+    def __init__(self, booster: lgb.Booster, predict_type: int, parameters: str, columns: int) -> None:
+        self._booster = booster  # the configuration points into the booster: keep it alive as long
+        self.columns = columns
+        self.width = columns + 1 if predict_type == _PREDICT_CONTRIB else 1
+        self._out = ctypes.c_double * self.width
+        handle = ctypes.c_void_p()
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                booster._handle,
+                ctypes.c_int(predict_type),
+                ctypes.c_int(0),  # start_iteration, as Booster.predict's default
+                ctypes.c_int(booster.best_iteration),  # what Booster.predict uses when not told otherwise
+                ctypes.c_int(_FLOAT64),
+                ctypes.c_int32(columns),
+                ctypes.c_char_p(parameters.encode()),
+                ctypes.byref(handle),
+            )
+        )
+        self._handle = handle
+
+    def __call__(self, row: np.ndarray) -> np.ndarray:
+        """The prediction of one C-contiguous float64 row of ``columns`` values: ``width`` numbers."""
+        out = self._out()  # a ctypes array is passed as its pointer, without numpy's ctypes helpers
+        length = ctypes.c_int64()
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                self._handle, ctypes.c_void_p(row.ctypes.data), ctypes.byref(length), out
+            )
+        )
+        return np.frombuffer(memoryview(out), dtype=np.float64)
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None):
+            _LIB.LGBM_FastConfigFree(self._handle)
+
+
 @dataclass
 class TreeMargin:
     """LightGBM: the raw booster margin, explained by exact TreeSHAP."""
@@ -103,14 +154,43 @@ class TreeMargin:
     family: ClassVar[Family] = "lightgbm"
     margin_scale: ClassVar[str] = "log-odds (raw LightGBM margin, before calibration)"
     explanation_method: ClassVar[str] = "exact TreeSHAP (LightGBM pred_contrib)"
+    _single: dict[tuple[int, int, int], _SingleRow] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def _single_row(
+        self, encoded: np.ndarray, predict_type: int, num_threads: int | None
+    ) -> np.ndarray | None:
+        """The prediction of a one-row request (the service's) through :class:`_SingleRow`; None for any
+        other shape, or without an explicit thread count, which ``Booster.predict`` then handles."""
+        if num_threads is None or encoded.shape[0] != 1 or encoded.dtype != np.float64:
+            return None
+        key = (predict_type, num_threads, self.booster.best_iteration)
+        predictor = self._single.get(key)
+        if predictor is None:
+            parameters = f"num_threads={num_threads}"  # the parameters Booster.predict would pass
+            predictor = _SingleRow(self.booster, predict_type, parameters, self.booster.num_feature())
+            self._single[key] = predictor
+        if encoded.shape[1] != predictor.columns:
+            return None  # Booster.predict says what is wrong
+        return predictor(np.ascontiguousarray(encoded))
 
     def margin(self, encoded: np.ndarray, *, num_threads: int | None = None) -> np.ndarray:
+        single = self._single_row(encoded, _PREDICT_RAW_SCORE, num_threads)
+        if single is not None:
+            return single
         return np.asarray(self.booster.predict(encoded, raw_score=True, **_threads(num_threads)))
 
     def explain(
         self, encoded: np.ndarray, *, num_threads: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        contributions = np.asarray(self.booster.predict(encoded, pred_contrib=True, **_threads(num_threads)))
+        single = self._single_row(encoded, _PREDICT_CONTRIB, num_threads)
+        if single is not None:
+            contributions = single.reshape(1, -1)
+        else:
+            contributions = np.asarray(
+                self.booster.predict(encoded, pred_contrib=True, **_threads(num_threads))
+            )
         return contributions[:, :-1], contributions[:, -1]
 
     def save(self, directory: Path) -> dict[str, Any]:

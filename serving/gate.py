@@ -27,10 +27,9 @@ label is one of the service's own routes or ``other``: a stranger probing random
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -44,12 +43,16 @@ from serving.auth import Authenticator
 from serving.http_errors import answer
 from serving.metrics import Metrics, route_label
 from serving.requests import API_ROUTES, validate_body
+from serving.tokens import TokenRecord
 
 #: Paths that answer whatever the load: liveness and readiness are what an orchestrator restarts on.
 HEALTH_PATHS: Final = frozenset({"/healthz", "/livez", "/readyz"})
 READ_ONLY: Final = ("GET", "HEAD")
 JSON: Final = "application/json"
 ACTIONS: Final = {"/score": "score", "/outcome": "outcome", "/reload": "reload", "/metrics": "metrics"}
+#: The key under which the gate leaves the caller's token record in the request's ``scope["state"]``, so
+#: that the handler records evidence under the token the gate checked without looking it up again.
+CALLER: Final = "riskscan.caller"
 
 
 def positive_int_env(name: str, default: int) -> int:
@@ -110,8 +113,9 @@ class Admission:
             retry_after=self.limits.retry_after,
         )
 
-    @contextlib.asynccontextmanager
-    async def place(self) -> AsyncIterator[None]:
+    async def enter(self) -> None:
+        """Take a place, waiting in the queue if need be; the caller must :meth:`leave` it. (Not an async
+        context manager: the generator behind one cost each request more than the admission itself.)"""
         if self._places is None:
             self._places = asyncio.Semaphore(self.limits.concurrency)
         places = self._places
@@ -128,19 +132,19 @@ class Admission:
                 self._waiting -= 1
         else:
             await places.acquire()
-        try:
-            yield
-        finally:
-            places.release()
+
+    def leave(self) -> None:
+        assert self._places is not None
+        self._places.release()
 
 
 class _ClientGone(Exception):
     """The client disconnected before its body arrived; there is no one to answer."""
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes:
     """The whole body, refused with :class:`TooLarge` as soon as it is known to exceed ``limit`` bytes."""
-    declared = dict(scope["headers"]).get(b"content-length")
+    declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
     chunks: list[bytes] = []
@@ -163,9 +167,9 @@ def _too_large(size: int, limit: int, *, streamed: bool = False) -> TooLarge:
     return TooLarge(f"the body may be at most {limit} bytes (got {got})", field="body", value=size)
 
 
-def _require_json(scope: Scope) -> None:
+def _require_json(headers: dict[bytes, bytes]) -> None:
     """The API reads JSON only; a body sent as a form or as text is refused, not parsed as something else."""
-    header = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
+    header = headers.get(b"content-type", b"").decode("latin-1")
     media_type = header.partition(";")[0].strip().lower()
     if media_type != JSON:
         raise UnsupportedMediaType(
@@ -240,33 +244,39 @@ class Gate:
             self._allow(method, path, READ_ONLY)
             await JSONResponse(openapi.document())(scope, receive, send)
             return
-        async with self.admission.place():
+        await self.admission.enter()
+        try:
+            headers = dict(scope["headers"])  # once for the token, the media type and the length
             if path == "/metrics":
                 self._allow(method, path, READ_ONLY)
-                await self._authenticate(scope, path)
+                await self._authenticate(headers, path)
                 await Response(self.metrics.exposition(), media_type=self.metrics.content_type)(
                     scope, receive, send
                 )
                 return
             if path in API_ROUTES:
                 self._allow(method, path, ("POST",))
-                await self._authenticate(scope, path)
-                _require_json(scope)
-            body = await read_body(scope, receive, self.limits.body_bytes)
+                scope.setdefault("state", {})[CALLER] = await self._authenticate(headers, path)
+                _require_json(headers)
+            body = await read_body(headers, receive, self.limits.body_bytes)
             if path in API_ROUTES:
                 validate_body(path, body)
             await self.app(scope, _replay(body, receive), send)
+        finally:
+            self.admission.leave()
 
     @staticmethod
     def _allow(method: str, path: str, allowed: tuple[str, ...]) -> None:
         if method not in allowed:
             raise MethodNotAllowed(method, path, allowed)
 
-    async def _authenticate(self, scope: Scope, path: str) -> None:
-        """The bearer token's role may use ``path``: from the authenticator's bounded cache when it holds
-        the token, else by a database look-up, off the event loop."""
+    async def _authenticate(self, headers: dict[bytes, bytes], path: str) -> TokenRecord:
+        """The bearer token's record, if its role may use ``path``: from the authenticator's bounded cache
+        when it holds the token, else by a database look-up, off the event loop."""
         auth = self.authenticator()
-        header = dict(scope["headers"]).get(b"authorization")
+        header = headers.get(b"authorization")
         token = auth.token_from_header(header.decode("latin-1") if header is not None else None)
-        if auth.require_cached(token, ACTIONS[path]) is None:
-            await anyio.to_thread.run_sync(auth.require, token, ACTIONS[path])
+        record = auth.require_cached(token, ACTIONS[path])
+        if record is None:
+            record = await anyio.to_thread.run_sync(auth.require, token, ACTIONS[path])
+        return record

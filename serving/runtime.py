@@ -66,6 +66,7 @@ class ScanState:
     unavailable_since: str | None = None
     validator: type[BaseModel] | None = None
     columns: dict[str, Column] = field(default_factory=dict)
+    routing: tuple[Column, ...] = ()  # the register's routing columns of the scan, read once per load
 
 
 class ScanRuntime:
@@ -144,8 +145,8 @@ class ScanRuntime:
             audit_sha256=champion.tags.get("audit_sha256"),
             decision_id=promotions[-1].decision_id if promotions else None,
         )
-        routing = [c for c in self.register.routing_columns(scan)]
-        state.columns = {c.name: c for c in (*model.features.columns, *routing)}
+        state.routing = tuple(self.register.routing_columns(scan))
+        state.columns = {c.name: c for c in (*model.features.columns, *state.routing)}
         state.validator = record_model(f"{scan.capitalize()}Case", list(state.columns.values()))
         return state
 
@@ -163,8 +164,10 @@ class ScanRuntime:
 
     def state(self, scan: str) -> ScanState:
         self.refresh_if_changed()
-        check_scan(scan)
-        state = self.states[scan]
+        state = self.states.get(scan)
+        if state is None:  # the states are the scans in force, as of the last reload
+            check_scan(scan)
+            state = self.states[scan]
         if state.model is None:
             raise Unavailable(
                 state.unavailable or f"scan '{scan}' is unavailable",
@@ -231,7 +234,7 @@ class ScanRuntime:
         records = self._validate(state, cases)
         model, ref = state.model, state.ref
         assert model is not None and ref is not None
-        routed = self._routed(scan, records)
+        routed = self._routed(state, records)
         to_score = [record for record, is_routed in zip(records, routed, strict=True) if not is_routed]
         scored = (
             score_records(
@@ -247,27 +250,26 @@ class ScanRuntime:
         )
         entries = [self._log_entry(scan, case, model, ref) for case in scored]
         try:
-            logged = self.store.append_scores(entries)
+            request_ids = self.store.append_request_ids(entries)
         except Exception as exc:  # any failure to log means no score may leave the service
             raise Unavailable(
                 "the decision log could not be written; no score was released",
                 retry_after=OUTAGE_RETRY_SECONDS,
                 detail=type(exc).__name__,
             ) from exc
-        answers = iter(zip(scored, logged, strict=True))
+        answers = iter(zip(scored, request_ids, strict=True))
         results = []
         for record, is_routed in zip(records, routed, strict=True):
             if is_routed:
                 results.append(self._routed_result(scan, record["case_id"], ref))
             else:
-                case, row = next(answers)
-                results.append(result_json(case, row.request_id, ref, model.threshold))
+                case, request_id = next(answers)
+                results.append(result_json(case, request_id, ref, model.threshold))
         return {"scan": scan, "results": results}
 
-    def _routed(self, scan: str, records: list[dict[str, Any]]) -> list[bool]:
+    def _routed(self, state: ScanState, records: list[dict[str, Any]]) -> list[bool]:
         """Per record: whether a routing column sends it elsewhere instead of scoring it."""
-        columns = self.register.routing_columns(scan)
-        return [any(bool(r.get(c.name)) for c in columns) for r in records]
+        return [any(bool(r.get(c.name)) for c in state.routing) for r in records]
 
     def _routed_result(self, scan: str, case_id: str, ref: ModelRef) -> dict[str, Any]:
         notes = " ".join(c.routing_note or "" for c in self.register.routing_columns(scan))

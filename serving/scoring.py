@@ -161,21 +161,22 @@ def explanation_entries(
     order = np.argsort(-np.abs(contributions), kind="stable")
     if top_n > 0:
         order = order[:top_n]
+    names = model.encoded_names
     entries = []
-    for index in order:
-        name = model.encoded_names[index]
+    for index, contribution in zip(order.tolist(), contributions[order].tolist(), strict=True):
+        name = names[index]
         column = register[name]
         value = record[name]
-        contribution = float(contributions[index])
+        shown = column.display_value(value)
         direction = "verhoogt" if contribution > 0 else ("verlaagt" if contribution < 0 else "verandert niet")
         entries.append(
             {
                 "feature": name,
                 "label": column.label,
                 "value": value,
-                "display_value": column.display_value(value),
+                "display_value": shown,
                 "contribution": contribution,
-                "sentence": f"{column.label}: {column.display_value(value)} {direction} de score",
+                "sentence": f"{column.label}: {shown} {direction} de score",
             }
         )
     return entries
@@ -188,37 +189,30 @@ def score_records(
     control_share: float,
     key: bytes,
     top_n: int = 5,
-    explain: Sequence[bool] | None = None,
     register: FeatureRegister | None = None,
 ) -> list[ScoredCase]:
-    """Score validated cases; explain those selected by ``explain`` (default: every case)."""
+    """Score validated cases, each with its explanation."""
     register = register or default_register()
     encoded = model.encode_records(list(records))
     # A few rows: one thread by default (small_request_threads says why); a caseload: every core.
     threads = small_request_threads() if len(records) <= SMALL_REQUEST else 0
     margin = model.raw_margin(encoded, num_threads=threads)
     scores = model.calibration.apply(margin)
-    wanted = np.ones(len(records), dtype=bool) if explain is None else np.asarray(explain, dtype=bool)
-    contributions = base_values = None
-    if wanted.any():
-        contributions, base_values = model.explain(encoded[wanted], num_threads=threads)
-    explained_row = np.cumsum(wanted) - 1
+    contributions, base_values = model.explain(encoded, num_threads=threads)
+    inputs = model.features.names
     results = []
     for row, record in enumerate(records):
         case_id = str(record["case_id"])
         draw = control_draw(key, model.scan, case_id)
         control = draw < control_share
-        explanation: list[dict[str, Any]] = []
-        base_value = rest = None
-        if wanted[row] and contributions is not None and base_values is not None:
-            own = contributions[explained_row[row]]
-            explanation = explanation_entries(model, record, own, top_n, register)
-            base_value = float(base_values[explained_row[row]])
-            rest = float(own.sum() - sum(e["contribution"] for e in explanation))
+        own = contributions[row]
+        explanation = explanation_entries(model, record, own, top_n, register)
+        base_value = float(base_values[row])
+        rest = float(own.sum() - sum(e["contribution"] for e in explanation))
         results.append(
             ScoredCase(
                 case_id=case_id,
-                inputs={name: record[name] for name in model.features.names},
+                inputs={name: record[name] for name in inputs},
                 score=float(scores[row]),
                 signal=bool(scores[row] >= model.threshold or control),
                 control=control,

@@ -151,6 +151,7 @@ class ServingStore(Store):
         self._stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join()
+        self._log.close()
         super().close()
 
     def checkpoint(self) -> None:
@@ -184,6 +185,11 @@ class ServingStore(Store):
         """Append rows to the chain, in the order given, in one transaction: all are written or none
         (:meth:`serving.log.DecisionLog.append`)."""
         return self._log.append(rows)
+
+    def append_request_ids(self, rows: Sequence[LogEntry]) -> list[str]:
+        """:meth:`append_scores`, returning only the rows' request ids (what the service answers with;
+        :meth:`serving.log.DecisionLog.append_request_ids`)."""
+        return self._log.append_request_ids(rows)
 
     def append_batch(
         self,

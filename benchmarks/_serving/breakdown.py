@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from models.scorer import ScanModel
     from serving.runtime import ScanRuntime, ScanState
 
-# The steps timed inside score_records and store.append_scores; the rest of each total is printed apart.
+# The steps timed inside score_records and store.append_request_ids; the rest of each total is printed apart.
 SCORE_CHILDREN = (
     "  encode_records",
-    "  lightgbm predict raw_score",
-    "  lightgbm predict pred_contrib",
+    "  lightgbm margin (raw score)",
+    "  lightgbm explain (pred_contrib)",
     "  control_draw (HMAC)",
     "  explanation_entries",
 )
@@ -41,7 +41,7 @@ TOP_STEPS = (
     "route (wajong)",
     "score_records (total)",
     "log entry (LogEntry build)",
-    "store.append_scores (total)",
+    "store.append_request_ids (total)",
     "result_json",
 )
 PRINT_ORDER = (
@@ -50,16 +50,16 @@ PRINT_ORDER = (
     "route (wajong)",
     "score_records (total)",
     "  encode_records",
-    "  lightgbm predict raw_score",
-    "  lightgbm predict pred_contrib",
+    "  lightgbm margin (raw score)",
+    "  lightgbm explain (pred_contrib)",
     "  explanation_entries",
     "  control_draw (HMAC)",
     "  rest of score_records (ScoredCase, calibration)",
     "log entry (LogEntry build)",
-    "store.append_scores (total)",
+    "store.append_request_ids (total)",
     "  entry_columns (validate)",
     "  encode (canonical JSON)",
-    "  rest of append_scores (lock, hash, INSERT, commit)",
+    "  rest of append_request_ids (lock, hash, INSERT, commit)",
     "result_json",
     "other (runtime.score itself)",
 )
@@ -112,10 +112,6 @@ class StepTimer:
         for undo in reversed(self._restore):
             undo()
         self._restore.clear()
-
-
-def _predict_step(*_args: Any, **kwargs: Any) -> str:
-    return "  lightgbm predict pred_contrib" if kwargs.get("pred_contrib") else "  lightgbm predict raw_score"
 
 
 @dataclass(frozen=True)
@@ -204,11 +200,12 @@ def _wrap_steps(timer: StepTimer, runtime: ScanRuntime, model: ScanModel) -> Non
     timer.wrap(runtime, "_routed", "route (wajong)")
     timer.wrap(runtime_module, "score_records", "score_records (total)")
     timer.wrap(model, "encode_records", "  encode_records")
-    timer.wrap(model.booster, "predict", _predict_step)
+    timer.wrap(model.estimator, "margin", "  lightgbm margin (raw score)")
+    timer.wrap(model.estimator, "explain", "  lightgbm explain (pred_contrib)")
     timer.wrap(scoring_module, "control_draw", "  control_draw (HMAC)")
     timer.wrap(scoring_module, "explanation_entries", "  explanation_entries")
     timer.wrap(runtime, "_log_entry", "log entry (LogEntry build)")
-    timer.wrap(runtime.store, "append_scores", "store.append_scores (total)")
+    timer.wrap(runtime.store, "append_request_ids", "store.append_request_ids (total)")
     timer.wrap(encode_module, "entry_columns", "  entry_columns (validate)")
     timer.wrap(encode_module, "encode", "  encode (canonical JSON)")
     timer.wrap(runtime_module, "result_json", "result_json")
@@ -221,9 +218,9 @@ def step_means(timer: StepTimer, n: int, total_ms: float) -> dict[str, float]:
         steps["  rest of score_records (ScoredCase, calibration)"] = steps["score_records (total)"] - sum(
             steps.get(c, 0.0) for c in SCORE_CHILDREN
         )
-    if "store.append_scores (total)" in steps:
-        steps["  rest of append_scores (lock, hash, INSERT, commit)"] = steps[
-            "store.append_scores (total)"
+    if "store.append_request_ids (total)" in steps:
+        steps["  rest of append_request_ids (lock, hash, INSERT, commit)"] = steps[
+            "store.append_request_ids (total)"
         ] - sum(steps.get(c, 0.0) for c in APPEND_CHILDREN)
     steps["other (runtime.score itself)"] = total_ms - sum(steps.get(t, 0.0) for t in TOP_STEPS)
     return steps

@@ -22,13 +22,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import repeat
 from typing import Any, Final
 
 import psycopg
-from sqlalchemy import Connection, Engine, column, literal, select, table, text
+from sqlalchemy import Connection, Engine, PoolProxiedConnection, column, literal, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -187,6 +188,16 @@ class DecisionLog:
         # connections are in autocommit mode (riskscan.db.make_engine), so the transaction is begun here.
         self._begin_sql = str(_LOCK_APPENDS) if self._postgres else SQLITE_WRITE_BEGIN
         self._created_at_bind = LOG.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+        # SQLite: the one connection the service's appends use, kept out of the pool (see _chain_on_driver).
+        self._held: PoolProxiedConnection | None = None
+        self._held_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Hand the connection kept for appends back to the pool (before the engine is disposed)."""
+        with self._held_lock:
+            held, self._held = self._held, None
+        if held is not None:
+            held.close()
 
     def append(self, entries: Sequence[LogEntry]) -> list[LoggedScore]:
         """Append rows to the chain, in the order given, in one transaction: all are written or none.
@@ -195,9 +206,22 @@ class DecisionLog:
         a request id already logged, :class:`NotFound` for a ``decision_id`` that does not exist, and lets
         any other database error through: the caller must fail when the log cannot be written.
         """
+        records, written = self._append(entries)
+        return logged_scores(records, *written) if records else []
+
+    def append_request_ids(self, entries: Sequence[LogEntry]) -> list[str]:
+        """:meth:`append`, returning only the rows' request ids: the service answers with them and needs
+        no row read back as a :class:`LoggedScore` (0.02 ms of CPU a row)."""
+        records, _ = self._append(entries)
+        return [record["request_id"] for record in records]
+
+    def _append(
+        self, entries: Sequence[LogEntry]
+    ) -> tuple[list[dict[str, Any]], tuple[int, datetime, str, list[str]]]:
+        """What :meth:`append` does: the checked records and what :meth:`_chain` returns."""
         columns, records = _encode.entry_columns(entries)  # on the module, so a profiler can wrap it
         if not records:
-            return []
+            return [], (0, self._now(), GENESIS_HASH, [])
         request_ids = [record["request_id"] for record in records]
         if len(set(request_ids)) != len(request_ids):
             seen: set[str] = set()
@@ -205,8 +229,7 @@ class DecisionLog:
                 if request_id in seen:
                     raise InvalidInput(f"request_id {request_id!r} appears more than once in this append")
                 seen.add(request_id)
-        first_id, created_at, prev, digests = self._write(columns, request_ids)
-        return logged_scores(records, first_id, created_at, prev, digests)
+        return records, self._write(columns, request_ids)
 
     def append_batch(
         self,
@@ -275,51 +298,71 @@ class DecisionLog:
             return self._chain_on(connection, rows)
 
     def _chain_on_driver(self, rows: Encoded) -> tuple[int, datetime, str, list[str]]:
-        """:meth:`_chain` for an append that is not a batch (the service: one row a request), on the pool's
-        driver connection without SQLAlchemy's ``Connection``: the same statements in the same transaction
+        """:meth:`_chain` for an append that is not a batch (the service: one row a request), on the
+        driver's connection without SQLAlchemy's ``Connection``: the same statements in the same transaction
         (take the write lock, read the last link, insert, commit), for 0.15 ms of CPU less a request
         (benchmarks/bench_online_cpu.py). A driver error is raised as SQLAlchemy's wrapper of it, as the
         ``Connection`` would raise it, so a refusal is explained the same way; a connection the error shows
-        to be lost is invalidated, so the pool does not hand it out again."""
-        raw = self._engine.raw_connection()
-        try:
-            driver = raw.driver_connection
-            cursor = raw.cursor()
-            statement = self._begin_sql
+        to be lost is invalidated, so it is not used again.
+
+        PostgreSQL: a connection from the pool for each append, pinged on checkout, so that one the server
+        dropped meanwhile is replaced instead of failing the request. SQLite: one connection kept for the
+        appends of this log, taken in turn under a lock: a local file's connection cannot go stale, SQLite
+        lets one writer at a time in anyway, and a checkout and check-in of the pool cost 0.02-0.04 ms of
+        CPU a request (benchmarks/bench_online_cpu.py)."""
+        if self._postgres:
+            raw = self._engine.raw_connection()
             try:
-                # SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory lock, in the driver's own transaction.
-                cursor.execute(self._begin_sql)
-                statement = _LAST_LINK_SQL
-                cursor.execute(_LAST_LINK_SQL)
-                written, sql, params = self._linked(rows, cursor.fetchone())
-                statement = sql
-                if len(params) == 1:
-                    cursor.execute(sql, params[0])
-                elif self._postgres:
-                    _copy_rows(driver, params)
-                else:
-                    for start in range(0, len(params), INSERT_CHUNK):
-                        cursor.executemany(sql, params[start : start + INSERT_CHUNK])
-                statement = "COMMIT"
-                raw.commit()  # sqlite3 commits the transaction BEGIN IMMEDIATE opened, as PostgreSQL's
-            except self._engine.dialect.loaded_dbapi.Error as exc:
-                with contextlib.suppress(Exception):
-                    raw.rollback()
-                lost = self._engine.dialect.is_disconnect(exc, driver, cursor)
-                if lost:
-                    raw.invalidate(exc)
-                raise DBAPIError.instance(
-                    statement, None, exc, self._engine.dialect.loaded_dbapi.Error, connection_invalidated=lost
-                ) from exc
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    raw.rollback()
-                raise
+                return self._chain_on_raw(raw, rows)
             finally:
-                with contextlib.suppress(Exception):
-                    cursor.close()
+                raw.close()  # back to the pool
+        with self._held_lock:
+            held = self._held
+            if held is None or not held.is_valid:  # invalidated by a lost connection: open another
+                if held is not None:
+                    held.close()
+                held = self._held = self._engine.raw_connection()
+            return self._chain_on_raw(held, rows)
+
+    def _chain_on_raw(
+        self, raw: PoolProxiedConnection, rows: Encoded
+    ) -> tuple[int, datetime, str, list[str]]:
+        """:meth:`_chain_on_driver`'s transaction on ``raw``."""
+        driver = raw.driver_connection
+        cursor = raw.cursor()
+        statement = self._begin_sql
+        try:
+            # SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory lock, in the driver's own transaction.
+            cursor.execute(self._begin_sql)
+            statement = _LAST_LINK_SQL
+            cursor.execute(_LAST_LINK_SQL)
+            written, sql, params = self._linked(rows, cursor.fetchone())
+            statement = sql
+            if len(params) == 1:
+                cursor.execute(sql, params[0])
+            elif self._postgres:
+                _copy_rows(driver, params)
+            else:
+                for start in range(0, len(params), INSERT_CHUNK):
+                    cursor.executemany(sql, params[start : start + INSERT_CHUNK])
+            statement = "COMMIT"
+            raw.commit()  # sqlite3 commits the transaction BEGIN IMMEDIATE opened, as PostgreSQL's
+        except self._engine.dialect.loaded_dbapi.Error as exc:
+            with contextlib.suppress(Exception):
+                raw.rollback()
+            lost = self._engine.dialect.is_disconnect(exc, driver, cursor)
+            if lost:
+                raw.invalidate(exc)
+            raise DBAPIError.instance(
+                statement, None, exc, self._engine.dialect.loaded_dbapi.Error, connection_invalidated=lost
+            ) from exc
+        except BaseException:
+            with contextlib.suppress(Exception):
+                raw.rollback()
+            raise
         finally:
-            raw.close()  # back to the pool
+            with contextlib.suppress(Exception):
+                cursor.close()
         return written
 
     def _chain_on(self, connection: Connection, rows: Encoded) -> tuple[int, datetime, str, list[str]]:

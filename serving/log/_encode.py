@@ -196,6 +196,14 @@ def _layout(shared: tuple[tuple[str, str], ...]) -> _Layout:
     return tuple(layout)
 
 
+def _joined_one(constants: tuple[str, ...], columns: list[Iterable[str]], rows: int) -> list[str]:
+    """:func:`_joined` of one row (each column a 1-tuple): the same text, joined directly."""
+    parts = [constants[0]]
+    for (text,), constant in zip(columns, constants[1:], strict=True):
+        parts += (text, constant)
+    return ["".join(parts)]
+
+
 def _joined(constants: tuple[str, ...], columns: list[Iterable[str]], rows: int) -> list[str]:
     """Each row's text: the constants and the row's values, alternately (``str.join``: no format to parse)."""
     if not columns:
@@ -212,6 +220,7 @@ def encode(columns: Columns) -> Encoded:
     shared_values: dict[str, Any] = {}
     texts: dict[str, Iterable[str]] = {}
     values: list[Iterable[Any]] = []
+    one = columns.rows == 1
     for name, column in columns.values.items():
         to_text = _TO_TEXT[name]
         if isinstance(column, Shared):
@@ -219,10 +228,14 @@ def encode(columns: Columns) -> Encoded:
             shared_values[name] = column.value
             values.append(repeat(column.value))
         else:
-            texts[name] = column if to_text is None else map(to_text, column)  # read once, by its piece
+            if one:  # the service's append: the row's own text, without an iterator to read it once
+                texts[name] = (column[0] if to_text is None else to_text(column[0]),)
+            else:
+                texts[name] = column if to_text is None else map(to_text, column)  # read once, by its piece
             values.append(column)
+    joined = _joined_one if one else _joined
     heads, middles, tails = (
-        _joined(constants, [texts[name] for name in names], columns.rows)
+        joined(constants, [texts[name] for name in names], columns.rows)
         for constants, names in _layout(tuple(shared))
     )
     return Encoded(heads, middles, tails, values, shared_values)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,7 +56,16 @@ def _key(field: str, value: object) -> str:
 
 
 def _new_request_id() -> str:
-    return uuid.uuid4().hex
+    """One new request id (the service: one a scored case), as :func:`new_request_ids` makes them and for
+    the same reason: each append's key goes to the right-hand edge of the unique index on ``request_id``,
+    a page SQLite has in hand, instead of a random page it may have to read first; a random (version-4) id
+    cost the service's append 0.01-0.02 ms of CPU more (benchmarks/bench_online_cpu.py), and its random
+    pages more work for the WAL checkpoints."""
+    raw = bytearray(os.urandom(16))
+    raw[:6] = (time.time_ns() // 1_000_000 & (2**48 - 1)).to_bytes(6, "big")
+    raw[6] = (raw[6] & 0x0F) | 0x70  # version 7
+    raw[8] = (raw[8] & 0x3F) | 0x80  # variant RFC 4122/9562
+    return raw.hex()
 
 
 def new_request_ids(count: int) -> list[str]:
@@ -68,7 +76,7 @@ def new_request_ids(count: int) -> list[str]:
     ``request_id`` instead of onto random pages of it. With random (version-4) ids a million-row log no
     longer fits that index in SQLite's page cache, and the append slowed from ~60 to ~120 us a row
     (benchmarks/bench_batch.py). The random bits keep ids unguessable; the time they show is the
-    row's ``created_at`` anyway.
+    row's ``created_at`` anyway. (:func:`_new_request_id` makes one the same way, without numpy.)
     """
     if count <= 0:
         return []

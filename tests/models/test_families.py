@@ -4,6 +4,7 @@ and is saved and loaded without pickle like a LightGBM one."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,12 @@ from training.split import TemporalSplit, temporal_split
 def split(small_tables: dict[str, generator.GeneratedTable]) -> TemporalSplit:
     scored = route(small_tables["ww_aanvragen"].frame, "vw").scored
     return temporal_split(scored, load_spec("vw"), "aanvraagdatum")
+
+
+@pytest.fixture(scope="module")
+def tree(split: TemporalSplit) -> ScanModel:
+    model, _ = fit_scan_model(load_spec("vw"), split, ipw=True)
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +140,36 @@ def test_the_coefficient_table_reads_in_dutch_against_the_usual_value(
 
 
 def test_a_lightgbm_model_has_no_coefficients_and_a_logistic_one_no_booster(
-    logistic: ScanModel, split: TemporalSplit
+    logistic: ScanModel, tree: ScanModel
 ) -> None:
-    tree, rounds = fit_scan_model(load_spec("vw"), split, ipw=True)
-    assert tree.family == "lightgbm" and rounds >= 1
+    assert tree.family == "lightgbm" and tree.booster.num_trees() >= 1
     assert tree.coefficient_table() is None
     with pytest.raises(TypeError, match="no LightGBM booster"):
         _ = logistic.booster
+
+
+def test_one_row_is_predicted_by_the_fast_single_row_api_with_booster_predicts_numbers_bit_for_bit(
+    tree: ScanModel, split: TemporalSplit
+) -> None:
+    encoded = tree.encode(split.test.head(300), validate=False)
+    encoded[::7, 0] = np.nan  # missing values take the trees' default branches
+    encoded[::5, -1] = np.nan
+    booster = tree.booster
+    for row in encoded:
+        one = row.reshape(1, -1)
+        margin = tree.raw_margin(one, num_threads=1)
+        contributions, base = tree.explain(one, num_threads=1)
+        assert margin.shape == (1,) and contributions.shape == (1, encoded.shape[1]) and base.shape == (1,)
+        assert np.array_equal(margin, booster.predict(one, raw_score=True, num_threads=1))
+        expected = booster.predict(one, pred_contrib=True, num_threads=1)
+        assert np.array_equal(contributions, expected[:, :-1]) and np.array_equal(base, expected[:, -1])
+    assert tree.estimator._single, "the fast path was taken"
+    # Threads share the predictors (LightGBM locks the booster): each still gets its own row's numbers.
+    with ThreadPoolExecutor(4) as pool:
+        margins = list(pool.map(lambda row: tree.raw_margin(row.reshape(1, -1), num_threads=1)[0], encoded))
+    assert np.array_equal(np.array(margins), booster.predict(encoded, raw_score=True, num_threads=1))
+
+
+def test_a_row_of_the_wrong_width_is_refused_by_lightgbm_as_before(tree: ScanModel) -> None:
+    with pytest.raises(Exception, match="number of features"):
+        tree.raw_margin(np.zeros((1, len(tree.encoded_names) + 1)), num_threads=1)

@@ -294,9 +294,15 @@ def test_canonical_inputs_write_what_a_log_entry_writes(store: ServingStore) -> 
         canonical_inputs({"x": [1]}, 2)
 
 
-def test_batch_request_ids_are_time_ordered_uuid7() -> None:
+@pytest.mark.parametrize("made_by", ["batch", "entry"])
+def test_request_ids_are_time_ordered_uuid7(made_by: str) -> None:
+    """The batch's ids and an entry's own (the service's) alike."""
     before = int(datetime.now(UTC).timestamp() * 1000)
-    ids = new_request_ids(1000)
+    made = {
+        "batch": lambda: new_request_ids(1000),
+        "entry": lambda: [entry().request_id for _ in range(1000)],
+    }
+    ids = made[made_by]()
     after = int(datetime.now(UTC).timestamp() * 1000)
     assert len(set(ids)) == 1000
     assert all(uuid.UUID(key).version == 7 and uuid.UUID(key).hex == key for key in ids)

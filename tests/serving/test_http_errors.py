@@ -8,10 +8,13 @@ import html
 import logging
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any, NoReturn
 
+import numpy as np
 import pytest
 from sqlalchemy.exc import OperationalError
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from models.gate_reasons import GateReason, unmet
@@ -35,6 +38,7 @@ from riskscan.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
+from riskscan.jsonio import json_safe
 from serving.http_errors import BUG_BODY, answer, headers_for, refusal_body, status_for
 from serving.runtime import ScanRuntime
 from tests.serving.conftest import LANDING, ServedHome, bearer, caseload, sign_in
@@ -229,3 +233,19 @@ def test_a_bug_is_a_plain_500_with_the_traceback_only_in_the_log(
     [record] = [r for r in caplog.records if r.name == "riskscan.serving" and r.exc_info]
     assert record.exc_info and isinstance(record.exc_info[1], KeyError)
     assert f"{method} {path.partition('?')[0]}" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"scan": "vw", "results": [{"score": 0.25, "signal": False, "label": "Één €"}]},
+        {"value": float("nan"), "inf": float("-inf")},  # not JSON: null, as before
+        {"numbers": np.arange(3), "scalar": np.float64(0.1), "flag": np.bool_(True)},
+        {"day": date(2026, 3, 1), "pair": (1, 2)},
+    ],
+)
+def test_an_api_answer_is_the_bytes_of_its_json_safe_form(client: TestClient, body: dict[str, Any]) -> None:
+    from serving.service import _json
+
+    assert _json(body).body == JSONResponse(json_safe(body)).body
+    assert _json(body).headers["content-type"] == "application/json"

@@ -126,7 +126,7 @@ def test_a_failed_log_write_fails_the_request(
     def broken(rows: object) -> list[object]:
         raise OSError("disk full")
 
-    monkeypatch.setattr(runtime.store, "append_scores", broken)
+    monkeypatch.setattr(runtime.store, "append_request_ids", broken)
     with pytest.raises(Unavailable) as excinfo:
         runtime.score("vw", caseload(served_home, "vw", 2))
     assert status_for(excinfo.value) == 503

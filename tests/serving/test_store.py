@@ -490,3 +490,17 @@ def test_concurrent_appends_keep_one_linear_chain(url: str) -> None:
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_lost_append_connection_is_replaced_on_sqlite(tmp_path: Path) -> None:
+    """SQLite's appends keep one connection; one the driver lost (invalidated) is not used again."""
+    with ServingStore(f"sqlite:///{tmp_path / 'log.db'}") as store:
+        store.append_scores([entry(case_id="a")])
+        held = store._log._held
+        assert held is not None and held.is_valid
+        held.invalidate()
+        store.append_scores([entry(case_id="b")])
+        replaced = store._log._held
+        assert replaced is not None and replaced is not held and replaced.is_valid
+        assert store.verify_chain().rows_checked == 2
+    assert store._log._held is None, "closing the store hands the connection back"
