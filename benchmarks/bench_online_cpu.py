@@ -134,10 +134,10 @@ async def _check(statuses: list[int], path: str) -> None:
 
 #: (owner path, attribute, part); parts indented under a part are inside it (inclusive timers).
 RISKSCAN_PARTS = (
-    ("serving.auth:Authenticator", "require", "token check (Authenticator.require, gate + handler)"),
+    ("serving.auth:Authenticator", "require_cached", "token check (Authenticator.require_cached, gate)"),
     ("serving.gate", "validate_body", "gate: body validation (json + pydantic)"),
     ("serving.runtime:ScanRuntime", "score", "ScanRuntime.score"),
-    ("serving.runtime:ScanRuntime", "_validate", "  case validation (register model)"),
+    ("serving.runtime:ScanRuntime", "_validate", "  case validation again (if the gate's model differs)"),
     ("serving.runtime", "score_records", "  score_records"),
     ("serving.scoring", "explanation_entries", "    explanation (Dutch labels)"),
     ("serving.runtime:ScanRuntime", "_log_entry", "  LogEntry build"),
@@ -146,7 +146,7 @@ RISKSCAN_PARTS = (
     ("serving.log._encode", "encode", "    encode (canonical JSON)"),
     ("serving.log._chain:DecisionLog", "_chain", "    chain: lock, hash, INSERT, COMMIT"),
     ("serving.runtime", "result_json", "  result JSON build"),
-    ("serving.service", "_json", "answer: json_safe + JSONResponse"),
+    ("serving.service", "_json", "answer: JSON encoding + Response"),
 )
 BARE_PARTS = (("plain_model:PlainModel", "score", "PlainModel.score"),)
 

@@ -53,6 +53,9 @@ ACTIONS: Final = {"/score": "score", "/outcome": "outcome", "/reload": "reload",
 #: The key under which the gate leaves the caller's token record in the request's ``scope["state"]``, so
 #: that the handler records evidence under the token the gate checked without looking it up again.
 CALLER: Final = "riskscan.caller"
+#: The key under which the gate leaves the validated body (the route's request model, serving/requests.py),
+#: so that the service need not validate again what the gate validated.
+VALIDATED: Final = "riskscan.validated"
 
 
 def positive_int_env(name: str, default: int) -> int:
@@ -260,7 +263,7 @@ class Gate:
                 _require_json(headers)
             body = await read_body(headers, receive, self.limits.body_bytes)
             if path in API_ROUTES:
-                validate_body(path, body)
+                scope["state"][VALIDATED] = validate_body(path, body)
             await self.app(scope, _replay(body, receive), send)
         finally:
             self.admission.leave()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +43,7 @@ from riskscan.errors import (
     Unavailable,
 )
 from serving.log import LogEntry
-from serving.requests import MAX_CASES_PER_REQUEST, MAX_TOP_N
+from serving.requests import MAX_CASES_PER_REQUEST, MAX_TOP_N, case_columns
 from serving.scoring import ModelRef, ScoredCase, control_key, result_json, score_records
 from serving.store import ServingStore
 
@@ -67,6 +68,9 @@ class ScanState:
     validator: type[BaseModel] | None = None
     columns: dict[str, Column] = field(default_factory=dict)
     routing: tuple[Column, ...] = ()  # the register's routing columns of the scan, read once per load
+    # Whether the API's request model (serving/requests.py) validates this champion's cases exactly as
+    # ``validator`` does: the same fields, each from the same register entry, in the same order.
+    gate_validates: bool = False
 
 
 class ScanRuntime:
@@ -148,6 +152,7 @@ class ScanRuntime:
         state.routing = tuple(self.register.routing_columns(scan))
         state.columns = {c.name: c for c in (*model.features.columns, *state.routing)}
         state.validator = record_model(f"{scan.capitalize()}Case", list(state.columns.values()))
+        state.gate_validates = list(state.columns.items()) == list(case_columns().get(scan, {}).items())
         return state
 
     def status(self) -> dict[str, Any]:
@@ -214,7 +219,16 @@ class ScanRuntime:
             )
         return records
 
-    def score(self, scan: str, cases: list[Any], top_n: int = 5) -> dict[str, Any]:
+    def score(
+        self, scan: str, cases: list[Any], top_n: int = 5, *, validated: Sequence[BaseModel] | None = None
+    ) -> dict[str, Any]:
+        """Score and log ``cases``, answering with one result per case.
+
+        ``validated`` (the HTTP service's): the same cases as the API's request model validated them in
+        the gate, before the body reached the handler; they are read as they are when that model checks
+        exactly what this champion's validator does (``ScanState.gate_validates``), instead of being
+        validated a second time (0.01 ms a case), and validated again otherwise.
+        """
         if not isinstance(cases, list) or not cases:
             raise InvalidParameter("cases must be a non-empty list of cases", field="cases")
         if len(cases) > MAX_CASES_PER_REQUEST:
@@ -231,7 +245,10 @@ class ScanRuntime:
                 value=top_n,
             )
         state = self.state(scan)
-        records = self._validate(state, cases)
+        if validated is not None and state.gate_validates and len(validated) == len(cases):
+            records = [case.model_dump() for case in validated]
+        else:
+            records = self._validate(state, cases)
         model, ref = state.model, state.ref
         assert model is not None and ref is not None
         routed = self._routed(state, records)

@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from riskscan.jsonio import json_safe
 from serving.auth import Authenticator, check_role
 from serving.evidence import ServiceAnchors, anchor_interval
-from serving.gate import CALLER, Gate, positive_int_env
+from serving.gate import CALLER, VALIDATED, Gate, positive_int_env
 from serving.http_errors import answer
 from serving.runtime import ScanRuntime
 from serving.tokens import TokenRecord
@@ -136,7 +136,8 @@ class RiskScan:
         case for investigation; it is not a decision."""
         try:
             self._guard(ctx, "score")
-            return _json(self.runtime.score(scan, cases, top_n))
+            validated = ctx.request.scope["state"].get(VALIDATED) if "state" in ctx.request.scope else None
+            return _json(self.runtime.score(scan, cases, top_n, validated=getattr(validated, "cases", None)))
         except Exception as error:
             return _fail(ctx, error, "/score")
 

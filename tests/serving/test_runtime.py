@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ from features.sources import read_source
 from models.specs import load_spec
 from riskscan.errors import InvalidInput, Unavailable
 from serving.http_errors import refusal_body, status_for
+from serving.requests import validate_body
 from serving.runtime import ScanRuntime
 from serving.scoring import (
     CONTROL_KEY_ENV,
@@ -248,3 +251,39 @@ def test_withdrawn_scan_answers_503_with_reason_and_date(
     assert body["error"] == "scan 'sollicitatie' was withdrawn: test: unlawful input found"
     assert body["since"] == "2026-11-01T00:00:00+00:00"
     assert runtime.score("vw", caseload(served_home, "vw", 1))["results"], "other scans keep serving"
+
+
+@pytest.mark.parametrize("scan", ["vw", "sollicitatie"])
+def test_cases_the_gate_validated_are_not_validated_again_but_read_as_they_are(
+    runtime: ScanRuntime, served_home: ServedHome, scan: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = caseload(served_home, scan, 3)
+    body = validate_body("/score", json.dumps({"scan": scan, "cases": cases}).encode())
+    state = runtime.state(scan)
+    assert state.gate_validates, "the API's request model checks the champion's own fields"
+    plain = runtime.score(scan, cases)
+    calls: list[object] = []
+
+    def validate(*args: object) -> list[dict[str, Any]]:
+        calls.append(args)
+        return []
+
+    monkeypatch.setattr(runtime, "_validate", validate)
+    read = runtime.score(scan, cases, validated=body.cases)
+    assert calls == [], "not validated a second time"
+
+    def without_ids(answer: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in result.items() if k != "request_id"} for result in answer["results"]]
+
+    assert without_ids(read) == without_ids(plain)
+
+
+def test_a_champion_whose_fields_the_gate_does_not_check_alike_is_validated_again(
+    runtime: ScanRuntime, served_home: ServedHome
+) -> None:
+    cases = caseload(served_home, "vw", 2)
+    body = validate_body("/score", json.dumps({"scan": "vw", "cases": cases}).encode())
+    runtime.state("vw").gate_validates = False
+    wrong = [{**cases[0], "leeftijd": "41"}, cases[1]]
+    with pytest.raises(InvalidInput, match="nothing was scored or logged"):
+        runtime.score("vw", wrong, validated=body.cases)
