@@ -278,7 +278,7 @@ class ScanRuntime:
         results = []
         for record, is_routed in zip(records, routed, strict=True):
             if is_routed:
-                results.append(self._routed_result(scan, record["case_id"], ref))
+                results.append(self._routed_result(scan, state, record["case_id"], ref))
             else:
                 case, request_id = next(answers)
                 results.append(result_json(case, request_id, ref, model.threshold))
@@ -288,8 +288,8 @@ class ScanRuntime:
         """Per record: whether a routing column sends it elsewhere instead of scoring it."""
         return [any(bool(r.get(c.name)) for c in state.routing) for r in records]
 
-    def _routed_result(self, scan: str, case_id: str, ref: ModelRef) -> dict[str, Any]:
-        notes = " ".join(c.routing_note or "" for c in self.register.routing_columns(scan))
+    def _routed_result(self, scan: str, state: ScanState, case_id: str, ref: ModelRef) -> dict[str, Any]:
+        notes = " ".join(c.routing_note or "" for c in state.routing)
         return {
             "case_id": case_id,
             "request_id": None,

@@ -85,6 +85,11 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(content.encode("utf-8"), media_type=JSONResponse.media_type)
 
 
+def _from_gate(ctx: bentoml.Context, key: str) -> Any:
+    """What the gate left in the request's state under ``key`` (:mod:`serving.gate`), or None without it."""
+    return ctx.request.scope.get("state", {}).get(key)
+
+
 def _fail(ctx: bentoml.Context, error: Exception, route: str) -> Response:
     """The table's answer to ``error``: its status and headers on the response, its JSON body returned."""
     ctx.response.status_code, body, headers = answer(error, f"POST {route}")
@@ -123,7 +128,7 @@ class RiskScan:
         The gate authenticated the request before its body was read and left the token's record in the
         request's state (:data:`serving.gate.CALLER`): its role is checked again here, the token not
         looked up again. Without it (the gate not in front) the token is authenticated here."""
-        caller = ctx.request.scope.get("state", {}).get(CALLER)
+        caller = _from_gate(ctx, CALLER)
         if isinstance(caller, TokenRecord):
             return check_role(caller, action)
         token = self.auth.token_from_header(ctx.request.headers.get("authorization"))
@@ -136,8 +141,8 @@ class RiskScan:
         case for investigation; it is not a decision."""
         try:
             self._guard(ctx, "score")
-            validated = ctx.request.scope["state"].get(VALIDATED) if "state" in ctx.request.scope else None
-            return _json(self.runtime.score(scan, cases, top_n, validated=getattr(validated, "cases", None)))
+            validated = getattr(_from_gate(ctx, VALIDATED), "cases", None)
+            return _json(self.runtime.score(scan, cases, top_n, validated=validated))
         except Exception as error:
             return _fail(ctx, error, "/score")
 
