@@ -28,6 +28,7 @@ def serve(args: argparse.Namespace) -> Outcome:
     if bentoml is None:
         raise Unavailable("the bentoml command is not installed in this environment")
     import serving
+    from serving.gate import KEEP_ALIVE_SECONDS
 
     root = Path(serving.__file__).resolve().parent.parent  # the folder that holds the serving package
     command = [
@@ -40,6 +41,8 @@ def serve(args: argparse.Namespace) -> Outcome:
         args.host,
         "--working-dir",
         str(root),
+        "--timeout-keep-alive",
+        str(KEEP_ALIVE_SECONDS),
     ]
     print(
         f"serving on http://{args.host}:{args.port} (worklist: http://{args.host}:{args.port}/ui/worklist?scan=vw)",

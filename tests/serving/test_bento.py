@@ -20,6 +20,7 @@ import httpx
 import pytest
 import yaml
 
+from serving.gate import KEEP_ALIVE_SECONDS
 from tests.lifecycle import CONTROL_KEY
 from tests.processes import free_port, running_server
 from tests.serving.conftest import ServedHome
@@ -162,8 +163,18 @@ def bento_server(
     assert probe.returncode != 0, "the editable install must be off, or the test proves nothing"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    bentoml = str(Path(sys.executable).parent / "bentoml")
     with running_server(
-        [str(Path(sys.executable).parent / "bentoml"), "serve", built_bento.tag, "--port", str(port)],
+        # As docs/operations.md runs the image: BentoML's 5 s keep-alive drops requests (serving/gate.py).
+        [
+            bentoml,
+            "serve",
+            built_bento.tag,
+            "--port",
+            str(port),
+            "--timeout-keep-alive",
+            str(KEEP_ALIVE_SECONDS),
+        ],
         env=env,
         cwd=outside,
         ready_url=f"{url}/readyz",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import re
 import secrets
@@ -219,6 +220,24 @@ def test_the_default_limits_serve_concurrency_32_without_a_failed_request(server
     errors = [answer for answer in answers if isinstance(answer, str)]
     statuses = Counter(answer.status_code for answer in answers if isinstance(answer, httpx.Response))
     assert not errors and statuses == {200: 2400}, (statuses, errors[:1])
+
+
+def test_an_idle_keep_alive_connection_is_still_open_after_the_servers_old_5_s(server: Server) -> None:
+    """A client that reuses an idle connection is answered: BentoML's default closed it after 5 s, the
+    idle expiry of httpx itself, and a request sent as it closed was dropped (ReadError, unanswered)."""
+    address = urlparse(server.url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    try:
+        connection.request("GET", "/healthz")
+        first = connection.getresponse()
+        first.read()
+        time.sleep(6.5)
+        connection.request("GET", "/healthz")  # the same socket: http.client reconnects only when told to
+        second = connection.getresponse()
+        second.read()
+    finally:
+        connection.close()
+    assert (first.status, second.status) == (200, 200)
 
 
 def test_a_body_that_is_not_json_gets_415(server: Server) -> None:
