@@ -20,6 +20,8 @@ import httpx
 import psutil
 from _setup import ROOT, VENV_BIN
 
+from serving.gate import KEEP_ALIVE_SECONDS
+
 HOST = "127.0.0.1"
 
 
@@ -155,6 +157,9 @@ def bare_target(name: str, env: dict[str, str], log: Path, bodies: Path) -> Targ
         port,
         "--host",
         HOST,
+        # The same keep-alive as `riskscan serve`, so the two servers differ only in what they do.
+        "--timeout-keep-alive",
+        str(KEEP_ALIVE_SECONDS),
     ]
     return Target(Server(name, command, env, f"{base}/readyz", log), f"{base}/score", bodies, {})
 
