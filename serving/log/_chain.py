@@ -338,13 +338,7 @@ class DecisionLog:
             cursor.execute(_LAST_LINK_SQL)
             written, sql, params = self._linked(rows, cursor.fetchone())
             statement = sql
-            if len(params) == 1:
-                cursor.execute(sql, params[0])
-            elif self._postgres:
-                _copy_rows(driver, params)
-            else:
-                for start in range(0, len(params), INSERT_CHUNK):
-                    cursor.executemany(sql, params[start : start + INSERT_CHUNK])
+            self._insert(sql, params, cursor.execute, cursor.executemany, driver)
             statement = "COMMIT"
             raw.commit()  # sqlite3 commits the transaction BEGIN IMMEDIATE opened, as PostgreSQL's
         except self._engine.dialect.loaded_dbapi.Error as exc:
@@ -374,16 +368,29 @@ class DecisionLog:
             else:
                 connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
             written, sql, params = self._linked(rows, connection.execute(_LAST_LINK).first())
-            if len(params) == 1:
-                connection.exec_driver_sql(sql, params[0])
-            elif self._postgres:
-                driver = connection.connection.driver_connection
-                assert driver is not None
-                _copy_rows(driver, params)
-            else:
-                for start in range(0, len(params), INSERT_CHUNK):
-                    connection.exec_driver_sql(sql, params[start : start + INSERT_CHUNK])
+            # exec_driver_sql takes one row or many, and raises SQLAlchemy's wrapper of a driver error
+            execute = connection.exec_driver_sql
+            self._insert(sql, params, execute, execute, connection.connection.driver_connection)
         return written
+
+    def _insert(
+        self,
+        sql: str,
+        params: list[tuple[Any, ...]],
+        execute: Callable[[str, tuple[Any, ...]], object],
+        execute_many: Callable[[str, list[tuple[Any, ...]]], object],
+        driver: Any,
+    ) -> None:
+        """Insert the chained rows inside the caller's transaction: one row by ``execute``, a batch by
+        binary COPY on PostgreSQL's ``driver`` connection (:func:`_copy_rows`), or by ``execute_many`` on
+        SQLite, ``INSERT_CHUNK`` rows a call."""
+        if len(params) == 1:
+            execute(sql, params[0])
+        elif self._postgres:
+            _copy_rows(driver, params)
+        else:
+            for start in range(0, len(params), INSERT_CHUNK):
+                execute_many(sql, params[start : start + INSERT_CHUNK])
 
     def _linked(
         self, rows: Encoded, last: Any
