@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from _setup import (
     generated_applications,
     machine_load,
     scoring_job,
+    throwaway_postgres,
     timed,
 )
 
@@ -60,7 +60,6 @@ SCAN = "vw"
 GOAL_RATIO = 2.0
 GOAL_LOG_US = 8.0
 OLD_GOAL_RATIO = 1.25
-POSTGRES_ADMIN_URL = os.environ.get("RISKSCAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def main() -> None:
@@ -112,17 +111,12 @@ def log_database(kind: str) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None
         return
-    import psycopg
     from sqlalchemy import insert, select
 
     from riskscan.db import Base, make_engine
     from serving.store import ServingStore
 
-    name = f"riskscan_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with throwaway_postgres() as url:
         ServingStore(url).close()  # migrates to head
         decisions = Base.metadata.tables["committee_decisions"]
         home_engine, engine = make_engine(), make_engine(url)
@@ -135,9 +129,6 @@ def log_database(kind: str) -> Iterator[str | None]:
         home_engine.dispose()
         engine.dispose()
         yield url
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass(frozen=True)

@@ -29,20 +29,16 @@ the wall time only.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _setup import machine_load
+from _setup import POSTGRES_ADMIN_URL, machine_load, throwaway_postgres
 
-POSTGRES_ADMIN_URL = os.environ.get("RISKSCAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 SHAPES = ("schema", "no checks", "bare table")
 GOAL_US = 8.0
 
@@ -63,7 +59,7 @@ def main() -> None:
         if postgres_answers():
             results["postgresql"] = {}
             for shape in SHAPES:
-                with postgres_database() as url:
+                with throwaway_postgres() as url:
                     results["postgresql"][shape] = append_on(url, shape, batch)
         else:
             print(f"PostgreSQL: no server at {POSTGRES_ADMIN_URL}, skipped")
@@ -192,20 +188,6 @@ def postgres_answers() -> bool:
     except psycopg.OperationalError:
         return False
     return True
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"riskscan_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def append_on(url: str, shape: str, batch: Any) -> tuple[float, float]:
