@@ -119,12 +119,19 @@ def anchor_interval() -> float:
 
 
 class ServiceAnchors:
-    """A daemon thread that anchors the heads every ``interval`` seconds when one has moved since."""
+    """A daemon thread that anchors the heads every ``interval`` seconds when one has moved since, and once
+    more when it is stopped (the service's shutdown), so the newest rows are not left unanchored.
+
+    The anchor folder is fixed when the thread is made (``directory``, or the home's as it is then): the
+    heads are those of ``engine``'s database, so they belong beside that home's other anchors. Resolved at
+    every tick instead, they followed ``RISKSCAN_HOME`` wherever it pointed later in the process, and one
+    database's heads landed among another's (seen as a test failing when the in-process service's tick fell
+    inside it: "decision_log has 7 row(s), fewer than the 15706 anchored ... by service")."""
 
     def __init__(self, engine: Engine, interval: float, directory: Path | None = None) -> None:
         self._engine = engine
         self._interval = interval
-        self._directory = directory
+        self._directory = anchors.default_directory() if directory is None else directory
         self._last: list[Head] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="riskscan-anchors", daemon=True)
@@ -134,8 +141,11 @@ class ServiceAnchors:
         return self
 
     def stop(self) -> None:
+        """Stop the thread, then anchor the heads a last time if they moved since its last tick."""
         self._stop.set()
-        self._thread.join(timeout=self._interval + 5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._interval + 5)
+        self._tick_or_warn()
 
     def tick(self) -> list[Anchor]:
         """Anchor now if a head moved since the last anchor of this process; returns what was written."""
@@ -148,9 +158,12 @@ class ServiceAnchors:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            try:
-                self.tick()
-            except Exception:  # the database may be away; anchoring resumes when it is back
-                log.warning(
-                    "could not anchor the evidence chains; retrying in %s s", self._interval, exc_info=True
-                )
+            self._tick_or_warn()
+
+    def _tick_or_warn(self) -> None:
+        try:
+            self.tick()
+        except Exception:  # the database may be away; anchoring resumes when it is back
+            log.warning(
+                "could not anchor the evidence chains (tried every %s s)", self._interval, exc_info=True
+            )

@@ -117,6 +117,11 @@ class RiskScan:
         self.anchors = ServiceAnchors(self.runtime.store.engine, anchor_interval()).start()
         log.info("riskscan serving: %s", self.runtime.status())
 
+    @bentoml.on_shutdown
+    def _anchor_at_shutdown(self) -> None:
+        """A worker that stops anchors the heads a last time, so its newest rows are not left unanchored."""
+        self.anchors.stop()
+
     def __is_ready__(self) -> bool:
         """BentoML's ``/readyz``: not ready while the evidence database cannot be reached (nothing could be
         logged, so nothing could be scored); ready again as soon as it answers, without a restart."""

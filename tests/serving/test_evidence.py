@@ -348,6 +348,38 @@ def test_the_service_anchors_only_when_a_head_moved(riskscan_home: Path, tmp_pat
     assert [anchor.source for anchor in anchors.read(tmp_path)] == ["service"] * len(lines)
 
 
+def test_the_service_anchors_in_the_home_it_started_in_wherever_the_home_points_later(
+    riskscan_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread's database is the home's it started in; so are its anchors. A process whose
+    RISKSCAN_HOME changed later (a test session's in-process service) once anchored that database's heads
+    in the other home, where `log verify` then reported rows removed that were never there."""
+    with ServingStore(clock=Clock()) as store:
+        ticker = ServiceAnchors(store.engine, interval=3600)
+        record_outcomes(store, 1)
+        other = tmp_path / "other-home"
+        monkeypatch.setenv("RISKSCAN_HOME", str(other))
+        assert anchors.default_directory() == other / "anchors"
+        written = ticker.tick()
+    assert [(anchor.table, anchor.rows) for anchor in written[:2]] == [("decision_log", 1), ("outcomes", 1)]
+    started_in = riskscan_home / "anchors"
+    assert [(a.table, a.rows) for a in anchors.read(started_in)] == [(a.table, a.rows) for a in written]
+    assert not (other / "anchors").exists()
+
+
+def test_stopping_the_service_anchors_what_moved_since_its_last_tick(
+    riskscan_home: Path, tmp_path: Path
+) -> None:
+    with ServingStore(clock=Clock()) as store:
+        ticker = ServiceAnchors(store.engine, interval=3600, directory=tmp_path).start()
+        record_outcomes(store, 2)
+        ticker.stop()  # the hour's tick never came: the shutdown anchors the heads
+        first = anchors.read(tmp_path)
+        assert [(anchor.table, anchor.rows) for anchor in first[:2]] == [("decision_log", 2), ("outcomes", 2)]
+        ticker.stop()  # nothing moved since: nothing more
+        assert len(anchors.read(tmp_path)) == len(first) == len(EVIDENCE_CHAINS)
+
+
 def test_the_anchor_interval_is_refused_unless_positive(monkeypatch: pytest.MonkeyPatch) -> None:
     from serving.evidence import anchor_interval
 
