@@ -44,9 +44,6 @@ if TYPE_CHECKING:
 VENV_BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 REMOVED_ENV = ("MLFLOW_TRACKING_URI", "RISKSCAN_DATABASE_URL")
-#: The local PostgreSQL server's maintenance database, as the tests use it; benchmarks make their own
-#: throwaway databases on that server (:func:`throwaway_postgres`).
-POSTGRES_ADMIN_URL = os.environ.get("RISKSCAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 if str(ROOT) not in sys.path:  # this checkout's packages, not the editable install's (see bench_env)
     sys.path.insert(1, str(ROOT))
 
@@ -268,24 +265,6 @@ def generated_applications(
         config = dataclasses.replace(config, start=months[0], end=months[1])
     generated, seconds = timed(lambda: generate_applications(config))
     return generated.frame, seconds
-
-
-@contextlib.contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """The URL of a new, empty database on the server of ``POSTGRES_ADMIN_URL``, dropped at the end (with
-    any connection still open to it)."""
-    import uuid
-
-    import psycopg
-
-    name = f"riskscan_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def machine_load() -> str:

@@ -47,7 +47,6 @@ from _setup import (
     generated_applications,
     machine_load,
     scoring_job,
-    throwaway_postgres,
     timed,
 )
 
@@ -115,8 +114,9 @@ def log_database(kind: str) -> Iterator[str | None]:
 
     from riskscan.db import Base, make_engine
     from serving.store import ServingStore
+    from tests.postgres import temporary_database  # the storage tests' throwaway database
 
-    with throwaway_postgres() as url:
+    with temporary_database() as url:
         ServingStore(url).close()  # migrates to head
         decisions = Base.metadata.tables["committee_decisions"]
         home_engine, engine = make_engine(), make_engine(url)

@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _setup import POSTGRES_ADMIN_URL, machine_load, throwaway_postgres
+from _setup import machine_load
+
+from tests.postgres import ADMIN_URL, temporary_database  # the storage tests' throwaway database
 
 SHAPES = ("schema", "no checks", "bare table")
 GOAL_US = 8.0
@@ -59,10 +61,10 @@ def main() -> None:
         if postgres_answers():
             results["postgresql"] = {}
             for shape in SHAPES:
-                with throwaway_postgres() as url:
+                with temporary_database() as url:
                     results["postgresql"][shape] = append_on(url, shape, batch)
         else:
-            print(f"PostgreSQL: no server at {POSTGRES_ADMIN_URL}, skipped")
+            print(f"PostgreSQL: no server at {ADMIN_URL}, skipped")
     print_appends(results, args.rows)
     print(f"machine after the measurements: {machine_load()}")
     print_floor(results, python_side, args.rows)
@@ -184,7 +186,7 @@ def postgres_answers() -> bool:
     import psycopg
 
     try:
-        psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3).close()
+        psycopg.connect(ADMIN_URL, connect_timeout=3).close()
     except psycopg.OperationalError:
         return False
     return True
